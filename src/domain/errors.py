@@ -1,0 +1,72 @@
+class DomainError(Exception):
+    """An error the person signing in can understand; `message` is safe to show them."""
+
+    message = "Something went wrong while signing you in."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+
+
+class InvalidInput(DomainError):
+    message = "That input is not valid."
+
+
+class InvalidIdentifier(InvalidInput):
+    message = "Please enter a valid OpenID identifier."
+
+
+class UnknownProvider(InvalidInput):
+    message = "That sign-in provider is not available."
+
+
+class LoginExpired(InvalidInput):
+    message = "Your sign-in attempt expired or was already used. Please sign in again."
+
+
+class LoginRefused(DomainError):
+    message = "This sign-in is not allowed."
+
+
+class EmailBelongsToAnotherAccount(LoginRefused):
+    message = (
+        "The email address your provider sent belongs to another account. "
+        "Sign in with that account's provider, then link this one."
+    )
+
+
+class EmailRequired(LoginRefused):
+    message = "Your provider did not share an email address, and this site needs one."
+
+
+class AccountDisabled(LoginRefused):
+    message = "This account is disabled."
+
+
+class LoginCancelled(DomainError):
+    message = "Sign-in was cancelled."
+
+
+class LoginFailed(DomainError):
+    message = "Your provider's answer could not be verified. Please try again."
+
+
+class ProviderUnavailable(DomainError):
+    message = "The sign-in provider could not be reached. Please try again later."
+
+
+class StoreUnavailable(DomainError):
+    message = "The site is having trouble with its database. Please try again later."
+
+
+class Conflict(Exception):
+    """Raised by a unit of work when a commit breaks a uniqueness rule (a concurrent writer won)."""
+
+
+class TooManyConflicts(StoreUnavailable):
+    message = "Too many people are signing in at once. Please try again."
+
+
+class UserNotFound(InvalidInput):
+    message = "There is no such user."

@@ -1,0 +1,133 @@
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class ProviderPolicy:
+    """How far the site trusts one identity provider.
+
+    `trusted_for_email`: the provider verifies the addresses it asserts, so an asserted email
+    may link a new identity to the account that owns it. `email_required`: a first login
+    without an email is refused. `fallback_nickname` is used when neither a nickname nor an
+    email arrives.
+    """
+
+    key: str
+    trusted_for_email: bool = False
+    email_required: bool = False
+    fallback_nickname: str = "user"
+
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    """What a provider adapter vouches for after checking the provider's signed answer."""
+
+    policy: ProviderPolicy
+    subject: str
+    nickname: str | None = None
+    email: str | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.policy.key
+
+
+@dataclass(frozen=True)
+class Identity:
+    provider: str
+    subject: str
+    user_id: int
+
+
+@dataclass(frozen=True)
+class NewUser:
+    nickname: str
+    email: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    nickname: str
+    email: str | None
+    active: bool
+    created_at: datetime
+
+
+def hash_token(token: str) -> str:
+    """Session tokens are stored only as this digest: a stolen table opens no session."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    plain_lifetime: timedelta = timedelta(hours=12)
+    remembered_lifetime: timedelta = timedelta(days=30)
+    # Writing last-seen on every request would turn each page view into a database write.
+    touch_interval: timedelta = timedelta(minutes=5)
+
+    def lifetime(self, remember: bool) -> timedelta:
+        return self.remembered_lifetime if remember else self.plain_lifetime
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    """One signed-in browser. Deleting it signs that browser out, remember-me cookie included."""
+
+    token_hash: str
+    user_id: int
+    remember: bool
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def open(
+        cls, token: str, user_id: int, remember: bool, now: datetime, policy: SessionPolicy
+    ) -> "LoginSession":
+        return cls(
+            token_hash=hash_token(token),
+            user_id=user_id,
+            remember=remember,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + policy.lifetime(remember),
+        )
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def needs_touch(self, now: datetime, policy: SessionPolicy) -> bool:
+        return now - self.last_seen_at >= policy.touch_interval
+
+
+@dataclass(frozen=True)
+class LoginTransaction:
+    """A login in flight: what the provider adapter must remember between begin and complete.
+
+    Its id is a secret the browser keeps in its session; it can be taken only once.
+    """
+
+    id: str
+    provider: str
+    next_url: str | None
+    remember: bool
+    created_at: datetime
+    expires_at: datetime
+    provider_state: dict[str, str] = field(default_factory=dict)
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def with_state(self, provider_state: dict[str, str]) -> "LoginTransaction":
+        return replace(self, provider_state=dict(provider_state))
+
+
+@dataclass(frozen=True)
+class ProviderRedirect:
+    """Where to send the browser to sign in, and what to keep until it comes back."""
+
+    url: str
+    state: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,116 @@
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.model import (
+    Identity,
+    LoginSession,
+    LoginTransaction,
+    NewUser,
+    ProviderPolicy,
+    ProviderRedirect,
+    User,
+    VerifiedIdentity,
+)
+
+
+class Users(Protocol):
+    def get(self, user_id: int) -> User | None: ...
+
+    def by_nickname(self, nickname: str) -> User | None:
+        """Case-insensitive: compares nickname keys."""
+        ...
+
+    def by_email(self, email: str) -> User | None: ...
+
+    def nickname_taken(self, key: str) -> bool:
+        """`key` is a `nickname_key`."""
+        ...
+
+    def add(self, new_user: NewUser) -> User: ...
+
+    def set_active(self, user_id: int, active: bool) -> None: ...
+
+    def list(self) -> Sequence[User]: ...
+
+
+class Identities(Protocol):
+    def owner_of(self, provider: str, subject: str) -> int | None: ...
+
+    def add(self, identity: Identity) -> None: ...
+
+    def of_user(self, user_id: int) -> Sequence[Identity]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over users and identities: rolled back on exit unless committed.
+
+    `commit` raises `Conflict` when a concurrent writer took a unique value first.
+    """
+
+    users: Users
+    identities: Identities
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class LoginSessions(Protocol):
+    def add(self, session: LoginSession) -> None: ...
+
+    def get(self, token_hash: str) -> LoginSession | None: ...
+
+    def touch(self, token_hash: str, now: datetime) -> None: ...
+
+    def remove(self, token_hash: str) -> None: ...
+
+    def remove_all_of(self, user_id: int) -> int: ...
+
+    def remove_expired(self, now: datetime) -> int: ...
+
+
+class LoginTransactions(Protocol):
+    def add(self, transaction: LoginTransaction) -> None: ...
+
+    def take(self, transaction_id: str) -> LoginTransaction | None:
+        """Remove and return it: a transaction can be completed at most once."""
+        ...
+
+    def remove_expired(self, now: datetime) -> int: ...
+
+
+class IdentityProvider(Protocol):
+    policy: ProviderPolicy
+
+    def begin(self, identifier: str | None, return_to: str) -> ProviderRedirect:
+        """Raises InvalidIdentifier, LoginFailed or ProviderUnavailable."""
+        ...
+
+    def complete(
+        self, response: Mapping[str, str], state: Mapping[str, str], return_to: str
+    ) -> VerifiedIdentity:
+        """Raises LoginCancelled, LoginFailed or ProviderUnavailable."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Timezone-aware UTC."""
+        ...
+
+
+class TokenSource(Protocol):
+    def new_token(self) -> str:
+        """An unguessable URL-safe secret."""
+        ...

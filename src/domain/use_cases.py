@@ -1,0 +1,247 @@
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+from domain.errors import (
+    AccountDisabled,
+    Conflict,
+    EmailBelongsToAnotherAccount,
+    EmailRequired,
+    LoginExpired,
+    TooManyConflicts,
+    UnknownProvider,
+    UserNotFound,
+)
+from domain.inputs import normalise_email, safe_next_path
+from domain.model import (
+    Identity,
+    LoginSession,
+    LoginTransaction,
+    NewUser,
+    SessionPolicy,
+    User,
+    VerifiedIdentity,
+    hash_token,
+)
+from domain.nicknames import choose_nickname, email_local_part, make_unique
+from domain.ports import (
+    Clock,
+    IdentityProvider,
+    LoginSessions,
+    LoginTransactions,
+    TokenSource,
+    UnitOfWork,
+)
+
+CONFLICT_RETRIES = 5
+TRANSACTION_LIFETIME = timedelta(minutes=10)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    token: str
+    session: LoginSession
+    next_url: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginStarted:
+    transaction_id: str
+    redirect_url: str
+
+
+def begin_login(
+    provider: IdentityProvider,
+    identifier: str | None,
+    *,
+    next_url: str | None,
+    remember: bool,
+    return_to: str,
+    transactions: LoginTransactions,
+    clock: Clock,
+    tokens: TokenSource,
+) -> LoginStarted:
+    """Ask the provider where to send the browser, and keep the login's state server side.
+
+    Only a same-site `next` path is kept; anything else is dropped here, once.
+    """
+    redirect = provider.begin(identifier, return_to)
+    now = clock.now()
+    transaction = LoginTransaction(
+        id=tokens.new_token(),
+        provider=provider.policy.key,
+        next_url=safe_next_path(next_url),
+        remember=remember,
+        created_at=now,
+        expires_at=now + TRANSACTION_LIFETIME,
+        provider_state=dict(redirect.state),
+    )
+    transactions.add(transaction)
+    return LoginStarted(transaction.id, redirect.url)
+
+
+def finish_login(
+    transaction_id: str | None,
+    response: Mapping[str, str],
+    *,
+    return_to: str,
+    providers: Mapping[str, IdentityProvider],
+    transactions: LoginTransactions,
+    uow: UnitOfWork,
+    sessions: LoginSessions,
+    clock: Clock,
+    tokens: TokenSource,
+    policy: SessionPolicy,
+) -> SignedIn:
+    """Complete the login a browser started: its transaction is used up whatever happens."""
+    transaction = transactions.take(transaction_id) if transaction_id else None
+    if transaction is None or transaction.is_expired(clock.now()):
+        raise LoginExpired()
+    provider = providers.get(transaction.provider)
+    if provider is None:
+        raise UnknownProvider()
+    verified = provider.complete(response, transaction.provider_state, return_to)
+    signed_in = complete_login(
+        verified,
+        remember=transaction.remember,
+        uow=uow,
+        sessions=sessions,
+        clock=clock,
+        tokens=tokens,
+        policy=policy,
+    )
+    return SignedIn(signed_in.user, signed_in.token, signed_in.session, transaction.next_url)
+
+
+def complete_login(
+    verified: VerifiedIdentity,
+    *,
+    remember: bool,
+    uow: UnitOfWork,
+    sessions: LoginSessions,
+    clock: Clock,
+    tokens: TokenSource,
+    policy: SessionPolicy,
+) -> SignedIn:
+    """Provision or find the identity's user, then open a new login session for it."""
+    user = provision(uow, verified, clock)
+    token = tokens.new_token()
+    session = LoginSession.open(token, user.id, remember, clock.now(), policy)
+    sessions.add(session)
+    return SignedIn(user, token, session)
+
+
+def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User:
+    """Find or create the user of a verified identity.
+
+    A known identity keeps its user whatever it asserts now. A new identity whose email an
+    account already owns joins that account only if the provider is trusted for email;
+    otherwise the login is refused and nothing is written. A lost race is retried.
+    """
+    return _retrying_conflicts(lambda: _provision_once(uow, verified, clock))
+
+
+def _retrying_conflicts(attempt: Callable[[], T]) -> T:
+    for _ in range(CONFLICT_RETRIES):
+        try:
+            return attempt()
+        except Conflict:
+            continue
+    raise TooManyConflicts()
+
+
+def _provision_once(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User:
+    with uow:
+        owner_id = uow.identities.owner_of(verified.provider, verified.subject)
+        if owner_id is not None:
+            return _usable(uow.users.get(owner_id))
+        email = normalise_email(verified.email)
+        if email is None and verified.policy.email_required:
+            raise EmailRequired()
+        owner = uow.users.by_email(email) if email else None
+        if owner is not None and not verified.policy.trusted_for_email:
+            raise EmailBelongsToAnotherAccount()
+        user = _usable(owner) if owner else _create_user(uow, verified, email, clock)
+        uow.identities.add(Identity(verified.provider, verified.subject, user.id))
+        uow.commit()
+        return user
+
+
+def _usable(user: User | None) -> User:
+    if user is None or not user.active:
+        raise AccountDisabled()
+    return user
+
+
+def _create_user(
+    uow: UnitOfWork, verified: VerifiedIdentity, email: str | None, clock: Clock
+) -> User:
+    nickname = choose_nickname(
+        [verified.nickname, email_local_part(email), verified.policy.fallback_nickname]
+    )
+    # Only an email the provider vouches for is kept: an unverified one, once kept, would let
+    # whoever typed it capture the real owner's later login through a trusted provider.
+    kept_email = email if verified.policy.trusted_for_email else None
+    unique = make_unique(nickname, uow.users.nickname_taken)
+    return uow.users.add(NewUser(unique, kept_email, created_at=clock.now()))
+
+
+def current_user(
+    token: str | None,
+    *,
+    uow: UnitOfWork,
+    sessions: LoginSessions,
+    clock: Clock,
+    policy: SessionPolicy,
+) -> User | None:
+    """The user a session token signs in, or None when expired, revoked or disabled."""
+    if not token:
+        return None
+    token_hash = hash_token(token)
+    session = sessions.get(token_hash)
+    if session is None:
+        return None
+    now = clock.now()
+    if session.is_expired(now):
+        sessions.remove(token_hash)
+        return None
+    with uow:
+        user = uow.users.get(session.user_id)
+    if user is None or not user.active:
+        return None
+    if session.needs_touch(now, policy):
+        sessions.touch(token_hash, now)
+    return user
+
+
+def log_out(token: str | None, *, sessions: LoginSessions) -> None:
+    """End one browser's session; its remember-me cookie dies with it."""
+    if token:
+        sessions.remove(hash_token(token))
+
+
+def log_out_everywhere(user_id: int, *, sessions: LoginSessions) -> int:
+    """End every session of a user, on every browser. Returns how many ended."""
+    return sessions.remove_all_of(user_id)
+
+
+def disable_user(user_id: int, *, uow: UnitOfWork, sessions: LoginSessions) -> None:
+    """A disabled user cannot log in and is signed out everywhere."""
+    _set_active(user_id, False, uow)
+    sessions.remove_all_of(user_id)
+
+
+def enable_user(user_id: int, *, uow: UnitOfWork) -> None:
+    _set_active(user_id, True, uow)
+
+
+def _set_active(user_id: int, active: bool, uow: UnitOfWork) -> None:
+    with uow:
+        if uow.users.get(user_id) is None:
+            raise UserNotFound()
+        uow.users.set_active(user_id, active)
+        uow.commit()

@@ -1,0 +1,242 @@
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from domain.errors import Conflict, LoginCancelled
+from domain.model import (
+    Identity,
+    LoginSession,
+    LoginTransaction,
+    NewUser,
+    ProviderPolicy,
+    ProviderRedirect,
+    User,
+    VerifiedIdentity,
+)
+from domain.nicknames import nickname_key
+
+
+@dataclass
+class FakeDatabase:
+    """What has been committed, shared by every FakeUnitOfWork made on it."""
+
+    users: dict[int, User] = field(default_factory=dict)
+    identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
+    # Shared by copies and never rolled back, like a database sequence.
+    user_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def copy(self) -> "FakeDatabase":
+        return FakeDatabase(dict(self.users), dict(self.identities), self.user_ids)
+
+
+class FakeUsers:
+    def __init__(self, data: FakeDatabase) -> None:
+        self._data = data
+
+    def get(self, user_id: int) -> User | None:
+        return self._data.users.get(user_id)
+
+    def by_nickname(self, nickname: str) -> User | None:
+        key = nickname_key(nickname)
+        return next((u for u in self._data.users.values() if nickname_key(u.nickname) == key), None)
+
+    def by_email(self, email: str) -> User | None:
+        return next((u for u in self._data.users.values() if u.email == email), None)
+
+    def nickname_taken(self, key: str) -> bool:
+        return any(nickname_key(u.nickname) == key for u in self._data.users.values())
+
+    def add(self, new_user: NewUser) -> User:
+        user_id = next(self._data.user_ids)
+        user = User(user_id, new_user.nickname, new_user.email, True, new_user.created_at)
+        self._data.users[user.id] = user
+        return user
+
+    def set_active(self, user_id: int, active: bool) -> None:
+        self._data.users[user_id] = replace(self._data.users[user_id], active=active)
+
+    def list(self) -> Sequence[User]:
+        return sorted(self._data.users.values(), key=lambda u: u.id)
+
+
+class FakeIdentities:
+    def __init__(self, data: FakeDatabase) -> None:
+        self._data = data
+
+    def owner_of(self, provider: str, subject: str) -> int | None:
+        identity = self._data.identities.get((provider, subject))
+        return identity.user_id if identity else None
+
+    def add(self, identity: Identity) -> None:
+        self._data.identities[(identity.provider, identity.subject)] = identity
+
+    def of_user(self, user_id: int) -> Sequence[Identity]:
+        return [i for i in self._data.identities.values() if i.user_id == user_id]
+
+
+class FakeUnitOfWork:
+    """Works on a copy of the database; commit checks the unique rules as a database would.
+
+    `before_commit` lets a test play a concurrent writer that commits first.
+    """
+
+    users: FakeUsers
+    identities: FakeIdentities
+
+    def __init__(self, database: FakeDatabase | None = None) -> None:
+        self.database = database or FakeDatabase()
+        self.commits = 0
+        self.before_commit: Callable[[], None] | None = None
+        self._work: FakeDatabase | None = None
+
+    def __enter__(self) -> Self:
+        self._start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._work = None
+
+    def _start(self) -> None:
+        self._base = self.database.copy()
+        self._work = self.database.copy()
+        self.users = FakeUsers(self._work)
+        self.identities = FakeIdentities(self._work)
+
+    def commit(self) -> None:
+        assert self._work is not None, "commit outside `with uow:`"
+        if self.before_commit:
+            hook, self.before_commit = self.before_commit, None
+            hook()
+        merged = _merge(self.database, self._base, self._work)
+        _check_unique(merged)
+        self.database.users, self.database.identities = merged.users, merged.identities
+        self.commits += 1
+        self._start()
+
+    def rollback(self) -> None:
+        self._start()
+
+
+def _merge(current: FakeDatabase, base: FakeDatabase, work: FakeDatabase) -> FakeDatabase:
+    merged = current.copy()
+    for user_id, user in work.users.items():
+        if user != base.users.get(user_id):
+            merged.users[user_id] = user
+    for key, identity in work.identities.items():
+        if key not in base.identities:
+            if key in merged.identities:
+                raise Conflict(f"identity {key} exists")
+            merged.identities[key] = identity
+    return merged
+
+
+def _check_unique(data: FakeDatabase) -> None:
+    nicknames = [nickname_key(u.nickname) for u in data.users.values()]
+    emails = [u.email for u in data.users.values() if u.email is not None]
+    if len(set(nicknames)) != len(nicknames) or len(set(emails)) != len(emails):
+        raise Conflict("a unique value is taken")
+
+
+class FakeLoginSessions:
+    def __init__(self) -> None:
+        self.sessions: dict[str, LoginSession] = {}
+        self.touches = 0
+
+    def add(self, session: LoginSession) -> None:
+        self.sessions[session.token_hash] = session
+
+    def get(self, token_hash: str) -> LoginSession | None:
+        return self.sessions.get(token_hash)
+
+    def touch(self, token_hash: str, now: datetime) -> None:
+        self.touches += 1
+        if token_hash in self.sessions:
+            self.sessions[token_hash] = replace(self.sessions[token_hash], last_seen_at=now)
+
+    def remove(self, token_hash: str) -> None:
+        self.sessions.pop(token_hash, None)
+
+    def remove_all_of(self, user_id: int) -> int:
+        doomed = [h for h, s in self.sessions.items() if s.user_id == user_id]
+        for token_hash in doomed:
+            del self.sessions[token_hash]
+        return len(doomed)
+
+    def remove_expired(self, now: datetime) -> int:
+        doomed = [h for h, s in self.sessions.items() if s.is_expired(now)]
+        for token_hash in doomed:
+            del self.sessions[token_hash]
+        return len(doomed)
+
+    def of_user(self, user_id: int) -> list[LoginSession]:
+        return [s for s in self.sessions.values() if s.user_id == user_id]
+
+
+class FakeLoginTransactions:
+    def __init__(self) -> None:
+        self.transactions: dict[str, LoginTransaction] = {}
+
+    def add(self, transaction: LoginTransaction) -> None:
+        self.transactions[transaction.id] = transaction
+
+    def take(self, transaction_id: str) -> LoginTransaction | None:
+        return self.transactions.pop(transaction_id, None)
+
+    def remove_expired(self, now: datetime) -> int:
+        doomed = [i for i, t in self.transactions.items() if t.is_expired(now)]
+        for transaction_id in doomed:
+            del self.transactions[transaction_id]
+        return len(doomed)
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+class FakeTokenSource:
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def new_token(self) -> str:
+        return f"token-{next(self._counter)}"
+
+
+class FakeIdentityProvider:
+    """Answers `complete` with the identity named in the response, like a provider would."""
+
+    def __init__(self, policy: ProviderPolicy) -> None:
+        self.policy = policy
+        self.begun: list[tuple[str | None, str]] = []
+
+    def begin(self, identifier: str | None, return_to: str) -> ProviderRedirect:
+        self.begun.append((identifier, return_to))
+        return ProviderRedirect(
+            f"https://{self.policy.key}.example/auth", {"identifier": identifier or ""}
+        )
+
+    def complete(
+        self, response: Mapping[str, str], state: Mapping[str, str], return_to: str
+    ) -> VerifiedIdentity:
+        if response.get("mode") == "cancel":
+            raise LoginCancelled()
+        return VerifiedIdentity(
+            self.policy,
+            subject=response.get("subject") or state["identifier"],
+            nickname=response.get("nickname"),
+            email=response.get("email"),
+        )

@@ -1,0 +1,177 @@
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
+
+from domain.errors import AccountDisabled, EmailBelongsToAnotherAccount, EmailRequired
+from domain.inputs import normalise_email
+from domain.model import SessionPolicy, VerifiedIdentity, hash_token
+from domain.nicknames import nickname_key
+from domain.ports import LoginSessions, UnitOfWork
+from domain.use_cases import (
+    complete_login,
+    current_user,
+    disable_user,
+    enable_user,
+    log_out,
+    log_out_everywhere,
+)
+from tests.fakes import FakeClock, FakeTokenSource
+from tests.strategies import emails, nicknames, policies, subjects
+from tests.unit.test_nicknames import is_valid_nickname
+
+
+class ProvisioningMachine(RuleBasedStateMachine):
+    """Interleaves logins of many identities from several providers with logouts, disables
+    and re-enables, and checks the provisioning rules after every step.
+
+    Subclasses say which unit of work and session store to check (`make_ports`).
+    """
+
+    tokens = Bundle("tokens")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uow, self.sessions = self.make_ports()
+        self.clock = FakeClock()
+        self.token_source = FakeTokenSource()
+        self.policy = SessionPolicy()
+        self.owner_of_identity: dict[tuple[str, str], int] = {}
+        self.disabled: set[int] = set()
+        self.live_tokens: dict[str, int] = {}
+        self.dead_tokens: set[str] = set()
+
+    def make_ports(self) -> tuple[UnitOfWork, LoginSessions]:
+        raise NotImplementedError
+
+    def users(self):
+        with self.uow:
+            return {user.id: user for user in self.uow.users.list()}
+
+    @rule(
+        target=tokens,
+        policy=policies,
+        subject=subjects,
+        nickname=nicknames,
+        email=emails,
+        remember=st.booleans(),
+    )
+    def log_in(self, policy, subject, nickname, email, remember):
+        verified = VerifiedIdentity(policy, subject, nickname, email)
+        before = self.users()
+        known_owner = self.owner_of_identity.get((policy.key, subject))
+        normalised_email = normalise_email(email)
+        email_owner = next(
+            (u for u in before.values() if normalised_email and u.email == normalised_email),
+            None,
+        )
+        try:
+            signed_in = complete_login(
+                verified,
+                remember=remember,
+                uow=self.uow,
+                sessions=self.sessions,
+                clock=self.clock,
+                tokens=self.token_source,
+                policy=self.policy,
+            )
+        except (AccountDisabled, EmailBelongsToAnotherAccount, EmailRequired) as refused:
+            self.check_refusal(refused, verified, known_owner, email_owner)
+            assert self.users() == before, "a refused login wrote nothing"
+            return multiple()
+        user = signed_in.user
+        if known_owner is not None:
+            assert user.id == known_owner, "rule 1: the same identity, the same user"
+        elif email_owner is not None:
+            assert policy.trusted_for_email and user.id == email_owner.id, "rule 2"
+        else:
+            assert user.id not in before, "rule 3: a new identity makes a new user"
+        assert user.id not in self.disabled
+        self.owner_of_identity[(policy.key, subject)] = user.id
+        self.live_tokens[signed_in.token] = user.id
+        return signed_in.token
+
+    def check_refusal(self, refused, verified, known_owner, email_owner):
+        if isinstance(refused, AccountDisabled):
+            owner = known_owner if known_owner is not None else getattr(email_owner, "id", None)
+            assert owner in self.disabled
+        elif isinstance(refused, EmailBelongsToAnotherAccount):
+            assert known_owner is None and email_owner is not None
+            assert not verified.policy.trusted_for_email
+        else:
+            assert known_owner is None and verified.policy.email_required
+            assert normalise_email(verified.email) is None
+
+    @rule(token=tokens)
+    def log_out(self, token):
+        log_out(token, sessions=self.sessions)
+        self.end_sessions(lambda t: t == token)
+
+    @precondition(lambda self: self.owner_of_identity)
+    @rule(data=st.data())
+    def log_out_everywhere(self, data):
+        user_id = data.draw(st.sampled_from(sorted(set(self.owner_of_identity.values()))))
+        log_out_everywhere(user_id, sessions=self.sessions)
+        self.end_sessions(lambda t: self.live_tokens[t] == user_id)
+
+    @precondition(lambda self: self.owner_of_identity)
+    @rule(data=st.data())
+    def disable(self, data):
+        user_id = data.draw(st.sampled_from(sorted(set(self.owner_of_identity.values()))))
+        disable_user(user_id, uow=self.uow, sessions=self.sessions)
+        self.disabled.add(user_id)
+        self.end_sessions(lambda t: self.live_tokens[t] == user_id)
+
+    @precondition(lambda self: self.disabled)
+    @rule(data=st.data())
+    def enable(self, data):
+        user_id = data.draw(st.sampled_from(sorted(self.disabled)))
+        enable_user(user_id, uow=self.uow)
+        self.disabled.discard(user_id)
+
+    def end_sessions(self, which):
+        for token in [t for t in self.live_tokens if which(t)]:
+            del self.live_tokens[token]
+            self.dead_tokens.add(token)
+
+    def whoami(self, token):
+        return current_user(
+            token, uow=self.uow, sessions=self.sessions, clock=self.clock, policy=self.policy
+        )
+
+    @invariant()
+    def nicknames_are_valid_and_unique(self):
+        users = self.users().values()
+        assert all(is_valid_nickname(u.nickname) for u in users)
+        keys = [nickname_key(u.nickname) for u in users]
+        assert len(keys) == len(set(keys))
+
+    @invariant()
+    def emails_are_unique(self):
+        emails = [u.email for u in self.users().values() if u.email is not None]
+        assert len(emails) == len(set(emails))
+
+    @invariant()
+    def identities_map_to_their_users(self):
+        with self.uow:
+            for (provider, subject), user_id in self.owner_of_identity.items():
+                assert self.uow.identities.owner_of(provider, subject) == user_id
+
+    @invariant()
+    def disabled_users_are_inactive(self):
+        users = self.users()
+        assert all(not users[user_id].active for user_id in self.disabled)
+
+    @invariant()
+    def live_sessions_sign_in_their_user_and_ended_ones_nobody(self):
+        for token, user_id in self.live_tokens.items():
+            user = self.whoami(token)
+            assert user is not None and user.id == user_id
+        for token in self.dead_tokens:
+            assert self.whoami(token) is None
+            assert self.sessions.get(hash_token(token)) is None, "revoked, not just refused"

@@ -1,0 +1,83 @@
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+
+
+def imported_top_level_modules(package_dir: Path) -> dict[str, set[str]]:
+    """Top-level names of every absolute import in a package, by file."""
+    found: dict[str, set[str]] = {}
+    for path in package_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = {node.module}
+            else:
+                continue
+            found.setdefault(str(path.relative_to(package_dir.parent)), set()).update(
+                name.split(".")[0] for name in names
+            )
+    return found
+
+
+def non_stdlib_imports(package_dir: Path, own: str) -> list[str]:
+    allowed = set(sys.stdlib_module_names) | {own, "__future__"}
+    return sorted(
+        f"{file}: {module}"
+        for file, modules in imported_top_level_modules(package_dir).items()
+        for module in modules - allowed
+    )
+
+
+def test_the_domain_imports_only_the_standard_library():
+    assert non_stdlib_imports(SRC / "domain", "domain") == []
+
+
+def test_adapters_never_import_entrypoints():
+    offenders = [
+        file
+        for file, modules in imported_top_level_modules(SRC / "adapters").items()
+        if "entrypoints" in modules
+    ]
+    assert offenders == []
+
+
+def test_the_stdlib_check_catches_a_third_party_import(tmp_path):
+    domain = tmp_path / "domain"
+    domain.mkdir()
+    (domain / "model.py").write_text("import json\nfrom sqlalchemy.orm import Session\n")
+    assert non_stdlib_imports(domain, "domain") == ["domain/model.py: sqlalchemy"]
+
+
+@pytest.mark.parametrize(
+    ("file", "bad_import"),
+    [("domain/model.py", "import flask"), ("adapters/__init__.py", "import entrypoints")],
+)
+def test_import_linter_fails_when_a_contract_is_broken(tmp_path, file, bad_import):
+    shutil.copytree(SRC, tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+
+    def run():
+        return subprocess.run(
+            [str(lint_imports), "--no-cache"],
+            cwd=tmp_path,
+            env={"PYTHONPATH": str(tmp_path / "src"), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert run().returncode == 0
+    target = tmp_path / "src" / file
+    target.write_text(target.read_text() + f"\n{bad_import}\n")
+    broken = run()
+    assert broken.returncode != 0
+    assert "BROKEN" in broken.stdout

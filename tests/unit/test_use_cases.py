@@ -1,0 +1,369 @@
+from datetime import timedelta
+from functools import partial
+
+import pytest
+
+from domain.errors import (
+    AccountDisabled,
+    Conflict,
+    EmailBelongsToAnotherAccount,
+    EmailRequired,
+    LoginCancelled,
+    LoginExpired,
+    TooManyConflicts,
+    UnknownProvider,
+    UserNotFound,
+)
+from domain.model import NewUser, ProviderPolicy, VerifiedIdentity, hash_token
+from domain.use_cases import (
+    begin_login,
+    complete_login,
+    current_user,
+    disable_user,
+    enable_user,
+    finish_login,
+    log_out,
+    log_out_everywhere,
+)
+from tests.fakes import FakeIdentityProvider, FakeUnitOfWork
+from tests.strategies import STEAM, TRUSTED, UNTRUSTED
+
+
+@pytest.fixture
+def login(uow, sessions, clock, tokens, session_policy):
+    def login(verified: VerifiedIdentity, remember: bool = False):
+        return complete_login(
+            verified,
+            remember=remember,
+            uow=uow,
+            sessions=sessions,
+            clock=clock,
+            tokens=tokens,
+            policy=session_policy,
+        )
+
+    return login
+
+
+@pytest.fixture
+def whoami(uow, sessions, clock, session_policy):
+    return partial(current_user, uow=uow, sessions=sessions, clock=clock, policy=session_policy)
+
+
+def identity(policy=UNTRUSTED, subject="https://id.example/alice", **claims):
+    return VerifiedIdentity(policy, subject, claims.get("nickname"), claims.get("email"))
+
+
+def all_users(uow):
+    with uow:
+        return list(uow.users.list())
+
+
+def test_first_login_provisions_a_user_with_the_provider_nickname(login, uow):
+    signed_in = login(identity(TRUSTED, nickname="Alice", email="Alice@Example.com"))
+    assert signed_in.user.nickname == "Alice"
+    assert signed_in.user.email == "alice@example.com"
+    assert all_users(uow) == [signed_in.user]
+    with uow:
+        assert uow.identities.owner_of("trusted", "https://id.example/alice") == signed_in.user.id
+
+
+def test_second_login_with_same_identity_reuses_the_user(login, uow):
+    first = login(identity(nickname="alice"))
+    second = login(identity(nickname="someone else", email="other@example.com"))
+    assert second.user == first.user
+    assert len(all_users(uow)) == 1
+    assert second.token != first.token
+
+
+def test_nickname_falls_back_to_the_email_local_part(login):
+    assert login(identity(email="carol@example.com")).user.nickname == "carol"
+
+
+def test_nickname_falls_back_to_the_provider_fallback(login):
+    assert login(identity(STEAM)).user.nickname == "steam user"
+
+
+def test_colliding_nicknames_get_a_number(login):
+    first = login(identity(subject="a", nickname="alice"))
+    second = login(identity(subject="b", nickname="ALICE"))
+    assert (first.user.nickname, second.user.nickname) == ("alice", "ALICE2")
+
+
+def test_untrusted_provider_cannot_enter_an_account_by_asserting_its_email(login, uow, sessions):
+    owner = login(identity(TRUSTED, subject="owner", email="alice@example.com")).user
+    with pytest.raises(EmailBelongsToAnotherAccount) as refused:
+        login(identity(UNTRUSTED, subject="attacker", email="ALICE@example.com"))
+    assert "another account" in refused.value.message
+    assert all_users(uow) == [owner]
+    with uow:
+        assert uow.identities.owner_of("untrusted", "attacker") is None
+    assert len(sessions.sessions) == 1
+
+
+def test_trusted_provider_links_a_new_identity_to_the_owner_of_its_email(login, uow):
+    owner = login(identity(TRUSTED, subject="first", email="alice@example.com")).user
+    linked = login(identity(TRUSTED, subject="second", email="alice@example.com")).user
+    assert linked == owner
+    with uow:
+        assert {i.subject for i in uow.identities.of_user(owner.id)} == {"first", "second"}
+
+
+def test_an_untrusted_email_is_not_kept(login):
+    # Kept, it would capture the real owner's later login through a trusted provider.
+    user = login(identity(UNTRUSTED, email="victim@example.com")).user
+    assert user.email is None
+    assert user.nickname == "victim"
+
+
+def test_email_required_refuses_a_login_without_one_and_writes_nothing(login, uow):
+    with pytest.raises(EmailRequired):
+        login(identity(TRUSTED, nickname="alice"))
+    assert all_users(uow) == []
+
+
+def test_a_malformed_email_counts_as_none(login, uow):
+    with pytest.raises(EmailRequired):
+        login(identity(TRUSTED, email="not an email"))
+
+
+def test_a_disabled_user_cannot_log_in(login, uow, sessions):
+    user = login(identity()).user
+    disable_user(user.id, uow=uow, sessions=sessions)
+    with pytest.raises(AccountDisabled):
+        login(identity())
+    assert sessions.of_user(user.id) == []
+
+
+def test_a_trusted_link_to_a_disabled_account_is_refused_and_writes_nothing(login, uow, sessions):
+    owner = login(identity(TRUSTED, subject="first", email="alice@example.com")).user
+    disable_user(owner.id, uow=uow, sessions=sessions)
+    with pytest.raises(AccountDisabled):
+        login(identity(TRUSTED, subject="second", email="alice@example.com"))
+    with uow:
+        assert uow.identities.owner_of("trusted", "second") is None
+
+
+def test_an_enabled_user_can_log_in_again(login, uow, sessions):
+    user = login(identity()).user
+    disable_user(user.id, uow=uow, sessions=sessions)
+    enable_user(user.id, uow=uow)
+    assert login(identity()).user.id == user.id
+
+
+def test_disabling_an_unknown_user_says_so(uow, sessions):
+    with pytest.raises(UserNotFound):
+        disable_user(42, uow=uow, sessions=sessions)
+
+
+def test_session_token_is_stored_only_as_a_hash(login, sessions):
+    signed_in = login(identity())
+    assert signed_in.token not in sessions.sessions
+    assert hash_token(signed_in.token) in sessions.sessions
+
+
+def test_current_user_is_found_by_session_token(login, whoami):
+    signed_in = login(identity())
+    assert whoami(signed_in.token) == signed_in.user
+    assert whoami("forged") is None
+    assert whoami(None) is None
+
+
+def test_an_expired_session_signs_nobody_in_and_is_removed(login, whoami, clock, sessions):
+    signed_in = login(identity(), remember=False)
+    clock.advance(timedelta(hours=12))
+    assert whoami(signed_in.token) is None
+    assert sessions.sessions == {}
+
+
+def test_a_remembered_session_outlives_a_plain_one(login, whoami, clock):
+    remembered = login(identity(subject="a"), remember=True)
+    plain = login(identity(subject="b"), remember=False)
+    clock.advance(timedelta(days=29))
+    assert whoami(remembered.token) == remembered.user
+    assert whoami(plain.token) is None
+    clock.advance(timedelta(days=1))
+    assert whoami(remembered.token) is None
+
+
+def test_last_seen_is_written_at_most_once_per_interval(login, whoami, clock, sessions):
+    signed_in = login(identity())
+    for _ in range(10):
+        whoami(signed_in.token)
+    assert sessions.touches == 0
+    clock.advance(timedelta(minutes=6))
+    whoami(signed_in.token)
+    whoami(signed_in.token)
+    assert sessions.touches == 1
+    assert sessions.get(hash_token(signed_in.token)).last_seen_at == clock.now()
+
+
+def test_log_out_ends_only_that_session(login, whoami, sessions):
+    here = login(identity())
+    there = login(identity())
+    log_out(here.token, sessions=sessions)
+    assert whoami(here.token) is None
+    assert whoami(there.token) == there.user
+
+
+def test_log_out_everywhere_ends_every_session_of_the_user(login, whoami, sessions):
+    here = login(identity(subject="a"))
+    there = login(identity(subject="a"))
+    other = login(identity(subject="b"))
+    assert log_out_everywhere(here.user.id, sessions=sessions) == 2
+    assert whoami(here.token) is None
+    assert whoami(there.token) is None
+    assert whoami(other.token) == other.user
+
+
+def test_disabling_a_user_signs_out_every_session(login, whoami, uow, sessions):
+    signed_in = [login(identity(), remember=True) for _ in range(3)]
+    disable_user(signed_in[0].user.id, uow=uow, sessions=sessions)
+    assert all(whoami(s.token) is None for s in signed_in)
+    assert sessions.sessions == {}
+
+
+def test_a_session_of_a_disabled_user_is_refused_even_if_left_behind(login, whoami, uow):
+    signed_in = login(identity())
+    with uow:
+        uow.users.set_active(signed_in.user.id, False)
+        uow.commit()
+    assert whoami(signed_in.token) is None
+
+
+def test_a_concurrent_first_login_of_the_same_identity_yields_one_user(
+    login, uow, sessions, clock, tokens, session_policy
+):
+    racer = FakeUnitOfWork(uow.database)
+    uow.before_commit = lambda: complete_login(
+        identity(nickname="alice"),
+        remember=False,
+        uow=racer,
+        sessions=sessions,
+        clock=clock,
+        tokens=tokens,
+        policy=session_policy,
+    )
+    signed_in = login(identity(nickname="alice"))
+    assert [u.id for u in all_users(uow)] == [signed_in.user.id]
+    assert uow.commits == 0 and racer.commits == 1
+
+
+def test_a_concurrent_login_taking_the_same_nickname_gets_the_next_one(login, uow, clock):
+    racer = FakeUnitOfWork(uow.database)
+
+    def racing_signup():
+        with racer:
+            racer.users.add(NewUser("Alice", None, created_at=clock.now()))
+            racer.commit()
+
+    uow.before_commit = racing_signup
+    assert login(identity(nickname="alice")).user.nickname == "alice2"
+
+
+class AlwaysConflictingUnitOfWork(FakeUnitOfWork):
+    def commit(self) -> None:
+        raise Conflict()
+
+
+def test_endless_conflicts_fail_cleanly_and_write_nothing(sessions, clock, tokens, session_policy):
+    uow = AlwaysConflictingUnitOfWork()
+    with pytest.raises(TooManyConflicts):
+        complete_login(
+            identity(),
+            remember=False,
+            uow=uow,
+            sessions=sessions,
+            clock=clock,
+            tokens=tokens,
+            policy=session_policy,
+        )
+    assert all_users(uow) == [] and sessions.sessions == {}
+
+
+@pytest.fixture
+def provider():
+    return FakeIdentityProvider(ProviderPolicy("dev"))
+
+
+@pytest.fixture
+def finish(provider, transactions, uow, sessions, clock, tokens, session_policy):
+    return partial(
+        finish_login,
+        return_to="https://microblog.example/login/return",
+        providers={"dev": provider},
+        transactions=transactions,
+        uow=uow,
+        sessions=sessions,
+        clock=clock,
+        tokens=tokens,
+        policy=session_policy,
+    )
+
+
+@pytest.fixture
+def begin(provider, transactions, clock, tokens):
+    return partial(
+        begin_login,
+        provider,
+        return_to="https://microblog.example/login/return",
+        transactions=transactions,
+        clock=clock,
+        tokens=tokens,
+    )
+
+
+def test_a_login_round_trip_keeps_next_and_remember_server_side(begin, finish, transactions):
+    started = begin("https://id.example/alice", next_url="/user/alice?page=2", remember=True)
+    assert started.redirect_url == "https://dev.example/auth"
+    assert transactions.transactions[started.transaction_id].provider_state == {
+        "identifier": "https://id.example/alice"
+    }
+    signed_in = finish(started.transaction_id, {"nickname": "alice"})
+    assert signed_in.user.nickname == "alice"
+    assert signed_in.next_url == "/user/alice?page=2"
+    assert signed_in.session.remember is True
+
+
+@pytest.mark.parametrize("next_url", ["//evil.example", "https://evil.example", None])
+def test_an_off_site_next_is_dropped_when_the_login_begins(begin, finish, next_url):
+    started = begin("https://id.example/alice", next_url=next_url, remember=False)
+    assert finish(started.transaction_id, {}).next_url is None
+
+
+def test_a_login_transaction_can_be_completed_only_once(begin, finish):
+    started = begin("https://id.example/alice", next_url=None, remember=False)
+    finish(started.transaction_id, {})
+    with pytest.raises(LoginExpired):
+        finish(started.transaction_id, {})
+
+
+def test_an_unknown_or_missing_transaction_is_refused(finish):
+    with pytest.raises(LoginExpired):
+        finish("made-up", {})
+    with pytest.raises(LoginExpired):
+        finish(None, {})
+
+
+def test_an_old_login_transaction_has_expired(begin, finish, clock, uow):
+    started = begin("https://id.example/alice", next_url=None, remember=False)
+    clock.advance(timedelta(minutes=11))
+    with pytest.raises(LoginExpired):
+        finish(started.transaction_id, {})
+    assert all_users(uow) == []
+
+
+def test_a_cancelled_login_writes_nothing_and_uses_up_the_transaction(
+    begin, finish, uow, sessions, transactions
+):
+    started = begin("https://id.example/alice", next_url=None, remember=False)
+    with pytest.raises(LoginCancelled):
+        finish(started.transaction_id, {"mode": "cancel"})
+    assert all_users(uow) == [] and sessions.sessions == {} and transactions.transactions == {}
+
+
+def test_a_transaction_of_a_provider_no_longer_configured_is_refused(begin, finish, provider):
+    started = begin("https://id.example/alice", next_url=None, remember=False)
+    provider.policy = ProviderPolicy("removed")
+    with pytest.raises(UnknownProvider):
+        finish(started.transaction_id, {}, providers={})
