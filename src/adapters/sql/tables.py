@@ -1,0 +1,120 @@
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, stored as naive UTC everywhere."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; the domain works in aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+# Casefolding can triple a nickname's length ("ß" -> "ss", "ﬃ" -> "ffi").
+NICKNAME_KEY_LENGTH = 256
+# An OpenID claimed identifier or a server URL; stays below PostgreSQL's btree entry limit.
+URL_LENGTH = 2048
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("nickname", String(64), nullable=False),
+    Column("nickname_key", String(NICKNAME_KEY_LENGTH), nullable=False, unique=True),
+    Column("email", String(254), unique=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("subject", String(URL_LENGTH), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+)
+
+login_sessions = Table(
+    "login_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("remember", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+login_transactions = Table(
+    "login_transactions",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("provider", String(64), nullable=False),
+    Column("next_url", String(URL_LENGTH)),
+    Column("remember", Boolean, nullable=False),
+    Column("provider_state", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+openid_associations = Table(
+    "openid_associations",
+    metadata,
+    Column("server_url", String(URL_LENGTH), primary_key=True),
+    # python3-openid's handles carry a bytes repr: "{HMAC-SHA1}{...}{b'...'}".
+    Column("handle", String(255), primary_key=True),
+    Column("secret", LargeBinary(128), nullable=False),
+    Column("issued", Integer, nullable=False),
+    Column("lifetime", Integer, nullable=False),
+    Column("assoc_type", String(64), nullable=False),
+    Column("expires", Integer, nullable=False, index=True),
+)
+
+openid_nonces = Table(
+    "openid_nonces",
+    metadata,
+    Column("server_url", String(URL_LENGTH), primary_key=True),
+    Column("timestamp", Integer, primary_key=True, autoincrement=False, index=True),
+    Column("salt", String(40), primary_key=True),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("body", String(140), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+)

@@ -1,0 +1,71 @@
+import itertools
+import os
+
+import pytest
+from sqlalchemy import text
+
+from adapters.sql.engine import create_database_engine
+from adapters.sql.migrate import upgrade_database
+from adapters.sql.tables import metadata
+from tests.postgres_server import PostgresServer, postgres_bin_dir
+
+_database_names = (f"test_{n}" for n in itertools.count(1))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        message = "PostgreSQL is not installed (make test installs Debian's postgresql as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(bin_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_url(postgres):
+    url = postgres.create_database("contracts")
+    engine = create_database_engine(url)
+    upgrade_database(engine)
+    engine.dispose()
+    return url
+
+
+def _empty_tables(engine) -> None:
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'microblog.sqlite'}"
+    return request.getfixturevalue("migrated_postgres_url")
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = create_database_engine(database_url)
+    if engine.dialect.name == "sqlite":
+        metadata.create_all(engine)
+    else:
+        _empty_tables(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_database_url(request, tmp_path):
+    """An empty database of each kind, for migration tests."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    return request.getfixturevalue("postgres").create_database(next(_database_names))
