@@ -38,16 +38,31 @@ class PostgresServer:
 
     def start(self) -> None:
         self._run(
-            str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
-            "-A", "trust", "-E", "UTF8", "--no-sync",
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
         )
         options = (
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
         )
         self._run(
-            str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l",
-            str(self.directory / "log"), "-o", options, "-w", "start",
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.directory / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
         )
 
     def stop(self) -> None:

@@ -1,3 +1,5 @@
+import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +36,8 @@ from domain.ports import (
     UnitOfWork,
 )
 
-CONFLICT_RETRIES = 5
+CONFLICT_ATTEMPTS = 10
+CONFLICT_BACKOFF_SECONDS = 0.002
 TRANSACTION_LIFETIME = timedelta(minutes=10)
 
 T = TypeVar("T")
@@ -146,11 +149,12 @@ def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User
 
 
 def _retrying_conflicts(attempt: Callable[[], T]) -> T:
-    for _ in range(CONFLICT_RETRIES):
+    # n logins racing for one nickname need up to n attempts; random pauses spread them out.
+    for attempt_number in range(1, CONFLICT_ATTEMPTS + 1):
         try:
             return attempt()
         except Conflict:
-            continue
+            time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * attempt_number))
     raise TooManyConflicts()
 
 

@@ -46,9 +46,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
                 )
             )
 
-    def getAssociation(
-        self, server_url: str, handle: str | None = None
-    ) -> Association | None:
+    def getAssociation(self, server_url: str, handle: str | None = None) -> Association | None:
         """The newest unexpired association for `server_url` (and `handle`, when given)."""
         condition = (
             openid_associations.c.server_url == server_url

@@ -9,7 +9,10 @@ def run_migrations() -> None:
     if connection is not None:
         _migrate(connection)
         return
-    engine = create_database_engine(context.config.get_main_option("sqlalchemy.url"))
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no database: set sqlalchemy.url or pass a connection")
+    engine = create_database_engine(url)
     with engine.connect() as connection:
         _migrate(connection)
     engine.dispose()
