@@ -1,0 +1,383 @@
+import socket
+import time
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+import urllib3
+from sqlalchemy import func, select
+
+from adapters.openid.fetcher import FetchPolicy, SafeFetcher
+from adapters.openid.relying_party import OpenIdIdentityProvider, OpenIdProfile
+from adapters.sql.openid_store import SqlOpenIdStore
+from adapters.sql.tables import openid_associations, openid_nonces
+from domain.errors import InvalidIdentifier, LoginCancelled, LoginFailed, ProviderUnavailable
+from domain.model import ProviderPolicy
+from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
+from tests.servers import serving
+
+REALM = "http://127.0.0.1:5000/"
+RETURN_TO = "http://127.0.0.1:5000/login/return"
+DEV = ProviderPolicy("dev", trusted_for_email=True)
+LOCAL = FetchPolicy.allowing(["127.0.0.1/32"], connect_timeout=1.0, read_timeout=1.0)
+
+browser = urllib3.PoolManager()
+
+
+def provider_serving(**settings):
+    return serving(lambda base: create_dev_provider(DevProviderSettings(base, **settings)))
+
+
+@pytest.fixture(scope="module")
+def op():
+    with provider_serving() as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def stateless_op():
+    with provider_serving(refuse_associations=True) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def steam_op():
+    with provider_serving(send_profile=False) as base:
+        yield base
+
+
+@pytest.fixture
+def store(engine):
+    return SqlOpenIdStore(engine)
+
+
+def relying_party(store, profile=None, fetch_policy=LOCAL):
+    profile = profile or OpenIdProfile(DEV, "Dev provider")
+    return OpenIdIdentityProvider(profile, store, REALM, SafeFetcher(fetch_policy))
+
+
+def approve(redirect_url, name=None, email="", decision="approve"):
+    """What a person does in the browser: open the provider's page, approve, come back."""
+    page = browser.request("GET", redirect_url, redirect=False)
+    assert page.status == 303, page.data[:300]
+    approval_url = page.headers["Location"]
+    form = {"decision": decision, "email": email, **({"name": name} if name else {})}
+    answer = browser.request(
+        "POST",
+        approval_url,
+        body=urlencode(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        redirect=False,
+    )
+    assert answer.status == 302, answer.data[:300]
+    return answer_query(answer.headers["Location"])
+
+
+def answer_query(location):
+    assert location.startswith(RETURN_TO)
+    return dict(parse_qsl(urlsplit(location).query, keep_blank_values=True))
+
+
+def count(store_engine, table):
+    with store_engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_login_with_an_identity_url_brings_nickname_and_email(op, store, engine):
+    rp = relying_party(store)
+    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    assert started.url.startswith(f"{op}/endpoint?")
+    assert set(started.state) >= {"claimed_id", "server_url", "type_uris"}
+    response = approve(started.url, email="alice@example.com")
+    verified = rp.complete(response, started.state, RETURN_TO)
+    assert verified.subject == f"{op}/id/alice"
+    assert (verified.nickname, verified.email) == ("alice", "alice@example.com")
+    assert verified.policy == DEV
+    assert count(engine, openid_associations) == 1, "stateful: the association is shared"
+
+
+def test_login_with_the_op_identifier_lets_the_person_choose_a_name(op, store):
+    rp = relying_party(store)
+    started = rp.begin(f"{op}/", RETURN_TO)
+    response = approve(started.url, name="bob", email="")
+    verified = rp.complete(response, started.state, RETURN_TO)
+    assert verified.subject == f"{op}/id/bob"
+    assert (verified.nickname, verified.email) == ("bob", None)
+
+
+def test_stateless_login_against_a_provider_that_refuses_associations(stateless_op, store, engine):
+    rp = relying_party(store)
+    started = rp.begin(f"{stateless_op}/id/carol", RETURN_TO)
+    verified = rp.complete(approve(started.url), started.state, RETURN_TO)
+    assert verified.subject == f"{stateless_op}/id/carol"
+    assert count(engine, openid_associations) == 0
+    assert count(engine, openid_nonces) == 1, "the nonce is still checked"
+
+
+def test_a_refusing_provider_is_remembered_so_no_new_association_is_tried(stateless_op, store):
+    rp = relying_party(store)
+    rp.begin(f"{stateless_op}/id/carol", RETURN_TO)
+    assert rp._refusals.recently_refused(f"{stateless_op}/endpoint")
+
+
+def test_stateless_profile_never_associates(op, store, engine):
+    rp = relying_party(store, OpenIdProfile(DEV, "Dev", stateless=True))
+    started = rp.begin(f"{op}/id/dave", RETURN_TO)
+    assert rp.complete(approve(started.url), started.state, RETURN_TO).subject.endswith("/dave")
+    assert count(engine, openid_associations) == 0
+
+
+def test_cancel_becomes_login_cancelled_and_stores_nothing(op, store, engine):
+    rp = relying_party(store)
+    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    response = approve(started.url, decision="cancel")
+    with pytest.raises(LoginCancelled):
+        rp.complete(response, started.state, RETURN_TO)
+    assert count(engine, openid_nonces) == 0
+
+
+@pytest.fixture
+def signed_response(op, store):
+    rp = relying_party(store)
+    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    return rp, started.state, approve(started.url, email="alice@example.com")
+
+
+def test_a_tampered_signature_is_refused(signed_response, engine):
+    rp, state, response = signed_response
+    response["openid.sig"] = "A" * len(response["openid.sig"])
+    with pytest.raises(LoginFailed):
+        rp.complete(response, state, RETURN_TO)
+    assert count(engine, openid_nonces) == 0
+
+
+def test_a_changed_claimed_id_is_refused(signed_response, op):
+    rp, state, response = signed_response
+    response["openid.claimed_id"] = response["openid.identity"] = f"{op}/id/mallory"
+    with pytest.raises(LoginFailed):
+        rp.complete(response, state, RETURN_TO)
+
+
+def test_a_return_to_that_does_not_match_is_refused(signed_response):
+    rp, state, response = signed_response
+    with pytest.raises(LoginFailed):
+        rp.complete(response, state, "http://127.0.0.1:5000/elsewhere")
+
+
+def test_a_replayed_response_is_refused(signed_response):
+    rp, state, response = signed_response
+    rp.complete(response, state, RETURN_TO)
+    with pytest.raises(LoginFailed):
+        rp.complete(response, state, RETURN_TO)
+
+
+def test_a_response_replayed_to_another_relying_party_sharing_the_database_is_refused(
+    signed_response, database_url, engine
+):
+    from adapters.sql.engine import create_database_engine
+
+    rp, state, response = signed_response
+    rp.complete(response, state, RETURN_TO)
+    other_engine = create_database_engine(database_url)
+    try:
+        with pytest.raises(LoginFailed):
+            relying_party(SqlOpenIdStore(other_engine)).complete(response, state, RETURN_TO)
+    finally:
+        other_engine.dispose()
+
+
+def test_unsigned_profile_values_injected_into_a_valid_response_are_ignored(op, store):
+    rp = relying_party(store)
+    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    response = approve(started.url, email="")
+    assert "openid.sreg.email" not in response
+    response["openid.sreg.email"] = "victim@example.com"
+    response["openid.ax.value.email"] = "victim@example.com"
+    verified = rp.complete(response, started.state, RETURN_TO)
+    assert verified.email is None
+    assert verified.nickname in ("alice", None)
+
+
+def test_an_identifier_pointing_at_an_internal_address_is_refused_before_connecting(store):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    try:
+        with pytest.raises(InvalidIdentifier):
+            relying_party(store, fetch_policy=FetchPolicy()).begin(
+                f"http://127.0.0.1:{port}/id/alice", RETURN_TO
+            )
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nobody connected
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "identifier", ["http://10.0.0.1/", "http://[::1]/", "http://169.254.169.254/"]
+)
+def test_internal_addresses_are_refused(store, identifier):
+    with pytest.raises(InvalidIdentifier):
+        relying_party(store, fetch_policy=FetchPolicy()).begin(identifier, RETURN_TO)
+
+
+def test_a_provider_that_never_answers_is_unavailable_within_the_timeout(store):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    try:
+        started = time.monotonic()
+        with pytest.raises(ProviderUnavailable):
+            relying_party(store).begin(f"http://127.0.0.1:{port}/id/alice", RETURN_TO)
+        assert time.monotonic() - started < 5
+    finally:
+        listener.close()
+
+
+def test_an_xrds_with_entity_expansion_fails_discovery_without_fetching_further(store):
+    hits = []
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY ext SYSTEM "http://127.0.0.1:{port}/leak">]>'
+        '<xrds:XRDS xmlns:xrds="xri://$xrds" xmlns="xri://$xrd*($v*2.0)"><XRD><Service>'
+        "<Type>http://specs.openid.net/auth/2.0/signon</Type><URI>&b;&ext;</URI>"
+        "</Service></XRD></xrds:XRDS>"
+    )
+
+    from flask import Flask, Response
+
+    def make_app(base):
+        app = Flask("hostile")
+
+        @app.get("/id")
+        def identity():
+            hits.append("id")
+            port = base.rsplit(":", 1)[1]
+            return Response(bomb.replace("{port}", port), content_type="application/xrds+xml")
+
+        @app.get("/leak")
+        def leak():
+            hits.append("leak")
+            return "secret"
+
+        return app
+
+    with serving(make_app) as base, pytest.raises((LoginFailed, InvalidIdentifier)):
+        relying_party(store).begin(f"{base}/id", RETURN_TO)
+    assert "id" in hits and "leak" not in hits
+
+
+@pytest.mark.parametrize("identifier", ["", "   ", "x" * 10_000, "http://a\x00b/", "=xri.name"])
+def test_bad_identifiers_get_a_clear_validation_error(store, identifier):
+    with pytest.raises(InvalidIdentifier) as refused:
+        relying_party(store).begin(identifier, RETURN_TO)
+    assert refused.value.message
+
+
+def test_a_steam_like_provider_is_accepted_for_its_own_prefix(steam_op, store):
+    profile = OpenIdProfile(
+        ProviderPolicy("steam", fallback_nickname="steam user"),
+        "Steam",
+        op_identifier=f"{steam_op}/",
+        claimed_id_prefix=f"{steam_op}/id/",
+    )
+    rp = relying_party(store, profile)
+    started = rp.begin(None, RETURN_TO)
+    verified = rp.complete(approve(started.url, name="76561197960287930"), started.state, RETURN_TO)
+    assert verified.subject == f"{steam_op}/id/76561197960287930"
+    assert (verified.nickname, verified.email) == (None, None)
+
+
+def test_a_steam_like_provider_is_refused_outside_its_prefix(steam_op, store):
+    profile = OpenIdProfile(
+        ProviderPolicy("steam"),
+        "Steam",
+        op_identifier=f"{steam_op}/",
+        claimed_id_prefix=f"{steam_op}/openid/id/",
+    )
+    rp = relying_party(store, profile)
+    started = rp.begin(None, RETURN_TO)
+    with pytest.raises(LoginFailed):
+        rp.complete(approve(started.url, name="someone"), started.state, RETURN_TO)
+
+
+def test_the_dev_provider_answers_an_unsupported_association_type_with_400(op):
+    form = {
+        "openid.ns": "http://specs.openid.net/auth/2.0",
+        "openid.mode": "associate",
+        "openid.assoc_type": "HMAC-SHA1",
+        "openid.session_type": "no-encryption",
+    }
+    answer = browser.request(
+        "POST",
+        f"{op}/endpoint",
+        body=urlencode(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status == 400
+    assert b"error_code:unsupported-type" in answer.data
+    assert b"session_type:DH-SHA256" in answer.data
+
+
+@pytest.fixture
+def login_ports(engine):
+    from adapters.sql.stores import SqlLoginSessions, SqlLoginTransactions
+    from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+    from adapters.system import SecretsTokenSource, SystemClock
+    from domain.model import SessionPolicy
+
+    return {
+        "transactions": SqlLoginTransactions(engine),
+        "clock": SystemClock(),
+        "tokens": SecretsTokenSource(),
+    }, {
+        "uow": SqlAlchemyUnitOfWork(engine),
+        "sessions": SqlLoginSessions(engine),
+        "policy": SessionPolicy(),
+    }
+
+
+def log_in_through(rp, identifier, login_ports, **answer):
+    from domain.use_cases import begin_login, finish_login
+
+    begin_ports, finish_ports = login_ports
+    started = begin_login(
+        rp, identifier, next_url="/after", remember=True, return_to=RETURN_TO, **begin_ports
+    )
+    return finish_login(
+        started.transaction_id,
+        approve(started.redirect_url, **answer),
+        return_to=RETURN_TO,
+        providers={rp.policy.key: rp},
+        **begin_ports,
+        **finish_ports,
+    )
+
+
+def test_a_missing_email_is_refused_when_the_provider_profile_requires_one(op, store, login_ports):
+    from domain.errors import EmailRequired
+
+    profile = OpenIdProfile(
+        ProviderPolicy("dev", trusted_for_email=True, email_required=True), "Dev"
+    )
+    with pytest.raises(EmailRequired):
+        log_in_through(relying_party(store, profile), f"{op}/id/erin", login_ports, email="")
+    signed_in = log_in_through(
+        relying_party(store, profile), f"{op}/id/erin", login_ports, email="erin@example.com"
+    )
+    assert (signed_in.user.nickname, signed_in.user.email) == ("erin", "erin@example.com")
+    assert signed_in.next_url == "/after"
+
+
+def test_a_missing_nickname_falls_back_per_provider_profile(steam_op, store, login_ports):
+    profile = OpenIdProfile(
+        ProviderPolicy("steam", fallback_nickname="steam user"),
+        "Steam",
+        op_identifier=f"{steam_op}/",
+    )
+    signed_in = log_in_through(relying_party(store, profile), None, login_ports, name="7656")
+    assert signed_in.user.nickname == "steam user"
+    assert signed_in.user.email is None
