@@ -381,3 +381,34 @@ def test_a_missing_nickname_falls_back_per_provider_profile(steam_op, store, log
     signed_in = log_in_through(relying_party(store, profile), None, login_ports, name="7656")
     assert signed_in.user.nickname == "steam user"
     assert signed_in.user.email is None
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {},
+        {"openid.mode": "bogus"},
+        {"openid.ns": "http://specs.openid.net/auth/2.0", "openid.mode": "id_res"},
+        {"openid.ns": "not a namespace", "openid.mode": "id_res", "openid.sig": "x"},
+        {
+            "openid.ns": "http://specs.openid.net/auth/2.0",
+            "openid.mode": "error",
+            "openid.error": "no",
+        },
+    ],
+)
+def test_malformed_responses_fail_cleanly(op, store, response):
+    rp = relying_party(store)
+    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    with pytest.raises(LoginFailed):
+        rp.complete(response, started.state, RETURN_TO)
+
+
+def test_setup_needed_becomes_a_cancelled_login(op, store):
+    rp = relying_party(store)
+    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    immediate = started.url.replace("checkid_setup", "checkid_immediate")
+    answer = browser.request("GET", immediate, redirect=False)
+    assert answer.status == 302
+    with pytest.raises(LoginCancelled):
+        rp.complete(answer_query(answer.headers["Location"]), started.state, RETURN_TO)
