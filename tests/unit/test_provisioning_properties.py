@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.errors import EmailBelongsToAnotherAccount
+from domain.errors import EmailBelongsToAnotherAccount, LoginRefused
 from domain.model import SessionPolicy, VerifiedIdentity, hash_token
 from domain.nicknames import nickname_key
 from domain.use_cases import complete_login, current_user, disable_user
@@ -55,7 +55,7 @@ def test_the_same_identity_always_yields_the_same_user(policy, assertions):
     for nickname, email in assertions:
         try:
             user = world.login(VerifiedIdentity(policy, "https://id.example/me", nickname, email))
-        except Exception as refused:
+        except LoginRefused as refused:
             assert first is None, f"a known identity was refused: {refused!r}"
             continue
         first = first or user.user
@@ -69,7 +69,7 @@ def test_nicknames_stay_valid_and_unique_whatever_providers_assert(logins):
     for index, (policy, nickname, email) in enumerate(logins):
         try:
             world.login(VerifiedIdentity(policy, f"subject-{index}", nickname, email))
-        except Exception:
+        except LoginRefused:
             continue
     users = world.users()
     assert all(is_valid_nickname(u.nickname) for u in users)
