@@ -412,3 +412,11 @@ def test_setup_needed_becomes_a_cancelled_login(op, store):
     assert answer.status == 302
     with pytest.raises(LoginCancelled):
         rp.complete(answer_query(answer.headers["Location"]), started.state, RETURN_TO)
+
+
+def test_stateless_login_with_the_op_identifier(stateless_op, store, engine):
+    rp = relying_party(store)
+    started = rp.begin(f"{stateless_op}/", RETURN_TO)
+    verified = rp.complete(approve(started.url, name="frank"), started.state, RETURN_TO)
+    assert (verified.subject, verified.nickname) == (f"{stateless_op}/id/frank", "frank")
+    assert count(engine, openid_associations) == 0
