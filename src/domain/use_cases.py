@@ -1,7 +1,7 @@
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TypeVar
 
@@ -117,7 +117,7 @@ def finish_login(
         tokens=tokens,
         policy=policy,
     )
-    return SignedIn(signed_in.user, signed_in.token, signed_in.session, transaction.next_url)
+    return replace(signed_in, next_url=transaction.next_url)
 
 
 def complete_login(

@@ -35,14 +35,10 @@ def migrated_postgres_url(postgres):
     return url
 
 
-def _empty_tables(engine) -> None:
+def _truncate_all(engine) -> None:
+    names = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(t.name for t in metadata.sorted_tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -56,9 +52,9 @@ def database_url(request, tmp_path):
 def engine(database_url):
     engine = create_database_engine(database_url)
     if engine.dialect.name == "sqlite":
-        metadata.create_all(engine)
+        metadata.create_all(engine)  # a new file for every test
     else:
-        _empty_tables(engine)
+        _truncate_all(engine)  # one migrated database shared by the session's tests
     yield engine
     engine.dispose()
 

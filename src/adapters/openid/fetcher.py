@@ -139,8 +139,7 @@ class SafeFetcher(fetchers.HTTPFetcher):  # type: ignore[misc]
                 timeout=timeout,
             )
         except urllib3.exceptions.HTTPError as error:
-            forbidden = _find_cause(error, ForbiddenAddress)
-            raise forbidden or fetchers.HTTPFetchingError(str(error)) from error
+            raise fetchers.HTTPFetchingError(str(error)) from error
 
     def _openid_response(
         self, url: str, response: urllib3.BaseHTTPResponse, deadline: float
@@ -178,17 +177,6 @@ def _decode(raw: bytes, headers: dict[str, str]) -> str:
         return raw.decode(charset)
     except (LookupError, UnicodeDecodeError):
         return raw.decode("latin-1")
-
-
-def _find_cause(error: BaseException, kind: type[Exception]) -> Exception | None:
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, kind):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-        if isinstance(seen, urllib3.exceptions.MaxRetryError):
-            seen = seen.reason
-    return None
 
 
 _current_fetcher: contextvars.ContextVar[fetchers.HTTPFetcher | None] = contextvars.ContextVar(

@@ -1,4 +1,5 @@
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -9,15 +10,9 @@ from adapters.sql.tables import login_sessions, login_transactions
 from domain.model import LoginSession, LoginTransaction
 
 
+# The tables' columns bear the domain fields' names, so rows translate by name.
 def _session(row: Row[Any]) -> LoginSession:
-    return LoginSession(
-        token_hash=row.token_hash,
-        user_id=row.user_id,
-        remember=row.remember,
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-        expires_at=row.expires_at,
-    )
+    return LoginSession(**row._mapping)
 
 
 class SqlLoginSessions:
@@ -28,16 +23,7 @@ class SqlLoginSessions:
 
     def add(self, session: LoginSession) -> None:
         with domain_errors(), self._engine.begin() as connection:
-            connection.execute(
-                insert(login_sessions).values(
-                    token_hash=session.token_hash,
-                    user_id=session.user_id,
-                    remember=session.remember,
-                    created_at=session.created_at,
-                    last_seen_at=session.last_seen_at,
-                    expires_at=session.expires_at,
-                )
-            )
+            connection.execute(insert(login_sessions).values(asdict(session)))
 
     def get(self, token_hash: str) -> LoginSession | None:
         statement = select(login_sessions).where(login_sessions.c.token_hash == token_hash)
@@ -76,17 +62,8 @@ class SqlLoginTransactions:
 
     def add(self, transaction: LoginTransaction) -> None:
         with domain_errors(), self._engine.begin() as connection:
-            connection.execute(
-                insert(login_transactions).values(
-                    id=transaction.id,
-                    provider=transaction.provider,
-                    next_url=transaction.next_url,
-                    remember=transaction.remember,
-                    provider_state=json.dumps(transaction.provider_state),
-                    created_at=transaction.created_at,
-                    expires_at=transaction.expires_at,
-                )
-            )
+            row = asdict(transaction) | {"provider_state": json.dumps(transaction.provider_state)}
+            connection.execute(insert(login_transactions).values(row))
 
     def take(self, transaction_id: str) -> LoginTransaction | None:
         statement = (
@@ -98,15 +75,8 @@ class SqlLoginTransactions:
             row = connection.execute(statement).first()
         if row is None:
             return None
-        return LoginTransaction(
-            id=row.id,
-            provider=row.provider,
-            next_url=row.next_url,
-            remember=row.remember,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            provider_state=json.loads(row.provider_state),
-        )
+        fields = dict(row._mapping) | {"provider_state": json.loads(row.provider_state)}
+        return LoginTransaction(**fields)
 
     def remove_expired(self, now: datetime) -> int:
         statement = delete(login_transactions).where(login_transactions.c.expires_at <= now)

@@ -21,10 +21,12 @@ class _Database:
             return self._connection.execute(statement)
 
 
-def _user(row: Row[Any] | None) -> User | None:
-    if row is None:
-        return None
+def _user(row: Row[Any]) -> User:
     return User(row.id, row.nickname, row.email, row.active, row.created_at)
+
+
+def _maybe_user(row: Row[Any] | None) -> User | None:
+    return None if row is None else _user(row)
 
 
 class SqlUsers:
@@ -32,14 +34,15 @@ class SqlUsers:
         self._db = database
 
     def get(self, user_id: int) -> User | None:
-        return _user(self._db.execute(select(users).where(users.c.id == user_id)).first())
+        return _maybe_user(self._db.execute(select(users).where(users.c.id == user_id)).first())
 
     def by_nickname(self, nickname: str) -> User | None:
         key = nickname_key(nickname)
-        return _user(self._db.execute(select(users).where(users.c.nickname_key == key)).first())
+        statement = select(users).where(users.c.nickname_key == key)
+        return _maybe_user(self._db.execute(statement).first())
 
     def by_email(self, email: str) -> User | None:
-        return _user(self._db.execute(select(users).where(users.c.email == email)).first())
+        return _maybe_user(self._db.execute(select(users).where(users.c.email == email)).first())
 
     def nickname_taken(self, key: str) -> bool:
         statement = select(users.c.id).where(users.c.nickname_key == key)
@@ -64,8 +67,7 @@ class SqlUsers:
         self._db.execute(update(users).where(users.c.id == user_id).values(active=active))
 
     def list(self) -> Sequence[User]:
-        rows = self._db.execute(select(users).order_by(users.c.id))
-        return [User(r.id, r.nickname, r.email, r.active, r.created_at) for r in rows]
+        return [_user(row) for row in self._db.execute(select(users).order_by(users.c.id))]
 
 
 class SqlIdentities:
