@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from domain.model import SessionPolicy
@@ -8,6 +10,7 @@ from tests.fakes import (
     FakeTokenSource,
     FakeUnitOfWork,
 )
+from tests.postgres_server import PostgresServer, postgres_bin_dir
 
 
 @pytest.fixture
@@ -38,3 +41,17 @@ def tokens() -> FakeTokenSource:
 @pytest.fixture
 def session_policy() -> SessionPolicy:
     return SessionPolicy()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        message = "PostgreSQL is not installed (make test installs Debian's postgresql as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(bin_dir)
+    server.start()
+    yield server
+    server.stop()

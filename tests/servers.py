@@ -14,7 +14,7 @@ def serving(make_app: Callable[[str], Flask]) -> Iterator[str]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     server = make_server("127.0.0.1", port, make_app(base_url), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield base_url

@@ -56,6 +56,14 @@ class User:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class Post:
+    id: int
+    user_id: int
+    body: str
+    created_at: datetime
+
+
 def hash_token(token: str) -> str:
     """Session tokens are stored only as this digest: a stolen table opens no session."""
     return hashlib.sha256(token.encode()).hexdigest()

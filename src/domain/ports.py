@@ -8,6 +8,7 @@ from domain.model import (
     LoginSession,
     LoginTransaction,
     NewUser,
+    Post,
     ProviderPolicy,
     ProviderRedirect,
     User,
@@ -43,6 +44,14 @@ class Identities(Protocol):
     def of_user(self, user_id: int) -> Sequence[Identity]: ...
 
 
+class Posts(Protocol):
+    def add(self, user_id: int, body: str, created_at: datetime) -> Post: ...
+
+    def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
+        """Newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over users and identities: rolled back on exit unless committed.
 
@@ -51,6 +60,7 @@ class UnitOfWork(Protocol):
 
     users: Users
     identities: Identities
+    posts: Posts
 
     def __enter__(self) -> Self: ...
 

@@ -1,6 +1,6 @@
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TypeVar
@@ -21,6 +21,7 @@ from domain.model import (
     LoginSession,
     LoginTransaction,
     NewUser,
+    Post,
     SessionPolicy,
     User,
     VerifiedIdentity,
@@ -220,6 +221,34 @@ def current_user(
     if session.needs_touch(now, policy):
         sessions.touch(token_hash, now)
     return user
+
+
+def recent_posts(user_id: int, *, uow: UnitOfWork, limit: int = 20) -> Sequence[Post]:
+    """A user's newest posts, newest first."""
+    with uow:
+        return uow.posts.recent_by(user_id, limit)
+
+
+def find_user(nickname: str, *, uow: UnitOfWork) -> User:
+    """The user with this nickname, compared case-insensitively; UserNotFound if none."""
+    with uow:
+        user = uow.users.by_nickname(nickname)
+    if user is None:
+        raise UserNotFound(f"There is no user called {nickname!r}.")
+    return user
+
+
+def list_users(*, uow: UnitOfWork) -> Sequence[User]:
+    with uow:
+        return uow.users.list()
+
+
+def clean_up_expired(
+    *, sessions: LoginSessions, transactions: LoginTransactions, clock: Clock
+) -> tuple[int, int]:
+    """Delete expired login sessions and abandoned logins; returns how many of each."""
+    now = clock.now()
+    return sessions.remove_expired(now), transactions.remove_expired(now)
 
 
 def log_out(token: str | None, *, sessions: LoginSessions) -> None:

@@ -173,26 +173,3 @@ def _add_profile(openid_request, response, values: dict[str, str]) -> None:  # t
 def _kv_error(text: str, status: int) -> Response:
     body = f"ns:http://specs.openid.net/auth/2.0\nerror:{text}\n"
     return Response(body, status, content_type="text/plain")
-
-
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Development OpenID 2.0 provider (never expose)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5001)
-    parser.add_argument("--auto-approve", action="store_true")
-    parser.add_argument("--no-profile", action="store_true", help="send no SReg/AX, like Steam")
-    parser.add_argument("--stateless", action="store_true", help="refuse associations")
-    args = parser.parse_args(argv)
-    settings = DevProviderSettings(
-        base_url=f"http://{args.host}:{args.port}",
-        auto_approve=args.auto_approve,
-        send_profile=not args.no_profile,
-        refuse_associations=args.stateless,
-    )
-    create_dev_provider(settings).run(args.host, args.port, threaded=True)
-
-
-if __name__ == "__main__":
-    main()

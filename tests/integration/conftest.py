@@ -1,5 +1,4 @@
 import itertools
-import os
 
 import pytest
 from sqlalchemy import text
@@ -7,23 +6,8 @@ from sqlalchemy import text
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
 from adapters.sql.tables import metadata
-from tests.postgres_server import PostgresServer, postgres_bin_dir
 
 _database_names = (f"test_{n}" for n in itertools.count(1))
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    bin_dir = postgres_bin_dir()
-    if bin_dir is None:
-        message = "PostgreSQL is not installed (make test installs Debian's postgresql as root)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    server = PostgresServer(bin_dir)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")

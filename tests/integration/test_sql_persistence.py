@@ -6,6 +6,7 @@ from adapters.sql.stores import SqlLoginSessions, SqlLoginTransactions
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict
 from domain.model import Identity, LoginSession, LoginTransaction, NewUser
+from domain.use_cases import recent_posts
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -195,3 +196,15 @@ def test_deleting_a_user_takes_its_identities_and_sessions_along(engine, uow):
             for t in (identities, login_sessions)
         ]
     assert counts == [0, 0]
+
+
+def test_a_users_recent_posts_are_listed_newest_first(uow):
+    alice, bob = add_user(uow, "alice"), add_user(uow, "bob")
+    with uow:
+        first = uow.posts.add(alice.id, "Beautiful day in Portland!", NOW)
+        second = uow.posts.add(alice.id, "The Avengers movie was so cool!", NOW + timedelta(1))
+        uow.posts.add(bob.id, "Not Alice's", NOW)
+        uow.commit()
+    assert recent_posts(alice.id, uow=uow) == [second, first]
+    assert recent_posts(alice.id, uow=uow, limit=1) == [second]
+    assert [post.body for post in recent_posts(bob.id, uow=uow)] == ["Not Alice's"]

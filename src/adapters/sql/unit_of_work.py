@@ -1,12 +1,13 @@
 from collections.abc import Sequence
 from types import TracebackType
+from datetime import datetime
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, Executable, Result, Row, insert, select, update
 
 from adapters.sql.errors import domain_errors
-from adapters.sql.tables import identities, users
-from domain.model import Identity, NewUser, User
+from adapters.sql.tables import identities, posts, users
+from domain.model import Identity, NewUser, Post, User
 from domain.nicknames import nickname_key
 
 
@@ -92,11 +93,34 @@ class SqlIdentities:
         return [Identity(r.provider, r.subject, r.user_id) for r in rows]
 
 
+class SqlPosts:
+    def __init__(self, database: _Database) -> None:
+        self._db = database
+
+    def add(self, user_id: int, body: str, created_at: datetime) -> Post:
+        statement = (
+            insert(posts)
+            .values(user_id=user_id, body=body, created_at=created_at)
+            .returning(posts.c.id)
+        )
+        return Post(self._db.execute(statement).scalar_one(), user_id, body, created_at)
+
+    def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
+        statement = (
+            select(posts.c.id, posts.c.user_id, posts.c.body, posts.c.created_at)
+            .where(posts.c.user_id == user_id)
+            .order_by(posts.c.created_at.desc(), posts.c.id.desc())
+            .limit(limit)
+        )
+        return [Post(**row._mapping) for row in self._db.execute(statement)]
+
+
 class SqlAlchemyUnitOfWork:
     """One database transaction; rolled back on exit unless `commit` was called."""
 
     users: SqlUsers
     identities: SqlIdentities
+    posts: SqlPosts
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -109,6 +133,7 @@ class SqlAlchemyUnitOfWork:
         database = _Database(self._connection)
         self.users = SqlUsers(database)
         self.identities = SqlIdentities(database)
+        self.posts = SqlPosts(database)
         return self
 
     def __exit__(

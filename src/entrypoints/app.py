@@ -1,0 +1,104 @@
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from domain.use_cases import current_user
+from entrypoints import auth, pages
+from entrypoints.commands import register_commands
+from entrypoints.container import Container
+from entrypoints.deps import container
+from entrypoints.error_pages import register_error_pages
+from entrypoints.login_user import LoginUser
+from entrypoints.settings import PRODUCTION, ConfigurationError, load_settings
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # The OpenID answer travels in the return URL's query: never hand it to another site.
+    "Referrer-Policy": "same-origin",
+}
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The web app. `config` overrides the settings (see entrypoints.settings)."""
+    settings = load_settings(config)
+    services = Container()
+    services.config.from_dict(settings)
+    app = Flask(__name__, instance_path=settings["instance_path"])
+    app.extensions["container"] = services
+    app.config.update(_flask_config(settings, services))
+    CSRFProtect(app)
+    _set_up_login(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    register_error_pages(app)
+    app.after_request(_add_security_headers)
+    register_commands(app)
+    return app
+
+
+def _flask_config(settings: Mapping[str, Any], services: Container) -> dict[str, Any]:
+    https = settings["base_url"].startswith("https://")
+    cookie = {"HTTPONLY": True, "SAMESITE": "Lax", "SECURE": https}
+    return {
+        "SECRET_KEY": _secret_key(settings),
+        "MAX_CONTENT_LENGTH": MAX_REQUEST_BYTES,
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
+        "REMEMBER_COOKIE_DURATION": services.session_policy().remembered_lifetime,
+        **{f"SESSION_COOKIE_{name}": value for name, value in cookie.items()},
+        **{f"REMEMBER_COOKIE_{name}": value for name, value in cookie.items()},
+        "TESTING": bool(settings.get("testing", False)),
+    }
+
+
+def _secret_key(settings: Mapping[str, Any]) -> str:
+    if settings.get("secret_key"):
+        return str(settings["secret_key"])
+    if settings["env"] == PRODUCTION:
+        raise ConfigurationError("Set MICROBLOG_SECRET_KEY: production needs its own secret key.")
+    return _instance_secret(Path(settings["instance_path"]) / "secret_key")
+
+
+def _instance_secret(path: Path) -> str:
+    """The development secret key, made once and kept (0600) so restarts keep sessions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _set_up_login(app: Flask) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = "Please log in to access this page."
+    manager.login_message_category = "info"
+
+    @manager.user_loader
+    def load_user(token: str) -> LoginUser | None:
+        services = container()
+        user = current_user(
+            token,
+            uow=services.unit_of_work(),
+            sessions=services.login_sessions(),
+            clock=services.clock(),
+            policy=services.session_policy(),
+        )
+        return None if user is None else LoginUser(user, token)
+
+
+def _add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

@@ -1,0 +1,196 @@
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from adapters.sql.migrate import upgrade_database
+from domain.errors import DomainError
+from domain.use_cases import (
+    clean_up_expired,
+    disable_user,
+    enable_user,
+    find_user,
+    list_users,
+    log_out_everywhere,
+)
+from entrypoints.deps import container
+from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
+from entrypoints.settings import DEVELOPMENT
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+db = AppGroup("db", help="The database schema.")
+users = AppGroup("users", help="Accounts.")
+sessions = AppGroup("sessions", help="Signed-in browsers.")
+openid = AppGroup("openid", help="The OpenID relying party's store.")
+
+
+def register_commands(app: Flask) -> None:
+    for group in (db, users, sessions, openid):
+        app.cli.add_command(group)
+    app.cli.add_command(dev_provider)
+    app.cli.add_command(dev)
+
+
+def reporting_domain_errors(command: F) -> F:
+    """A domain error ends the command with its message and exit status 1, not a traceback."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DomainError as error:
+            raise click.ClickException(error.message) from error
+
+    return run  # type: ignore[return-value]
+
+
+@db.command("upgrade")
+@reporting_domain_errors
+def db_upgrade() -> None:
+    """Create or migrate the schema to the latest revision."""
+    upgrade_database(container().engine())
+    click.echo("Database is up to date.")
+
+
+@users.command("list")
+@reporting_domain_errors
+def users_list() -> None:
+    """Every account: id, nickname, email, status, creation time."""
+    for user in list_users(uow=container().unit_of_work()):
+        status = "active" if user.active else "disabled"
+        created = user.created_at.isoformat(timespec="seconds")
+        click.echo(f"{user.id}\t{user.nickname}\t{user.email or '-'}\t{status}\t{created}")
+
+
+@users.command("disable")
+@click.argument("nickname")
+@reporting_domain_errors
+def users_disable(nickname: str) -> None:
+    """Refuse the user's logins and end all their sessions."""
+    services = container()
+    user = find_user(nickname, uow=services.unit_of_work())
+    disable_user(user.id, uow=services.unit_of_work(), sessions=services.login_sessions())
+    click.echo(f"Disabled {user.nickname} and ended their sessions.")
+
+
+@users.command("enable")
+@click.argument("nickname")
+@reporting_domain_errors
+def users_enable(nickname: str) -> None:
+    """Let a disabled user log in again."""
+    services = container()
+    user = find_user(nickname, uow=services.unit_of_work())
+    enable_user(user.id, uow=services.unit_of_work())
+    click.echo(f"Enabled {user.nickname}.")
+
+
+@sessions.command("revoke")
+@click.argument("nickname")
+@reporting_domain_errors
+def sessions_revoke(nickname: str) -> None:
+    """Sign the user out everywhere (remember-me cookies included)."""
+    services = container()
+    user = find_user(nickname, uow=services.unit_of_work())
+    ended = log_out_everywhere(user.id, sessions=services.login_sessions())
+    click.echo(f"Ended {ended} sessions of {user.nickname}.")
+
+
+@sessions.command("cleanup")
+@reporting_domain_errors
+def sessions_cleanup() -> None:
+    """Delete expired sessions and abandoned logins."""
+    services = container()
+    ended, abandoned = clean_up_expired(
+        sessions=services.login_sessions(),
+        transactions=services.login_transactions(),
+        clock=services.clock(),
+    )
+    click.echo(f"Deleted {ended} expired sessions and {abandoned} abandoned logins.")
+
+
+@openid.command("cleanup")
+@reporting_domain_errors
+def openid_cleanup() -> None:
+    """Delete expired OpenID nonces and associations."""
+    store = container().openid_store()
+    nonces, associations = store.cleanupNonces(), store.cleanupAssociations()
+    click.echo(f"Deleted {nonces} nonces and {associations} associations.")
+
+
+provider_options = [
+    click.option("--auto-approve", is_flag=True, help="Approve every login at once."),
+    click.option("--no-profile", is_flag=True, help="Send no nickname or email, like Steam."),
+    click.option("--stateless", is_flag=True, help="Refuse associations."),
+]
+
+
+def with_provider_options(command: F) -> F:
+    for option in reversed(provider_options):
+        command = option(command)
+    return command
+
+
+def dev_provider_settings(url: str, options: dict[str, bool]) -> DevProviderSettings:
+    return DevProviderSettings(
+        base_url=url,
+        auto_approve=options["auto_approve"],
+        send_profile=not options["no_profile"],
+        refuse_associations=options["stateless"],
+    )
+
+
+@click.command("dev-provider")
+@click.option("--url", default="http://127.0.0.1:5001", show_default=True)
+@with_provider_options
+def dev_provider(url: str, **options: bool) -> None:
+    """Serve the development OpenID provider alone. Never expose it: it vouches for anyone."""
+    provider_app = create_dev_provider(dev_provider_settings(url, options))
+    with _served(provider_app, url):
+        click.echo(f"Dev OpenID provider on {url} (Ctrl-C stops it)")
+        _wait()
+
+
+@click.command("dev")
+@with_provider_options
+@reporting_domain_errors
+def dev(**options: bool) -> None:
+    """Migrate the database, then serve the app and the dev provider beside it."""
+    services = container()
+    if services.config.env() != DEVELOPMENT:
+        raise click.ClickException("`microblog dev` is for development only.")
+    base_url, provider_url = services.config.base_url(), services.config.dev_provider_url()
+    upgrade_database(services.engine())
+    provider_app = create_dev_provider(dev_provider_settings(provider_url, options))
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with _served(provider_app, provider_url), _served(app, base_url):
+        click.echo(f"Microblog on {base_url}/ (dev OpenID provider on {provider_url}/)")
+        click.echo('Open it, press "Dev provider", type any name and approve. Ctrl-C stops.')
+        _wait()
+
+
+@contextmanager
+def _served(app: Flask, url: str) -> Iterator[BaseWSGIServer]:
+    address = urlsplit(url)
+    server = make_server(address.hostname or "127.0.0.1", address.port or 80, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def _wait() -> None:
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        click.echo("Stopped.")

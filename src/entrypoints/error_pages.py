@@ -1,0 +1,77 @@
+import logging
+
+from flask import Flask, flash, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from domain.errors import (
+    DomainError,
+    InvalidInput,
+    LoginCancelled,
+    LoginFailed,
+    LoginRefused,
+    ProviderUnavailable,
+    StoreUnavailable,
+)
+from entrypoints.auth import LoginForm, login_page
+
+log = logging.getLogger(__name__)
+
+# Checked in order: the first class the error is an instance of gives its status.
+STATUS_OF_ERROR: list[tuple[type[DomainError], int]] = [
+    (InvalidInput, 400),
+    (LoginCancelled, 400),
+    (LoginFailed, 400),
+    (LoginRefused, 403),
+    (ProviderUnavailable, 502),
+    (StoreUnavailable, 503),
+]
+
+
+def status_of(error: DomainError) -> int:
+    return next((status for kind, status in STATUS_OF_ERROR if isinstance(error, kind)), 500)
+
+
+def register_error_pages(app: Flask) -> None:
+    app.register_error_handler(DomainError, domain_error_page)
+    app.register_error_handler(CSRFError, csrf_error_page)
+    app.register_error_handler(HTTPException, http_error_page)
+    app.context_processor(navigation)
+
+
+def domain_error_page(error: DomainError) -> ResponseReturnValue:
+    status = status_of(error)
+    log.log(logging.WARNING if status >= 500 else logging.INFO, "%s: %r", status, error)
+    flash(error.message, "error")
+    return login_page(LoginForm(), status)
+
+
+def csrf_error_page(error: CSRFError) -> ResponseReturnValue:
+    message = "This form has expired or did not come from this site. Please try again."
+    return render_template("error.html", title="Bad request", message=message), 400
+
+
+def http_error_page(error: HTTPException) -> ResponseReturnValue:
+    if error.code == 500:
+        message = "Something went wrong on our side. It has been logged; please try again."
+    elif error.code == 404:
+        message = "There is no page here."
+    else:
+        message = error.description
+    page = render_template("error.html", title=error.name, message=message)
+    return page, error.code or 500, _kept_headers(error)
+
+
+def _kept_headers(error: HTTPException) -> dict[str, str]:
+    # Allow (405), Retry-After (429/503)...: what the status needs, not its plain-text type.
+    return {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+
+
+def navigation() -> dict[str, bool]:
+    """Whether to show Logout; a database that is down shows the page as signed out."""
+    try:
+        return {"signed_in": bool(current_user.is_authenticated)}
+    except DomainError:
+        return {"signed_in": False}

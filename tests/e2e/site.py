@@ -1,0 +1,103 @@
+import re
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import requests
+from click.testing import Result
+from flask import Flask
+
+from entrypoints.container import Container
+
+CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+NEXT_FIELD = re.compile(r'name="next" type="hidden" value="([^"]*)"')
+
+
+@dataclass
+class Site:
+    """The app served over HTTP on 127.0.0.1, beside the dev OpenID provider at `op`."""
+
+    url: str
+    app: Flask
+    op: str
+
+    @property
+    def services(self) -> Container:
+        return self.app.extensions["container"]
+
+    def visitor(self) -> "Visitor":
+        return Visitor(self)
+
+    def decode_session(self, cookie: str) -> dict:
+        return self.app.session_interface.get_signing_serializer(self.app).loads(cookie)
+
+    def encode_session(self, data: dict) -> str:
+        return self.app.session_interface.get_signing_serializer(self.app).dumps(data)
+
+    def cli(self, *args: str) -> Result:
+        return self.app.test_cli_runner().invoke(args=list(args))
+
+
+class Visitor:
+    """One browser (a cookie jar) doing what a person does on the site."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.http = requests.Session()
+
+    def get(self, path: str, **options) -> requests.Response:
+        return self.http.get(self.site.url + path, timeout=10, **options)
+
+    def post(self, path: str, data: dict, **options) -> requests.Response:
+        return self.http.post(self.site.url + path, data=data, timeout=10, **options)
+
+    def csrf_token(self, path: str = "/login") -> str:
+        return CSRF_FIELD.search(self.get(path).text).group(1)
+
+    def start_sign_in(
+        self, *, provider="dev", identifier="", remember=False, path="/login", csrf=True
+    ) -> requests.Response:
+        """Open `path`, land on the login form, press a provider's button: ends at the provider."""
+        page = self.get(path)
+        form = {"provider": provider, "identifier": identifier}
+        if remember:
+            form["remember_me"] = "y"
+        if next_path := NEXT_FIELD.search(page.text):
+            form["next"] = next_path.group(1).replace("&amp;", "&")
+        if csrf:
+            form["csrf_token"] = CSRF_FIELD.search(page.text).group(1)
+        return self.http.post(self.site.url + "/login", data=form, timeout=10)
+
+    def approve(self, provider_page, name=None, email="", decision="approve"):
+        assert provider_page.url.startswith(f"{self.site.op}/approve/"), provider_page.url
+        form = {"decision": decision, "email": email, **({"name": name} if name else {})}
+        return self.http.post(provider_page.url, data=form, timeout=10)
+
+    def sign_in(self, name, email="", **options) -> requests.Response:
+        return self.approve(self.start_sign_in(**options), name, email)
+
+    def log_out(self, everywhere=False) -> requests.Response:
+        token = self.csrf_token("/index")
+        path = "/logout/everywhere" if everywhere else "/logout"
+        return self.post(path, {"csrf_token": token})
+
+    def greeting(self) -> str | None:
+        """The index page's "Hi, ...!" if this browser is signed in, else None."""
+        page = self.get("/index", allow_redirects=False)
+        if page.status_code != 200:
+            return None
+        found = re.search(r"<h1>Hi, (.*?)!</h1>", page.text)
+        return found.group(1) if found else None
+
+    def cookies_named(self, *names: str) -> dict[str, str]:
+        return {name: self.http.cookies[name] for name in names if name in self.http.cookies}
+
+    def with_cookies(self, cookies: dict[str, str]) -> "Visitor":
+        """A new browser holding only these cookies (copied from another one)."""
+        other = Visitor(self.site)
+        for name, value in cookies.items():
+            other.http.cookies.set(name, value, domain="127.0.0.1", path="/")
+        return other
+
+
+def login_path(next_path: str) -> str:
+    return "/login?" + urlencode({"next": next_path})

@@ -1,0 +1,199 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dependency_injector import providers
+
+from tests.e2e.site import login_path
+from tests.fakes import FakeClock
+
+
+def user_lines(site):
+    result = site.cli("users", "list")
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def test_a_stranger_is_sent_to_the_login_page(site):
+    page = site.visitor().get("/")
+    assert page.url == f"{site.url}/login?next=%2F"
+    assert "Please log in to access this page." in page.text
+    assert 'name="csrf_token"' in page.text
+    assert ">Dev provider</button>" in page.text and "Remember me" in page.text
+
+
+def test_first_login_provisions_the_user_and_greets_them(site):
+    page = site.visitor().sign_in("alice", email="alice@example.com")
+    assert page.url == f"{site.url}/index"
+    assert "<h1>Hi, alice!</h1>" in page.text
+    assert "No posts yet." in page.text
+    [line] = user_lines(site)
+    assert line.split("\t")[1:4] == ["alice", "alice@example.com", "active"]
+
+
+def test_second_login_with_the_same_identity_reuses_the_user(site):
+    site.visitor().sign_in("alice")
+    again = site.visitor()
+    again.sign_in("alice", email="new-address@example.com")
+    assert again.greeting() == "alice"
+    site.visitor().sign_in("bob")
+    assert [line.split("\t")[1] for line in user_lines(site)] == ["alice", "bob"]
+
+
+def test_the_index_lists_the_users_own_posts(site):
+    site.visitor().sign_in("alice")
+    with site.services.unit_of_work() as uow:
+        alice = uow.users.by_nickname("alice")
+        uow.posts.add(alice.id, "Beautiful day in Portland!", alice.created_at)
+        uow.commit()
+    page = site.visitor().sign_in("alice")
+    assert "<b>alice</b> says: Beautiful day in Portland!" in page.text
+
+
+def test_a_signed_in_user_visiting_the_login_page_goes_to_the_index(site):
+    visitor = site.visitor()
+    visitor.sign_in("alice")
+    assert visitor.get("/login").url == f"{site.url}/index"
+
+
+def test_a_login_starts_a_fresh_session_with_a_new_token(site):
+    visitor = site.visitor()
+    visitor.sign_in("alice")
+    first = site.decode_session(visitor.cookies_named("session")["session"])
+    planted = site.encode_session({"planted": "by an attacker", **first})
+    visitor.http.cookies.set("session", planted, domain="127.0.0.1", path="/")
+    visitor.log_out()
+    visitor.sign_in("alice")
+    second = site.decode_session(visitor.cookies_named("session")["session"])
+    assert second["_user_id"] != first["_user_id"]
+    assert "planted" not in second and "login_transaction" not in second
+
+
+def test_remember_me_survives_a_new_browser_session(site):
+    visitor = site.visitor()
+    visitor.sign_in("alice", remember=True)
+    restarted = visitor.with_cookies(visitor.cookies_named("remember_token"))
+    assert restarted.greeting() == "alice"
+
+
+def test_without_remember_me_a_new_browser_session_is_signed_out(site):
+    visitor = site.visitor()
+    visitor.sign_in("alice")
+    assert visitor.cookies_named("remember_token") == {}
+    restarted = visitor.with_cookies(visitor.cookies_named("remember_token"))
+    assert restarted.greeting() is None
+
+
+@pytest.mark.parametrize("kept", [("session",), ("remember_token",), ("session", "remember_token")])
+def test_logout_revokes_copies_of_the_cookies_taken_before(site, kept):
+    visitor = site.visitor()
+    visitor.sign_in("alice", remember=True)
+    copy = visitor.with_cookies(visitor.cookies_named(*kept))
+    assert copy.greeting() == "alice"
+    copy = visitor.with_cookies(visitor.cookies_named(*kept))
+    page = visitor.log_out()
+    assert page.url == f"{site.url}/login" and "You have been logged out." in page.text
+    assert visitor.greeting() is None
+    assert copy.greeting() is None
+
+
+def test_logout_everywhere_signs_out_every_browser(site):
+    laptop, phone = site.visitor(), site.visitor()
+    laptop.sign_in("alice", remember=True)
+    phone.sign_in("alice", remember=True)
+    page = laptop.log_out(everywhere=True)
+    assert "logged out everywhere (2 sessions ended)" in page.text
+    assert laptop.greeting() is None and phone.greeting() is None
+
+
+def test_after_login_the_user_lands_on_the_page_they_asked_for(site):
+    visitor = site.visitor()
+    page = visitor.approve(visitor.start_sign_in(path="/index?page=2&sort=new"), "alice")
+    assert page.url == f"{site.url}/index?page=2&sort=new"
+    assert "<h1>Hi, alice!</h1>" in page.text
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "//evil.example/",
+        "/\\evil.example",
+        "https://evil.example/",
+        "http:evil.example",
+        "javascript:alert(1)",
+        "/\t/evil.example",
+        "\\\\evil.example",
+        " //evil.example",
+        "/%0a/evil.example\n",
+    ],
+)
+def test_a_hostile_next_is_ignored(site, hostile):
+    page = site.visitor().sign_in("alice", path=login_path(hostile))
+    assert page.url == f"{site.url}/index"
+    assert all(response.headers.get("Location", "").find("evil") < 0 for response in page.history)
+
+
+def test_a_login_form_without_csrf_token_is_refused(site):
+    page = site.visitor().start_sign_in(csrf=False)
+    assert page.status_code == 400
+    assert "did not come from this site" in page.text
+    assert page.url == f"{site.url}/login"  # never sent to the provider
+
+
+def test_a_logout_without_csrf_token_is_refused(site):
+    visitor = site.visitor()
+    visitor.sign_in("alice")
+    assert visitor.post("/logout", {}).status_code == 400
+    assert visitor.greeting() == "alice"
+
+
+def test_a_disabled_user_is_refused_and_signed_out_of_existing_sessions(site):
+    visitor = site.visitor()
+    visitor.sign_in("alice", remember=True)
+    remembered = visitor.with_cookies(visitor.cookies_named("remember_token"))
+    assert site.cli("users", "disable", "alice").exit_code == 0
+    assert visitor.greeting() is None and remembered.greeting() is None
+    refused = site.visitor().sign_in("alice")
+    assert refused.status_code == 403
+    assert "This account is disabled." in refused.text
+    assert site.cli("users", "enable", "alice").exit_code == 0
+    assert site.visitor().sign_in("alice").status_code == 200
+
+
+def test_an_untrusted_provider_cannot_enter_an_account_by_its_email(site):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    intruder = site.visitor()
+    page = intruder.sign_in(
+        None, email="alice@example.com", provider="openid", identifier=f"{site.op}/id/mallory"
+    )
+    assert page.status_code == 403
+    assert "belongs to another account" in page.text
+    assert intruder.greeting() is None
+    assert len(user_lines(site)) == 1
+
+
+def test_cancelling_at_the_provider_says_so(site):
+    visitor = site.visitor()
+    page = visitor.approve(visitor.start_sign_in(), decision="cancel")
+    assert page.status_code == 400
+    assert "Sign-in was cancelled." in page.text
+    assert user_lines(site) == []
+
+
+def test_a_replayed_provider_answer_is_refused(site):
+    visitor = site.visitor()
+    page = visitor.approve(visitor.start_sign_in(), "alice", "")
+    answer = page.history[0].headers["Location"]
+    replay = site.visitor().http.get(answer, timeout=10)
+    assert replay.status_code == 400
+    assert "expired or was already used" in replay.text
+
+
+def test_a_session_expires_after_its_lifetime(site):
+    clock = FakeClock(datetime.now(UTC))
+    with site.services.clock.override(providers.Object(clock)):
+        visitor = site.visitor()
+        visitor.sign_in("alice")
+        clock.advance(timedelta(hours=11))
+        assert visitor.greeting() == "alice"
+        clock.advance(timedelta(hours=2))
+        assert visitor.greeting() is None
