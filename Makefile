@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: install
-	@echo "make run: the Flask entrypoint is not built yet (issue 5); nothing to serve."
-	@exit 1
+	$(BIN)/microblog db upgrade
+	$(BIN)/microblog dev
 
 test: install
 	bash scripts/install-system-deps

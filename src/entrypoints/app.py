@@ -80,7 +80,9 @@ def _instance_secret(path: Path) -> str:
 
 
 def _set_up_login(app: Flask) -> None:
-    manager = LoginManager(app)
+    # Our own context processor (error_pages.navigation) gives templates the user, so that a
+    # page about a database outage can still render while loading the user fails.
+    manager = LoginManager(app, add_context_processor=False)
     manager.login_view = "auth.login"
     manager.login_message = "Please log in to access this page."
     manager.login_message_category = "info"

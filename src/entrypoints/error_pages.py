@@ -1,8 +1,9 @@
 import logging
+from typing import Any
 
 from flask import Flask, flash, render_template
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
+from flask_login import AnonymousUserMixin, current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -69,9 +70,11 @@ def _kept_headers(error: HTTPException) -> dict[str, str]:
     return {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
 
 
-def navigation() -> dict[str, bool]:
-    """Whether to show Logout; a database that is down shows the page as signed out."""
+def navigation() -> dict[str, Any]:
+    """The signed-in user for templates; while the database is down, pages render signed out."""
     try:
-        return {"signed_in": bool(current_user.is_authenticated)}
+        user = current_user._get_current_object()
+        signed_in = bool(user.is_authenticated)
     except DomainError:
-        return {"signed_in": False}
+        user, signed_in = AnonymousUserMixin(), False
+    return {"current_user": user, "signed_in": signed_in}

@@ -1,0 +1,93 @@
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Headless as root, with no network beyond loopback (see DESIGN.md's known pitfalls).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'browser.sqlite'}"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.exists():
+        message = "Debian's chromium is not installed (make test installs it as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def test_a_person_signs_in_through_the_dev_provider_and_out_again(site, page):
+    expect = playwright_api.expect
+    page.goto(f"{site.url}/")
+    expect(page).to_have_url(f"{site.url}/login?next=%2F")
+    expect(page.get_by_text("Please log in to access this page.")).to_be_visible()
+
+    page.get_by_label("Remember me").check()
+    page.get_by_role("button", name="Dev provider").click()
+    expect(page).to_have_url(re.compile(re.escape(f"{site.op}/approve/")))
+    page.get_by_label("Name").fill("alice")
+    page.get_by_label("Email (optional)").fill("alice@example.com")
+    page.get_by_role("button", name="Approve").click()
+
+    expect(page).to_have_url(f"{site.url}/")
+    expect(page.get_by_role("heading", name="Hi, alice!")).to_be_visible()
+    expect(page.get_by_text("Microblog: Home | Logout")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "index.png", full_page=True)
+
+    page.reload()
+    expect(page.get_by_role("heading", name="Hi, alice!")).to_be_visible()
+
+    page.get_by_role("button", name="Logout").click()
+    expect(page).to_have_url(f"{site.url}/login")
+    expect(page.get_by_text("You have been logged out.")).to_be_visible()
+    page.goto(f"{site.url}/")
+    expect(page).to_have_url(f"{site.url}/login?next=%2F")
+
+
+def test_remember_me_keeps_a_person_signed_in_after_a_browser_restart(site, chromium, page):
+    page.goto(f"{site.url}/login")
+    page.get_by_label("Remember me").check()
+    page.get_by_role("button", name="Dev provider").click()
+    page.get_by_label("Name").fill("bob")
+    page.get_by_role("button", name="Approve").click()
+    playwright_api.expect(page.get_by_role("heading", name="Hi, bob!")).to_be_visible()
+
+    # A restart keeps only the cookies that have an expiry date.
+    kept = [c for c in page.context.cookies() if c["expires"] > 0]
+    assert [c["name"] for c in kept] == ["remember_token"]
+    restarted = chromium.new_context()
+    restarted.add_cookies(kept)
+    again = restarted.new_page()
+    again.goto(f"{site.url}/")
+    playwright_api.expect(again.get_by_role("heading", name="Hi, bob!")).to_be_visible()
+    restarted.close()

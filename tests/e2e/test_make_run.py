@@ -1,0 +1,59 @@
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.site import Site
+from tests.postgres_server import free_port
+
+# scripts/check-make-run points this at a fresh clone; by default, this checkout.
+CHECKOUT = Path(os.environ.get("MAKE_RUN_CHECKOUT", Path(__file__).resolve().parents[2]))
+STARTUP_SECONDS = float(os.environ.get("MAKE_RUN_STARTUP_SECONDS", "60"))
+
+
+def wait_until_up(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "make run exited before serving"
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"make run did not serve {url} within {STARTUP_SECONDS} s")
+
+
+@pytest.mark.slow
+def test_make_run_serves_a_site_a_person_can_sign_in_to(tmp_path):
+    site_url, op_url = (f"http://127.0.0.1:{free_port()}" for _ in range(2))
+    environment = os.environ | {
+        "MICROBLOG_BASE_URL": site_url,
+        "MICROBLOG_DEV_PROVIDER_URL": op_url,
+        "MICROBLOG_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    log = (tmp_path / "make-run.log").open("w")
+    process = subprocess.Popen(
+        ["make", "-C", str(CHECKOUT), "run"],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until_up(f"{site_url}/login", process)
+        visitor = Site(site_url, app=None, op=op_url).visitor()
+        page = visitor.sign_in("carol")
+        assert page.url == f"{site_url}/index"
+        assert "<h1>Hi, carol!</h1>" in page.text
+        assert (tmp_path / "instance" / "microblog.sqlite").exists()
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=20)
+        log.close()
+    output = (tmp_path / "make-run.log").read_text()
+    assert f"Microblog on {site_url}/" in output and "Stopped." in output

@@ -1,0 +1,98 @@
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from dependency_injector import providers
+from sqlalchemy import func, insert, select
+
+from adapters.sql.tables import login_sessions, openid_nonces
+from tests.entrypoints.conftest import log_in
+from tests.fakes import FakeClock
+
+
+def run(app, *args):
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def count(app, table):
+    with app.extensions["container"].engine().connect() as connection:
+        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def sign_in(app, name, remember=False):
+    client = app.test_client()
+    log_in(client, f"https://id.example/{name}", remember=remember, nickname=name)
+    return client
+
+
+def test_users_list_shows_every_account(app):
+    sign_in(app, "alice")
+    sign_in(app, "bob")
+    result = run(app, "users", "list")
+    assert result.exit_code == 0
+    rows = [line.split("\t") for line in result.output.splitlines()]
+    assert [(row[1], row[3]) for row in rows] == [("alice", "active"), ("bob", "active")]
+
+
+def test_disabling_a_user_ends_their_sessions_and_enabling_lets_them_back(app):
+    client = sign_in(app, "alice", remember=True)
+    result = run(app, "users", "disable", "ALICE")
+    assert result.exit_code == 0 and "Disabled alice" in result.output
+    assert client.get("/index").status_code == 302
+    assert count(app, login_sessions) == 0
+    assert "\tdisabled\t" in run(app, "users", "list").output
+    assert run(app, "users", "enable", "alice").exit_code == 0
+    assert sign_in(app, "alice").get("/index").status_code == 200
+
+
+def test_revoking_sessions_signs_the_user_out_everywhere(app):
+    laptop, phone = sign_in(app, "alice"), sign_in(app, "alice", remember=True)
+    bob = sign_in(app, "bob")
+    result = run(app, "sessions", "revoke", "alice")
+    assert result.exit_code == 0 and "Ended 2 sessions of alice." in result.output
+    assert laptop.get("/index").status_code == 302 and phone.get("/index").status_code == 302
+    assert bob.get("/index").status_code == 200
+
+
+def test_an_unknown_nickname_is_a_clear_error_not_a_traceback(app):
+    for command in (["users", "disable"], ["users", "enable"], ["sessions", "revoke"]):
+        result = run(app, *command, "nobody")
+        assert result.exit_code == 1
+        assert "There is no user called 'nobody'." in result.output
+        assert "Traceback" not in result.output
+
+
+def test_cleanup_commands_delete_only_what_expired(app):
+    services = app.extensions["container"]
+    sign_in(app, "alice")
+    fresh_nonce = {"server_url": "https://op.example/", "timestamp": int(time.time()), "salt": "a"}
+    stale_nonce = fresh_nonce | {"timestamp": 0}
+    with services.engine().begin() as connection:
+        connection.execute(insert(openid_nonces), [fresh_nonce, stale_nonce])
+    assert run(app, "sessions", "cleanup").output.startswith("Deleted 0 expired sessions")
+    assert count(app, login_sessions) == 1
+    two_days_later = FakeClock(services.clock().now() + timedelta(days=2))
+    with services.clock.override(providers.Object(two_days_later)):
+        assert run(app, "sessions", "cleanup").output.startswith("Deleted 1 expired sessions")
+    assert count(app, login_sessions) == 0
+    result = run(app, "openid", "cleanup")
+    assert result.exit_code == 0 and result.output.startswith("Deleted 1 nonces")
+    assert count(app, openid_nonces) == 1
+
+
+def test_db_upgrade_is_idempotent(app):
+    assert run(app, "db", "upgrade").output == "Database is up to date.\n"
+
+
+def test_the_microblog_command_is_installed_and_lists_the_commands(tmp_path):
+    microblog = Path(sys.executable).with_name("microblog")
+    environment = os.environ | {"MICROBLOG_INSTANCE_PATH": str(tmp_path)}
+    result = subprocess.run(
+        [microblog, "--help"], capture_output=True, text=True, timeout=60, env=environment
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("db", "users", "sessions", "openid", "dev-provider", "dev"):
+        assert f"\n  {command} " in result.stdout

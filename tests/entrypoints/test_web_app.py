@@ -1,0 +1,181 @@
+from urllib.parse import urlsplit
+
+import pytest
+from dependency_injector import providers
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain.errors import (
+    AccountDisabled,
+    EmailBelongsToAnotherAccount,
+    InvalidIdentifier,
+    LoginCancelled,
+    LoginFailed,
+    ProviderUnavailable,
+    StoreUnavailable,
+    TooManyConflicts,
+)
+from entrypoints.app import create_app
+from entrypoints.settings import ConfigurationError
+from tests.entrypoints.conftest import log_in, start_login
+
+
+def test_a_login_through_the_container_provider_greets_the_user(client, fake_provider):
+    page = log_in(client, nickname="alice")
+    assert page.status_code == 302 and page.headers["Location"] == "/index"
+    assert "<h1>Hi, alice!</h1>" in client.get("/index").get_data(as_text=True)
+    assert fake_provider.begun == [("https://id.example/alice", "http://127.0.0.1:5000/login/return")]
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (InvalidIdentifier(), 400),
+        (LoginCancelled(), 400),
+        (LoginFailed(), 400),
+        (AccountDisabled(), 403),
+        (EmailBelongsToAnotherAccount(), 403),
+        (ProviderUnavailable(), 502),
+        (StoreUnavailable(), 503),
+        (TooManyConflicts(), 503),
+    ],
+)
+@pytest.mark.parametrize("step", ["begin", "complete"])
+def test_each_domain_error_is_a_flashed_message_with_its_status(
+    client, fake_provider, error, status, step, monkeypatch
+):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(fake_provider, step, fail)
+    page = start_login(client, identifier="x") if step == "begin" else log_in(client)
+    body = page.get_data(as_text=True)
+    assert page.status_code == status
+    assert error.message.replace("'", "&#39;") in body
+    assert "<h1>Sign In</h1>" in body and "Traceback" not in body
+
+
+def test_an_unknown_provider_is_bad_input(client):
+    page = start_login(client, provider="nobody")
+    assert page.status_code == 400
+    assert "That sign-in provider is not available." in page.get_data(as_text=True)
+
+
+def test_a_form_without_a_provider_says_what_is_missing(client):
+    page = start_login(client, provider="")
+    assert page.status_code == 400
+    assert "Choose a provider." in page.get_data(as_text=True)
+
+
+def test_returning_without_a_login_in_flight_is_refused(client):
+    page = client.get("/login/return?openid.mode=id_res")
+    assert page.status_code == 400
+    assert "expired or was already used" in page.get_data(as_text=True)
+
+
+def test_a_database_that_is_down_gives_503_not_a_stack_trace(tmp_path, fake_provider):
+    app = create_app(
+        {
+            "instance_path": str(tmp_path / "instance"),
+            "database_url": f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.sqlite'}",
+        }
+    )
+    app.extensions["container"].identity_providers.override(
+        providers.Object({"fake": fake_provider})
+    )
+    client = app.test_client()
+    page = start_login(client, provider="fake")
+    assert page.status_code == 503
+    assert "trouble with its database" in page.get_data(as_text=True)
+    with client.session_transaction() as session:
+        session["_user_id"] = "a-session-token"
+    page = client.get("/index")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 503
+    assert "trouble with its database" in body and ">Logout<" not in body
+
+
+def test_unknown_pages_get_the_sites_404_page(client):
+    page = client.get("/no/such/page")
+    assert page.status_code == 404
+    assert "There is no page here." in page.get_data(as_text=True)
+
+
+def test_a_crash_gets_the_sites_500_page_without_details(app):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret detail")
+
+    page = app.test_client().get("/boom")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 500
+    assert "Something went wrong on our side" in body
+    assert "secret detail" not in body and "Traceback" not in body
+
+
+def test_a_wrong_method_keeps_its_allow_header(client):
+    page = client.get("/logout")
+    assert page.status_code == 405
+    assert "POST" in page.headers["Allow"]
+
+
+def test_a_request_body_too_large_is_refused(client):
+    page = client.post("/login", data={"identifier": "x" * 100_000})
+    assert page.status_code == 413
+
+
+def test_pages_carry_security_headers(client):
+    headers = client.get("/login").headers
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+def test_cookies_are_http_only_and_same_site_lax(client):
+    log_in(client, remember=True)
+    for name in ("session", "remember_token"):
+        cookie = client.get_cookie(name)
+        assert cookie.http_only and cookie.same_site == "Lax" and not cookie.secure
+
+
+def test_cookies_are_secure_when_the_site_is_served_over_https(tmp_path):
+    app = create_app({"instance_path": str(tmp_path), "base_url": "https://microblog.example"})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    with pytest.raises(ConfigurationError, match="MICROBLOG_SECRET_KEY"):
+        create_app({"instance_path": str(tmp_path), "env": "production"})
+
+
+def test_development_keeps_its_generated_secret_key_in_the_instance_folder(tmp_path):
+    first = create_app({"instance_path": str(tmp_path)}).config["SECRET_KEY"]
+    second = create_app({"instance_path": str(tmp_path)}).config["SECRET_KEY"]
+    assert first == second and len(first) >= 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_offers_no_dev_provider(tmp_path):
+    app = create_app({"instance_path": str(tmp_path), "env": "production", "secret_key": "k" * 40})
+    assert [button.key for button in app.extensions["container"].provider_buttons()] == ["openid"]
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(next_path=st.one_of(st.text(max_size=40), st.sampled_from(["//e.example", "/\\e", "/ok"])))
+def test_after_login_the_redirect_never_leaves_the_site(app, next_path):
+    client = app.test_client()
+    page = log_in(client, next_path=next_path, nickname="alice")
+    location = page.headers["Location"]
+    parts = urlsplit(location)
+    assert page.status_code == 302
+    assert not parts.scheme and not parts.netloc and location.startswith("/")
+    assert not location.startswith("//") and "\\" not in location
+    assert location in ("/index", next_path)
+
+
+def test_providers_can_be_swapped_by_overriding_the_container(app, fake_provider):
+    services = app.extensions["container"]
+    with services.identity_providers.override(providers.Object({})):
+        assert start_login(app.test_client()).status_code == 400
+    assert start_login(app.test_client()).status_code == 303
