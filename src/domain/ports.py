@@ -58,9 +58,14 @@ class UnitOfWork(Protocol):
     `commit` raises `Conflict` when a concurrent writer took a unique value first.
     """
 
-    users: Users
-    identities: Identities
-    posts: Posts
+    @property
+    def users(self) -> Users: ...
+
+    @property
+    def identities(self) -> Identities: ...
+
+    @property
+    def posts(self) -> Posts: ...
 
     def __enter__(self) -> Self: ...
 

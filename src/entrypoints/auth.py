@@ -98,7 +98,7 @@ def logout() -> ResponseReturnValue:
 
 
 @bp.post("/logout/everywhere")
-@login_required  # type: ignore[misc]
+@login_required
 def logout_everywhere() -> ResponseReturnValue:
     ended = log_out_everywhere(current_user.id, sessions=container().login_sessions())
     _forget_browser()

@@ -35,7 +35,9 @@ def openid_profile(settings: Mapping[str, Any]) -> OpenIdProfile:
     unknown = set(settings) - PROFILE_KEYS - POLICY_KEYS
     if unknown or not settings.get("key"):
         raise ValueError(f"Bad provider settings {dict(settings)!r}: unknown {sorted(unknown)}")
-    policy = ProviderPolicy(settings["key"], **{k: settings[k] for k in POLICY_KEYS & set(settings)})
+    policy = ProviderPolicy(
+        settings["key"], **{k: settings[k] for k in POLICY_KEYS & set(settings)}
+    )
     return OpenIdProfile(
         policy,
         display_name=settings.get("name", settings["key"]),

@@ -60,7 +60,7 @@ def http_error_page(error: HTTPException) -> ResponseReturnValue:
     elif error.code == 404:
         message = "There is no page here."
     else:
-        message = error.description
+        message = error.description or error.name
     page = render_template("error.html", title=error.name, message=message)
     return page, error.code or 500, _kept_headers(error)
 

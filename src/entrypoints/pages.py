@@ -10,7 +10,7 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/")
 @bp.get("/index")
-@login_required  # type: ignore[misc]
+@login_required
 def index() -> ResponseReturnValue:
     posts = recent_posts(current_user.id, uow=container().unit_of_work())
     return render_template("index.html", title="Home", posts=posts)

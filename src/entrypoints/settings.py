@@ -1,6 +1,6 @@
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +8,7 @@ ENV_PREFIX = "MICROBLOG_"
 DEVELOPMENT, PRODUCTION = "development", "production"
 
 # Settings read from MICROBLOG_<NAME> (upper case) when set; each is converted by its function.
-ENV_SETTINGS = {
+ENV_SETTINGS: dict[str, Callable[[str], Any]] = {
     "env": str,
     "base_url": str,
     "instance_path": str,

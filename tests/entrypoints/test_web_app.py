@@ -24,7 +24,9 @@ def test_a_login_through_the_container_provider_greets_the_user(client, fake_pro
     page = log_in(client, nickname="alice")
     assert page.status_code == 302 and page.headers["Location"] == "/index"
     assert "<h1>Hi, alice!</h1>" in client.get("/index").get_data(as_text=True)
-    assert fake_provider.begun == [("https://id.example/alice", "http://127.0.0.1:5000/login/return")]
+    assert fake_provider.begun == [
+        ("https://id.example/alice", "http://127.0.0.1:5000/login/return")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 from collections.abc import Sequence
-from types import TracebackType
 from datetime import datetime
+from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, Executable, Result, Row, insert, select, update
