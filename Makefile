@@ -3,7 +3,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck contracts bench clean
+BENCH_STAMP := $(VENV)/.bench-installed
+WORKERS ?= 2
+BIND ?= 127.0.0.1:8000
+
+.PHONY: install run serve test lint typecheck contracts bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +22,18 @@ install: $(STAMP)
 run: install
 	$(BIN)/microblog db upgrade
 	$(BIN)/microblog dev
+
+# Production: gunicorn, configured by MICROBLOG_* (MICROBLOG_ENV=production needs MICROBLOG_SECRET_KEY).
+serve: install
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(BIND) 'entrypoints.app:create_app()'
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	bash scripts/install-system-deps bench
+	$(BIN)/python -m bench.run
 
 test: install
 	bash scripts/install-system-deps

@@ -73,7 +73,7 @@ def openid_return() -> ResponseReturnValue:
         return_to=return_to_url(),
         providers=services.identity_providers(),
         transactions=services.login_transactions(),
-        uow=services.unit_of_work(),
+        uow=services.writing_unit_of_work(),
         sessions=services.login_sessions(),
         clock=services.clock(),
         tokens=services.tokens(),

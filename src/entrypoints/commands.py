@@ -77,7 +77,7 @@ def users_disable(nickname: str) -> None:
     """Refuse the user's logins and end all their sessions."""
     services = container()
     user = find_user(nickname, uow=services.unit_of_work())
-    disable_user(user.id, uow=services.unit_of_work(), sessions=services.login_sessions())
+    disable_user(user.id, uow=services.writing_unit_of_work(), sessions=services.login_sessions())
     click.echo(f"Disabled {user.nickname} and ended their sessions.")
 
 
@@ -88,7 +88,7 @@ def users_enable(nickname: str) -> None:
     """Let a disabled user log in again."""
     services = container()
     user = find_user(nickname, uow=services.unit_of_work())
-    enable_user(user.id, uow=services.unit_of_work())
+    enable_user(user.id, uow=services.writing_unit_of_work())
     click.echo(f"Enabled {user.nickname}.")
 
 

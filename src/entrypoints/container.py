@@ -86,6 +86,7 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Resource(database_engine, config.database_url)
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine)
+    writing_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine, writing=True)
     login_sessions = providers.Singleton(SqlLoginSessions, engine)
     login_transactions = providers.Singleton(SqlLoginTransactions, engine)
     openid_store = providers.Singleton(SqlOpenIdStore, engine)

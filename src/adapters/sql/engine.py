@@ -4,6 +4,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_IMMEDIATE = "sqlite_immediate"
 
 
 def create_database_engine(url: str, **options: Any) -> Engine:
@@ -31,6 +32,9 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front, so a writer waits (busy_timeout) for another
+        # instead of failing when its read snapshot turns out stale at its first write.
+        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

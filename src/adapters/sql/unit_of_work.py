@@ -5,6 +5,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, Executable, Result, Row, insert, select, update
 
+from adapters.sql.engine import SQLITE_IMMEDIATE
 from adapters.sql.errors import domain_errors
 from adapters.sql.tables import identities, posts, users
 from domain.model import Identity, NewUser, Post, User
@@ -116,20 +117,26 @@ class SqlPosts:
 
 
 class SqlAlchemyUnitOfWork:
-    """One database transaction; rolled back on exit unless `commit` was called."""
+    """One database transaction; rolled back on exit unless `commit` was called.
+
+    `writing=True` (provisioning, account changes) takes SQLite's write lock at the start.
+    """
 
     users: SqlUsers
     identities: SqlIdentities
     posts: SqlPosts
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, writing: bool = False) -> None:
         self._engine = engine
+        self._writing = writing
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
         with domain_errors():
             # The connection begins a transaction by itself on its first statement.
             self._connection = self._engine.connect()
+        if self._writing:
+            self._connection.execution_options(**{SQLITE_IMMEDIATE: True})
         database = _Database(self._connection)
         self.users = SqlUsers(database)
         self.identities = SqlIdentities(database)

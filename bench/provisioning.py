@@ -1,0 +1,42 @@
+"""New users per second through complete_login and the SQL adapters, in this process."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from adapters.sql.engine import create_database_engine
+from adapters.sql.stores import SqlLoginSessions
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.system import SecretsTokenSource, SystemClock
+from domain.model import ProviderPolicy, SessionPolicy, VerifiedIdentity
+from domain.use_cases import complete_login
+
+POLICY = ProviderPolicy("bench", trusted_for_email=True)
+
+
+def provisioning_rate(database_url: str, users: int, threads: int) -> float:
+    engine = create_database_engine(database_url, pool_size=threads + 1)
+    sessions, clock, tokens = SqlLoginSessions(engine), SystemClock(), SecretsTokenSource()
+
+    def provision(names: list[str]) -> None:
+        for name in names:
+            verified = VerifiedIdentity(
+                POLICY, f"https://id.example/{name}", name, f"{name}@example.com"
+            )
+            complete_login(
+                verified,
+                remember=False,
+                uow=SqlAlchemyUnitOfWork(engine, writing=True),
+                sessions=sessions,
+                clock=clock,
+                tokens=tokens,
+                policy=SessionPolicy(),
+            )
+
+    names = [f"user{i}" for i in range(users)]
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            started = time.perf_counter()
+            list(pool.map(provision, [names[i::threads] for i in range(threads)]))
+            return users / (time.perf_counter() - started)
+    finally:
+        engine.dispose()
