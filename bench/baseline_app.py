@@ -10,7 +10,6 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
 from adapters.sql.engine import create_database_engine
-
 from adapters.sql.tables import posts, users
 
 ENTRYPOINTS = Path(__file__).resolve().parents[1] / "src" / "entrypoints"
@@ -53,8 +52,10 @@ def create_baseline_app():
     @login_required
     def index():
         statement = (
-            select(posts).where(posts.c.user_id == current_user.id)
-            .order_by(posts.c.created_at.desc(), posts.c.id.desc()).limit(20)
+            select(posts)
+            .where(posts.c.user_id == current_user.id)
+            .order_by(posts.c.created_at.desc(), posts.c.id.desc())
+            .limit(20)
         )
         with engine.connect() as connection:
             rows = connection.execute(statement).all()

@@ -10,7 +10,8 @@ import requests
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def log_in_and_out(site: str, op: str, name: str, provider: str) -> None:
+def signed_in_browser(site: str, op: str, name: str, provider: str):
+    """A requests session that has signed `name` in, and the index page it landed on."""
     browser = requests.Session()
     login_page = browser.get(f"{site}/login", timeout=30)
     form = {
@@ -21,6 +22,11 @@ def log_in_and_out(site: str, op: str, name: str, provider: str) -> None:
     index = browser.post(f"{site}/login", data=form, timeout=30)
     if index.url != f"{site}/index" or "<h1>Hi, " not in index.text:
         raise RuntimeError(f"login of {name} failed: {index.status_code} {index.url}")
+    return browser, index
+
+
+def log_in_and_out(site: str, op: str, name: str, provider: str) -> None:
+    browser, index = signed_in_browser(site, op, name, provider)
     token = CSRF_FIELD.search(index.text).group(1)
     browser.post(f"{site}/logout", data={"csrf_token": token}, timeout=30).raise_for_status()
 
@@ -36,7 +42,8 @@ def run_logins(site: str, op: str, names: list[str], provider: str, processes: i
     chunks = [names[i::processes] for i in range(processes)]
     with ProcessPoolExecutor(processes) as pool:
         started = time.perf_counter()
-        done = sum(pool.map(_log_in_many, *zip(*[(site, op, c, provider) for c in chunks])))
+        batches = [pool.submit(_log_in_many, site, op, chunk, provider) for chunk in chunks]
+        done = sum(batch.result() for batch in batches)
         wall = time.perf_counter() - started
     assert done == len(names)
     return wall
@@ -44,12 +51,5 @@ def run_logins(site: str, op: str, names: list[str], provider: str, processes: i
 
 def session_cookie(site: str, op: str, name: str, provider: str) -> str:
     """Signs `name` in and returns the session cookie a page benchmark can replay."""
-    browser = requests.Session()
-    login_page = browser.get(f"{site}/login", timeout=30)
-    form = {
-        "csrf_token": CSRF_FIELD.search(login_page.text).group(1),
-        "provider": provider,
-        "identifier": f"{op}/id/{name}",
-    }
-    browser.post(f"{site}/login", data=form, timeout=30).raise_for_status()
+    browser, _index = signed_in_browser(site, op, name, provider)
     return browser.cookies["session"]

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import psutil
 import requests
+from tests.postgres_server import PostgresServer, free_port, postgres_bin_dir
 
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
 from bench.clients import run_logins, session_cookie
 from bench.provisioning import provisioning_rate
 from bench.seeding import FIRST_SEED_ID, seed_users
-from tests.postgres_server import PostgresServer, free_port, postgres_bin_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -166,8 +166,19 @@ def wrk(url: str, cookie: str, seconds: float) -> tuple[float, float, float, flo
     """Requests/s, p50 ms, p99 ms of GET url with the cookie; and wrk's own CPU seconds."""
     before = children_cpu_seconds()
     output = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{max(1, round(seconds))}s", "--latency", "-H", f"Cookie: session={cookie}", url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t2",
+            "-c16",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-H",
+            f"Cookie: session={cookie}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     cpu = children_cpu_seconds() - before
     if "Non-2xx" in output:

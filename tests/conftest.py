@@ -19,8 +19,8 @@ def uow() -> FakeUnitOfWork:
 
 
 @pytest.fixture
-def sessions() -> FakeLoginSessions:
-    return FakeLoginSessions()
+def sessions(uow) -> FakeLoginSessions:
+    return FakeLoginSessions(uow.database)
 
 
 @pytest.fixture

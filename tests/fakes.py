@@ -146,15 +146,23 @@ def _check_unique(data: FakeDatabase) -> None:
 
 
 class FakeLoginSessions:
-    def __init__(self) -> None:
+    """Sessions in a dict; their users are read from `database`, what a unit of work committed."""
+
+    def __init__(self, database: FakeDatabase | None = None) -> None:
         self.sessions: dict[str, LoginSession] = {}
         self.touches = 0
+        self._database = database or FakeDatabase()
 
     def add(self, session: LoginSession) -> None:
         self.sessions[session.token_hash] = session
 
     def get(self, token_hash: str) -> LoginSession | None:
         return self.sessions.get(token_hash)
+
+    def get_with_user(self, token_hash: str) -> tuple[LoginSession, User] | None:
+        session = self.sessions.get(token_hash)
+        user = self._database.users.get(session.user_id) if session else None
+        return (session, user) if session and user else None
 
     def touch(self, token_hash: str, now: datetime) -> None:
         self.touches += 1

@@ -140,9 +140,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
             self.dead_tokens.add(token)
 
     def whoami(self, token):
-        return current_user(
-            token, uow=self.uow, sessions=self.sessions, clock=self.clock, policy=self.policy
-        )
+        return current_user(token, sessions=self.sessions, clock=self.clock, policy=self.policy)
 
     @invariant()
     def nicknames_are_valid_and_unique(self):

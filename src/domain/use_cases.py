@@ -198,7 +198,6 @@ def _create_user(
 def current_user(
     token: str | None,
     *,
-    uow: UnitOfWork,
     sessions: LoginSessions,
     clock: Clock,
     policy: SessionPolicy,
@@ -207,16 +206,15 @@ def current_user(
     if not token:
         return None
     token_hash = hash_token(token)
-    session = sessions.get(token_hash)
-    if session is None:
+    found = sessions.get_with_user(token_hash)
+    if found is None:
         return None
+    session, user = found
     now = clock.now()
     if session.is_expired(now):
         sessions.remove(token_hash)
         return None
-    with uow:
-        user = uow.users.get(session.user_id)
-    if user is None or not user.active:
+    if not user.active:
         return None
     if session.needs_touch(now, policy):
         sessions.touch(token_hash, now)

@@ -92,7 +92,6 @@ def _set_up_login(app: Flask) -> None:
         services = container()
         user = current_user(
             token,
-            uow=services.unit_of_work(),
             sessions=services.login_sessions(),
             clock=services.clock(),
             policy=services.session_policy(),

@@ -24,7 +24,7 @@ def log_in_at_once(engine, identities):
         return complete_login(
             verified,
             remember=False,
-            uow=SqlAlchemyUnitOfWork(engine),
+            uow=SqlAlchemyUnitOfWork(engine, writing=True),  # as the web app's return view does
             sessions=sessions,
             clock=clock,
             tokens=tokens,
@@ -59,3 +59,29 @@ def test_concurrent_new_users_asserting_one_nickname_get_distinct_nicknames(engi
     assert len({nickname_key(u.nickname) for u in users}) == THREADS
     assert {s.user.id for s in signed_in} == {u.id for u in users}
     assert {u.nickname for u in users} == {"alice"} | {f"alice{n}" for n in range(2, THREADS + 1)}
+
+
+def test_sustained_concurrent_first_logins_all_succeed(engine):
+    """Four threads provisioning back to back: on SQLite a writer waits for the write lock
+    (BEGIN IMMEDIATE + busy_timeout) instead of failing on a stale snapshot."""
+    batches = [
+        [VerifiedIdentity(DEV, f"https://id.example/{t}-{n}", f"u{t}-{n}") for n in range(60)]
+        for t in range(4)
+    ]
+    sessions, clock, tokens = SqlLoginSessions(engine), SystemClock(), SecretsTokenSource()
+
+    def log_in_all(batch):
+        for verified in batch:
+            complete_login(
+                verified,
+                remember=False,
+                uow=SqlAlchemyUnitOfWork(engine, writing=True),
+                sessions=sessions,
+                clock=clock,
+                tokens=tokens,
+                policy=SessionPolicy(),
+            )
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(log_in_all, batches))
+    assert len(all_users(engine)) == 240

@@ -116,7 +116,8 @@ def test_login_sessions_are_found_by_token_hash_touched_and_removed(engine, uow)
     session = a_session(user.id)
     store.add(session)
     assert store.get(session.token_hash) == session
-    assert store.get("x" * 64) is None
+    assert store.get_with_user(session.token_hash) == (session, user)
+    assert store.get("x" * 64) is None and store.get_with_user("x" * 64) is None
     store.touch(session.token_hash, NOW + timedelta(minutes=10))
     assert store.get(session.token_hash).last_seen_at == NOW + timedelta(minutes=10)
     store.remove(session.token_hash)

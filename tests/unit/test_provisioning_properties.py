@@ -27,7 +27,7 @@ from tests.unit.test_nicknames import is_valid_nickname
 class World:
     def __init__(self) -> None:
         self.uow = FakeUnitOfWork()
-        self.sessions = FakeLoginSessions()
+        self.sessions = FakeLoginSessions(self.uow.database)
         self.clock = FakeClock()
         self.tokens = FakeTokenSource()
         self.policy = SessionPolicy()
@@ -121,9 +121,7 @@ def test_disabling_a_user_invalidates_all_its_sessions(logins, victim):
     if victim_id is not None:
         disable_user(victim_id, uow=world.uow, sessions=world.sessions)
     for token, subject in tokens.items():
-        user = current_user(
-            token, uow=world.uow, sessions=world.sessions, clock=world.clock, policy=world.policy
-        )
+        user = current_user(token, sessions=world.sessions, clock=world.clock, policy=world.policy)
         if subject == victim:
             assert user is None
             assert world.sessions.get(hash_token(token)) is None
@@ -133,7 +131,8 @@ def test_disabling_a_user_invalidates_all_its_sessions(logins, victim):
 
 class FakeProvisioningMachine(ProvisioningMachine):
     def make_ports(self):
-        return FakeUnitOfWork(), FakeLoginSessions()
+        uow = FakeUnitOfWork()
+        return uow, FakeLoginSessions(uow.database)
 
 
 FakeProvisioningMachine.TestCase.settings = settings(

@@ -47,7 +47,7 @@ def login(uow, sessions, clock, tokens, session_policy):
 
 @pytest.fixture
 def whoami(uow, sessions, clock, session_policy):
-    return partial(current_user, uow=uow, sessions=sessions, clock=clock, policy=session_policy)
+    return partial(current_user, sessions=sessions, clock=clock, policy=session_policy)
 
 
 def identity(policy=UNTRUSTED, subject="https://id.example/alice", **claims):

@@ -3,16 +3,30 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, delete, insert, select, update
+from sqlalchemy import Engine, Row, bindparam, delete, insert, select, update
 
 from adapters.sql.errors import domain_errors
-from adapters.sql.tables import login_sessions, login_transactions
-from domain.model import LoginSession, LoginTransaction
+from adapters.sql.tables import login_sessions, login_transactions, users
+from domain.model import LoginSession, LoginTransaction, User
 
 
 # The tables' columns bear the domain fields' names, so rows translate by name.
 def _session(row: Row[Any]) -> LoginSession:
     return LoginSession(**row._mapping)
+
+
+_SESSION_FIELDS = [column.name for column in login_sessions.c]
+_SESSION_WITH_USER = (
+    select(
+        login_sessions,
+        users.c.nickname,
+        users.c.email,
+        users.c.active,
+        users.c.created_at.label("user_created_at"),
+    )
+    .join(users, users.c.id == login_sessions.c.user_id)
+    .where(login_sessions.c.token_hash == bindparam("token_hash"))
+)
 
 
 class SqlLoginSessions:
@@ -30,6 +44,15 @@ class SqlLoginSessions:
         with domain_errors(), self._engine.connect() as connection:
             row = connection.execute(statement).first()
         return None if row is None else _session(row)
+
+    def get_with_user(self, token_hash: str) -> tuple[LoginSession, User] | None:
+        with domain_errors(), self._engine.connect() as connection:
+            row = connection.execute(_SESSION_WITH_USER, {"token_hash": token_hash}).first()
+        if row is None:
+            return None
+        fields = row._mapping
+        user = User(row.user_id, row.nickname, row.email, row.active, row.user_created_at)
+        return LoginSession(**{name: fields[name] for name in _SESSION_FIELDS}), user
 
     def touch(self, token_hash: str, now: datetime) -> None:
         statement = (
