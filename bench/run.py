@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -302,18 +301,14 @@ def main() -> None:
         workdir / "op.log",
     )
     bench = Bench(workdir, op_url, postgres)
-    steps: list[tuple[str, Callable[[], None]]] = []
     try:
         database_url = bench.database("sqlite")
         seed_users(create_database_engine(database_url), 1000)
         app = bench.serve_app(database_url, "main")
-        steps = [
-            ("login costs", lambda: login_costs(bench, app, "Full login round trip (SQLite)")),
-            ("index page", lambda: page_versus_baseline(bench, database_url, app)),
-        ]
-        for name, step in steps:
-            print(f"bench: {name}...", flush=True)
-            step()
+        print("bench: login costs...", flush=True)
+        login_costs(bench, app, "Full login round trip (SQLite)")
+        print("bench: index page...", flush=True)
+        page_versus_baseline(bench, database_url, app)
         app.stop()
         for kind in kinds:
             print(f"bench: growth on {kind}...", flush=True)

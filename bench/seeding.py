@@ -11,24 +11,22 @@ from adapters.sql.tables import users
 # Seeded ids stay clear of the ids the app hands out during the benchmark.
 FIRST_SEED_ID = 10_000_001
 
-SQLITE_SERIES = (
-    "WITH RECURSIVE seq(n) AS (SELECT :first UNION ALL SELECT n + 1 FROM seq WHERE n < :last) "
-)
-TABLES = {
-    "users": (
-        "INSERT INTO users (id, nickname, nickname_key, email, active, created_at) "
-        "SELECT n, 'seed' || n, 'seed' || n, 'seed' || n || '@bench.example', {true}, :now"
-    ),
-    "identities": (
-        "INSERT INTO identities (provider, subject, user_id) "
-        "SELECT 'openid', 'http://seed.example/id/' || n, n"
-    ),
-    "login_sessions": (
-        "INSERT INTO login_sessions "
-        "(token_hash, user_id, remember, created_at, last_seen_at, expires_at) "
-        "SELECT {token_hash}, n, {false}, :now, :now, :expires"
-    ),
+SERIES = {
+    "sqlite": "WITH RECURSIVE seq(n) AS (SELECT :first UNION ALL SELECT n + 1 FROM seq "
+    "WHERE n < :last) {insert} FROM seq",
+    "postgresql": "{insert} FROM generate_series(CAST(:first AS integer), CAST(:last AS integer))"
+    " AS seq(n)",
 }
+INSERTS = [
+    "INSERT INTO users (id, nickname, nickname_key, email, active, created_at) "
+    "SELECT n, 'seed' || CAST(n AS TEXT), 'seed' || CAST(n AS TEXT), "
+    "'seed' || CAST(n AS TEXT) || '@bench.example', TRUE, :now",
+    "INSERT INTO identities (provider, subject, user_id) "
+    "SELECT 'openid', 'http://seed.example/id/' || CAST(n AS TEXT), n",
+    "INSERT INTO login_sessions "
+    "(token_hash, user_id, remember, created_at, last_seen_at, expires_at) "
+    "SELECT 'seed-session-' || CAST(n AS TEXT), n, FALSE, :now, :now, :expires",
+]
 
 
 def seeded_count(engine: Engine) -> int:
@@ -46,24 +44,15 @@ def seed_users(engine: Engine, target: int) -> int:
     now = datetime.now(UTC).replace(tzinfo=None)
     parameters = {"first": first, "last": last, "now": now, "expires": now + timedelta(days=30)}
     with engine.begin() as connection:
-        for template in TABLES.values():
-            connection.execute(_statement(engine.dialect.name, template), parameters)
+        for insert in INSERTS:
+            connection.execute(_statement(engine.dialect.name, insert), parameters)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("ANALYZE"))
     return target - have
 
 
-def _statement(dialect: str, template: str):  # type: ignore[no-untyped-def]
-    if dialect == "sqlite":
-        sql = SQLITE_SERIES + template.format(
-            true="1", false="0", token_hash="'seed-session-' || n"
-        )
-    else:
-        sql = template.format(true="true", false="false", token_hash="md5(n::text)")
-        sql += " FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n"
-        sql = sql.replace("|| n", "|| n::text")
-    if dialect == "sqlite":
-        sql += " FROM seq"
+def _statement(dialect: str, insert: str):  # type: ignore[no-untyped-def]
+    sql = SERIES[dialect].format(insert=insert)
     times = [bindparam(name, type_=DateTime()) for name in ("now", "expires") if f":{name}" in sql]
     return text(sql).bindparams(*times)

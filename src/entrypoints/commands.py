@@ -153,7 +153,7 @@ def dev_provider_settings(url: str, options: dict[str, bool]) -> DevProviderSett
 def dev_provider(url: str, **options: bool) -> None:
     """Serve the development OpenID provider alone. Never expose it: it vouches for anyone."""
     provider_app = create_dev_provider(dev_provider_settings(url, options))
-    with _served(provider_app, url):
+    with served(provider_app, url):
         click.echo(f"Dev OpenID provider on {url} (Ctrl-C stops it)")
         _wait()
 
@@ -170,17 +170,18 @@ def dev(**options: bool) -> None:
     upgrade_database(services.engine())
     provider_app = create_dev_provider(dev_provider_settings(provider_url, options))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    with _served(provider_app, provider_url), _served(app, base_url):
+    with served(provider_app, provider_url), served(app, base_url):
         click.echo(f"Microblog on {base_url}/ (dev OpenID provider on {provider_url}/)")
         click.echo('Open it, press "Dev provider", type any name and approve. Ctrl-C stops.')
         _wait()
 
 
 @contextmanager
-def _served(app: Flask, url: str) -> Iterator[BaseWSGIServer]:
+def served(app: Flask, url: str) -> Iterator[BaseWSGIServer]:
+    """Serves `app` at `url` (host and port) in a background thread until the block ends."""
     address = urlsplit(url)
     server = make_server(address.hostname or "127.0.0.1", address.port or 80, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server
