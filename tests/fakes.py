@@ -46,6 +46,10 @@ class FakeUsers:
     def by_email(self, email: str) -> User | None:
         return next((u for u in self._data.users.values() if u.email == email), None)
 
+    def of_identity(self, provider: str, subject: str) -> User | None:
+        identity = self._data.identities.get((provider, subject))
+        return self._data.users.get(identity.user_id) if identity else None
+
     def nickname_taken(self, key: str) -> bool:
         return any(nickname_key(u.nickname) == key for u in self._data.users.values())
 

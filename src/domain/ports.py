@@ -25,6 +25,10 @@ class Users(Protocol):
 
     def by_email(self, email: str) -> User | None: ...
 
+    def of_identity(self, provider: str, subject: str) -> User | None:
+        """The user the identity belongs to, if it is known."""
+        ...
+
     def nickname_taken(self, key: str) -> bool:
         """`key` is a `nickname_key`."""
         ...

@@ -161,9 +161,9 @@ def _retrying_conflicts(attempt: Callable[[], T]) -> T:
 
 def _provision_once(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User:
     with uow:
-        owner_id = uow.identities.owner_of(verified.provider, verified.subject)
-        if owner_id is not None:
-            return _usable(uow.users.get(owner_id))
+        known_owner = uow.users.of_identity(verified.provider, verified.subject)
+        if known_owner is not None:
+            return _usable(known_owner)
         email = normalise_email(verified.email)
         if email is None and verified.policy.email_required:
             raise EmailRequired()

@@ -3,19 +3,16 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Engine, Executable, Row, bindparam, delete, insert, select, update
 
+from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
 from adapters.sql.tables import login_sessions, login_transactions, users
 from domain.model import LoginSession, LoginTransaction, User
 
-
-# The tables' columns bear the domain fields' names, so rows translate by name.
-def _session(row: Row[Any]) -> LoginSession:
-    return LoginSession(**row._mapping)
-
-
-_SESSION_FIELDS = [column.name for column in login_sessions.c]
+# Built once: SQLAlchemy then finds each compiled statement in its cache at once.
+_ADD_SESSION = insert(login_sessions)
+_SESSION = select(login_sessions).where(login_sessions.c.token_hash == bindparam("token_hash"))
 _SESSION_WITH_USER = (
     select(
         login_sessions,
@@ -27,27 +24,60 @@ _SESSION_WITH_USER = (
     .join(users, users.c.id == login_sessions.c.user_id)
     .where(login_sessions.c.token_hash == bindparam("token_hash"))
 )
+# An update's own parameters may not bear its columns' names.
+_TOUCH_SESSION = (
+    update(login_sessions)
+    .where(login_sessions.c.token_hash == bindparam("hash"))
+    .values(last_seen_at=bindparam("now"))
+)
+_REMOVE_SESSION = delete(login_sessions).where(
+    login_sessions.c.token_hash == bindparam("token_hash")
+)
+_REMOVE_SESSIONS_OF = delete(login_sessions).where(login_sessions.c.user_id == bindparam("user_id"))
+_REMOVE_EXPIRED_SESSIONS = delete(login_sessions).where(
+    login_sessions.c.expires_at <= bindparam("now")
+)
+_SESSION_FIELDS = [column.name for column in login_sessions.c]
+
+_ADD_TRANSACTION = insert(login_transactions)
+_TAKE_TRANSACTION = (
+    delete(login_transactions)
+    .where(login_transactions.c.id == bindparam("id"))
+    .returning(*login_transactions.c)
+)
+_REMOVE_EXPIRED_TRANSACTIONS = delete(login_transactions).where(
+    login_transactions.c.expires_at <= bindparam("now")
+)
 
 
-class SqlLoginSessions:
-    """Login sessions by token hash; every call is its own short transaction."""
+class _SingleStatements:
+    """Every call is one statement, atomic by itself, so it runs without BEGIN and COMMIT."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self._engine = autocommitting(engine)
+
+    def _first(self, statement: Executable, **parameters: Any) -> Row[Any] | None:
+        with domain_errors(), self._engine.connect() as connection:
+            return connection.execute(statement, parameters).first()
+
+    def _count(self, statement: Executable, **parameters: Any) -> int:
+        with domain_errors(), self._engine.connect() as connection:
+            return connection.execute(statement, parameters).rowcount
+
+
+class SqlLoginSessions(_SingleStatements):
+    """Login sessions by token hash. The tables' columns bear the domain fields' names, so
+    rows translate by name."""
 
     def add(self, session: LoginSession) -> None:
-        with domain_errors(), self._engine.begin() as connection:
-            connection.execute(insert(login_sessions).values(asdict(session)))
+        self._count(_ADD_SESSION, **asdict(session))
 
     def get(self, token_hash: str) -> LoginSession | None:
-        statement = select(login_sessions).where(login_sessions.c.token_hash == token_hash)
-        with domain_errors(), self._engine.connect() as connection:
-            row = connection.execute(statement).first()
-        return None if row is None else _session(row)
+        row = self._first(_SESSION, token_hash=token_hash)
+        return None if row is None else LoginSession(**row._mapping)
 
     def get_with_user(self, token_hash: str) -> tuple[LoginSession, User] | None:
-        with domain_errors(), self._engine.connect() as connection:
-            row = connection.execute(_SESSION_WITH_USER, {"token_hash": token_hash}).first()
+        row = self._first(_SESSION_WITH_USER, token_hash=token_hash)
         if row is None:
             return None
         fields = row._mapping
@@ -55,53 +85,31 @@ class SqlLoginSessions:
         return LoginSession(**{name: fields[name] for name in _SESSION_FIELDS}), user
 
     def touch(self, token_hash: str, now: datetime) -> None:
-        statement = (
-            update(login_sessions)
-            .where(login_sessions.c.token_hash == token_hash)
-            .values(last_seen_at=now)
-        )
-        with domain_errors(), self._engine.begin() as connection:
-            connection.execute(statement)
+        self._count(_TOUCH_SESSION, hash=token_hash, now=now)
 
     def remove(self, token_hash: str) -> None:
-        self._delete(login_sessions.c.token_hash == token_hash)
+        self._count(_REMOVE_SESSION, token_hash=token_hash)
 
     def remove_all_of(self, user_id: int) -> int:
-        return self._delete(login_sessions.c.user_id == user_id)
+        return self._count(_REMOVE_SESSIONS_OF, user_id=user_id)
 
     def remove_expired(self, now: datetime) -> int:
-        return self._delete(login_sessions.c.expires_at <= now)
-
-    def _delete(self, condition: Any) -> int:
-        with domain_errors(), self._engine.begin() as connection:
-            return connection.execute(delete(login_sessions).where(condition)).rowcount
+        return self._count(_REMOVE_EXPIRED_SESSIONS, now=now)
 
 
-class SqlLoginTransactions:
+class SqlLoginTransactions(_SingleStatements):
     """Logins in flight; `take` deletes and returns in one statement, so it works once."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
     def add(self, transaction: LoginTransaction) -> None:
-        with domain_errors(), self._engine.begin() as connection:
-            row = asdict(transaction) | {"provider_state": json.dumps(transaction.provider_state)}
-            connection.execute(insert(login_transactions).values(row))
+        state = json.dumps(transaction.provider_state)
+        self._count(_ADD_TRANSACTION, **asdict(transaction) | {"provider_state": state})
 
     def take(self, transaction_id: str) -> LoginTransaction | None:
-        statement = (
-            delete(login_transactions)
-            .where(login_transactions.c.id == transaction_id)
-            .returning(*login_transactions.c)
-        )
-        with domain_errors(), self._engine.begin() as connection:
-            row = connection.execute(statement).first()
+        row = self._first(_TAKE_TRANSACTION, id=transaction_id)
         if row is None:
             return None
         fields = dict(row._mapping) | {"provider_state": json.loads(row.provider_state)}
         return LoginTransaction(**fields)
 
     def remove_expired(self, now: datetime) -> int:
-        statement = delete(login_transactions).where(login_transactions.c.expires_at <= now)
-        with domain_errors(), self._engine.begin() as connection:
-            return connection.execute(statement).rowcount
+        return self._count(_REMOVE_EXPIRED_TRANSACTIONS, now=now)

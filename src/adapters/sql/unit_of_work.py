@@ -1,15 +1,58 @@
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, Executable, Result, Row, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Result,
+    Row,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 
 from adapters.sql.engine import SQLITE_IMMEDIATE
 from adapters.sql.errors import domain_errors
 from adapters.sql.tables import identities, posts, users
 from domain.model import Identity, NewUser, Post, User
 from domain.nicknames import nickname_key
+
+# Built once: SQLAlchemy then finds each compiled statement in its cache at once.
+_USER_BY_ID = select(users).where(users.c.id == bindparam("id"))
+_USER_BY_NICKNAME_KEY = select(users).where(users.c.nickname_key == bindparam("key"))
+_USER_BY_EMAIL = select(users).where(users.c.email == bindparam("email"))
+_USER_OF_IDENTITY = (
+    select(users)
+    .join(identities, identities.c.user_id == users.c.id)
+    .where(
+        identities.c.provider == bindparam("provider"),
+        identities.c.subject == bindparam("subject"),
+    )
+)
+_NICKNAME_TAKEN = select(users.c.id).where(users.c.nickname_key == bindparam("key"))
+_ADD_USER = insert(users).returning(users.c.id)
+# An update's own parameters may not bear its columns' names.
+_SET_ACTIVE = (
+    update(users).where(users.c.id == bindparam("user_id")).values(active=bindparam("is_active"))
+)
+_ALL_USERS = select(users).order_by(users.c.id)
+_OWNER_OF_IDENTITY = select(identities.c.user_id).where(
+    identities.c.provider == bindparam("provider"), identities.c.subject == bindparam("subject")
+)
+_ADD_IDENTITY = insert(identities)
+_IDENTITIES_OF = select(identities).where(identities.c.user_id == bindparam("user_id"))
+_ADD_POST = insert(posts).returning(posts.c.id)
+_RECENT_POSTS = (
+    select(posts.c.id, posts.c.user_id, posts.c.body, posts.c.created_at)
+    .where(posts.c.user_id == bindparam("user_id"))
+    .order_by(posts.c.created_at.desc(), posts.c.id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 class _Database:
@@ -18,17 +61,17 @@ class _Database:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def execute(self, statement: Executable) -> Result[Any]:
+    def execute(self, statement: Executable, **parameters: Any) -> Result[Any]:
         with domain_errors():
-            return self._connection.execute(statement)
+            return self._connection.execute(statement, parameters)
+
+    def user(self, statement: Executable, **parameters: Any) -> User | None:
+        row = self.execute(statement, **parameters).first()
+        return None if row is None else _user(row)
 
 
 def _user(row: Row[Any]) -> User:
     return User(row.id, row.nickname, row.email, row.active, row.created_at)
-
-
-def _maybe_user(row: Row[Any] | None) -> User | None:
-    return None if row is None else _user(row)
 
 
 class SqlUsers:
@@ -36,40 +79,36 @@ class SqlUsers:
         self._db = database
 
     def get(self, user_id: int) -> User | None:
-        return _maybe_user(self._db.execute(select(users).where(users.c.id == user_id)).first())
+        return self._db.user(_USER_BY_ID, id=user_id)
 
     def by_nickname(self, nickname: str) -> User | None:
-        key = nickname_key(nickname)
-        statement = select(users).where(users.c.nickname_key == key)
-        return _maybe_user(self._db.execute(statement).first())
+        return self._db.user(_USER_BY_NICKNAME_KEY, key=nickname_key(nickname))
 
     def by_email(self, email: str) -> User | None:
-        return _maybe_user(self._db.execute(select(users).where(users.c.email == email)).first())
+        return self._db.user(_USER_BY_EMAIL, email=email)
+
+    def of_identity(self, provider: str, subject: str) -> User | None:
+        return self._db.user(_USER_OF_IDENTITY, provider=provider, subject=subject)
 
     def nickname_taken(self, key: str) -> bool:
-        statement = select(users.c.id).where(users.c.nickname_key == key)
-        return self._db.execute(statement).first() is not None
+        return self._db.execute(_NICKNAME_TAKEN, key=key).first() is not None
 
     def add(self, new_user: NewUser) -> User:
-        statement = (
-            insert(users)
-            .values(
-                nickname=new_user.nickname,
-                nickname_key=nickname_key(new_user.nickname),
-                email=new_user.email,
-                active=True,
-                created_at=new_user.created_at,
-            )
-            .returning(users.c.id)
-        )
-        user_id = self._db.execute(statement).scalar_one()
+        user_id = self._db.execute(
+            _ADD_USER,
+            nickname=new_user.nickname,
+            nickname_key=nickname_key(new_user.nickname),
+            email=new_user.email,
+            active=True,
+            created_at=new_user.created_at,
+        ).scalar_one()
         return User(user_id, new_user.nickname, new_user.email, True, new_user.created_at)
 
     def set_active(self, user_id: int, active: bool) -> None:
-        self._db.execute(update(users).where(users.c.id == user_id).values(active=active))
+        self._db.execute(_SET_ACTIVE, user_id=user_id, is_active=active)
 
     def list(self) -> Sequence[User]:
-        return [_user(row) for row in self._db.execute(select(users).order_by(users.c.id))]
+        return [_user(row) for row in self._db.execute(_ALL_USERS)]
 
 
 class SqlIdentities:
@@ -77,21 +116,15 @@ class SqlIdentities:
         self._db = database
 
     def owner_of(self, provider: str, subject: str) -> int | None:
-        statement = select(identities.c.user_id).where(
-            identities.c.provider == provider, identities.c.subject == subject
-        )
-        return self._db.execute(statement).scalar_one_or_none()
+        result = self._db.execute(_OWNER_OF_IDENTITY, provider=provider, subject=subject)
+        return result.scalar_one_or_none()
 
     def add(self, identity: Identity) -> None:
-        self._db.execute(
-            insert(identities).values(
-                provider=identity.provider, subject=identity.subject, user_id=identity.user_id
-            )
-        )
+        self._db.execute(_ADD_IDENTITY, **asdict(identity))
 
     def of_user(self, user_id: int) -> Sequence[Identity]:
-        rows = self._db.execute(select(identities).where(identities.c.user_id == user_id))
-        return [Identity(r.provider, r.subject, r.user_id) for r in rows]
+        rows = self._db.execute(_IDENTITIES_OF, user_id=user_id)
+        return [Identity(**row._mapping) for row in rows]
 
 
 class SqlPosts:
@@ -99,21 +132,12 @@ class SqlPosts:
         self._db = database
 
     def add(self, user_id: int, body: str, created_at: datetime) -> Post:
-        statement = (
-            insert(posts)
-            .values(user_id=user_id, body=body, created_at=created_at)
-            .returning(posts.c.id)
-        )
-        return Post(self._db.execute(statement).scalar_one(), user_id, body, created_at)
+        result = self._db.execute(_ADD_POST, user_id=user_id, body=body, created_at=created_at)
+        return Post(result.scalar_one(), user_id, body, created_at)
 
     def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
-        statement = (
-            select(posts.c.id, posts.c.user_id, posts.c.body, posts.c.created_at)
-            .where(posts.c.user_id == user_id)
-            .order_by(posts.c.created_at.desc(), posts.c.id.desc())
-            .limit(limit)
-        )
-        return [Post(**row._mapping) for row in self._db.execute(statement)]
+        rows = self._db.execute(_RECENT_POSTS, user_id=user_id, limit=limit)
+        return [Post(**row._mapping) for row in rows]
 
 
 class SqlAlchemyUnitOfWork:
