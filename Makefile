@@ -24,7 +24,8 @@ run: install
 
 # Production: gunicorn, configured by MICROBLOG_* (MICROBLOG_ENV=production needs MICROBLOG_SECRET_KEY).
 serve: install
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(BIND) 'entrypoints.app:create_app()'
+	$(BIN)/gunicorn --config python:entrypoints.gunicorn_config --workers $(WORKERS) --bind $(BIND) \
+		'entrypoints.app:create_app()'
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'

@@ -106,7 +106,8 @@ class Served:
 def gunicorn(spec: str, env: dict[str, str], log: Path, port: int | None = None) -> Served:
     """The production serve command (`make serve`), on a port of 127.0.0.1."""
     port = port or free_port()
-    command = [str(BIN / "gunicorn"), "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}"]
+    command = [str(BIN / "gunicorn"), "--config", "python:entrypoints.gunicorn_config"]
+    command += ["--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}"]
     command += ["--chdir", str(ROOT), spec]
     return Served(command, env, f"http://127.0.0.1:{port}", log)
 

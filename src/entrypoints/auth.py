@@ -30,7 +30,14 @@ class LogoutForm(FlaskForm):  # type: ignore[misc]
 
 def login_page(form: LoginForm, status: int = 200) -> ResponseReturnValue:
     buttons = container().provider_buttons()
-    return render_template("login.html", title="Sign In", form=form, buttons=buttons), status
+    page = render_template(
+        "login.html",
+        title="Sign In",
+        form=form,
+        buttons=buttons,
+        max_identifier_length=MAX_IDENTIFIER_LENGTH,
+    )
+    return page, status
 
 
 def return_to_url() -> str:

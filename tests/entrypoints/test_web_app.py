@@ -4,6 +4,7 @@ import pytest
 from dependency_injector import providers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markupsafe import escape
 
 from domain.errors import (
     AccountDisabled,
@@ -181,3 +182,18 @@ def test_providers_can_be_swapped_by_overriding_the_container(app, fake_provider
     with services.identity_providers.override(providers.Object({})):
         assert start_login(app.test_client()).status_code == 400
     assert start_login(app.test_client()).status_code == 303
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(typed=st.text(st.characters(exclude_categories=["Cs"]), max_size=60))
+def test_what_a_visitor_typed_comes_back_escaped_in_the_login_form(app, typed):
+    client = app.test_client()
+    shown = client.get("/login", query_string={"next": typed}).get_data(as_text=True)
+    refused = start_login(client, identifier=typed, provider="").get_data(as_text=True)
+    assert f'name="next" type="hidden" value="{escape(typed)}"' in shown
+    assert f'type="text" value="{escape(typed)}"' in refused
+
+
+def test_a_refused_form_keeps_the_remember_me_choice(client):
+    page = start_login(client, provider="", remember_me="y").get_data(as_text=True)
+    assert 'name="remember_me" type="checkbox" value="y" checked' in page

@@ -1,5 +1,4 @@
 import json
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -7,7 +6,7 @@ from sqlalchemy import Engine, Executable, Row, bindparam, delete, insert, selec
 
 from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
-from adapters.sql.tables import login_sessions, login_transactions, users
+from adapters.sql.tables import login_sessions, login_transactions, row_of, users
 from domain.model import LoginSession, LoginTransaction, User
 
 # Built once: SQLAlchemy then finds each compiled statement in its cache at once.
@@ -70,7 +69,7 @@ class SqlLoginSessions(_SingleStatements):
     rows translate by name."""
 
     def add(self, session: LoginSession) -> None:
-        self._count(_ADD_SESSION, **asdict(session))
+        self._count(_ADD_SESSION, **row_of(session))
 
     def get(self, token_hash: str) -> LoginSession | None:
         row = self._first(_SESSION, token_hash=token_hash)
@@ -102,7 +101,7 @@ class SqlLoginTransactions(_SingleStatements):
 
     def add(self, transaction: LoginTransaction) -> None:
         state = json.dumps(transaction.provider_state)
-        self._count(_ADD_TRANSACTION, **asdict(transaction) | {"provider_state": state})
+        self._count(_ADD_TRANSACTION, **row_of(transaction) | {"provider_state": state})
 
     def take(self, transaction_id: str) -> LoginTransaction | None:
         row = self._first(_TAKE_TRANSACTION, id=transaction_id)

@@ -1,5 +1,4 @@
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -18,7 +17,7 @@ from sqlalchemy import (
 
 from adapters.sql.engine import SQLITE_IMMEDIATE
 from adapters.sql.errors import domain_errors
-from adapters.sql.tables import identities, posts, users
+from adapters.sql.tables import identities, posts, row_of, users
 from domain.model import Identity, NewUser, Post, User
 from domain.nicknames import nickname_key
 
@@ -120,7 +119,7 @@ class SqlIdentities:
         return result.scalar_one_or_none()
 
     def add(self, identity: Identity) -> None:
-        self._db.execute(_ADD_IDENTITY, **asdict(identity))
+        self._db.execute(_ADD_IDENTITY, **row_of(identity))
 
     def of_user(self, user_id: int) -> Sequence[Identity]:
         rows = self._db.execute(_IDENTITIES_OF, user_id=user_id)
