@@ -5,8 +5,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
 
 from domain.use_cases import current_user
 from entrypoints import auth, pages
@@ -34,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services.config.from_dict(settings)
     app = Flask(__name__, instance_path=settings["instance_path"])
     app.extensions["container"] = services
+    app.session_interface = SessionCookies()
     app.config.update(_flask_config(settings, services))
     CSRFProtect(app)
     _set_up_login(app)
@@ -77,6 +80,18 @@ def _instance_secret(path: Path) -> str:
     with os.fdopen(descriptor, "w") as file:
         file.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookies, with the signer built once, not twice a request."""
+
+    _signer: tuple[object, URLSafeTimedSerializer | None] = (None, None)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._signer[0] != keys:
+            self._signer = (keys, super().get_signing_serializer(app))
+        return self._signer[1]
 
 
 def _set_up_login(app: Flask) -> None:

@@ -17,15 +17,14 @@ TRANSACTION_KEY = "login_transaction"
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
+    class Meta:
+        csrf = False  # CSRFProtect has checked every POST before any view runs
+
     identifier = StringField("OpenID", validators=[Length(max=MAX_IDENTIFIER_LENGTH)])
     # Set by the button pressed: one per configured provider.
     provider = StringField(validators=[DataRequired("Choose a provider.")])
     remember_me = BooleanField("Remember me", default=False)
     next = HiddenField(validators=[Length(max=MAX_NEXT_LENGTH)])
-
-
-class LogoutForm(FlaskForm):  # type: ignore[misc]
-    """No fields: the CSRF token is the point."""
 
 
 def login_page(form: LoginForm, status: int = 200) -> ResponseReturnValue:

@@ -197,3 +197,11 @@ def test_what_a_visitor_typed_comes_back_escaped_in_the_login_form(app, typed):
 def test_a_refused_form_keeps_the_remember_me_choice(client):
     page = start_login(client, provider="", remember_me="y").get_data(as_text=True)
     assert 'name="remember_me" type="checkbox" value="y" checked' in page
+
+
+def test_a_new_secret_key_signs_out_the_sessions_of_the_old_one(app):
+    client = app.test_client()
+    assert log_in(client).headers["Location"] == "/index"
+    assert client.get("/index").status_code == 200
+    app.secret_key = "another-secret-key"
+    assert client.get("/index").status_code == 302
