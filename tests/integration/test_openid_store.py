@@ -67,6 +67,30 @@ def test_removing_an_association_says_whether_it_existed(store):
     assert store.getAssociation(SERVER) is None
 
 
+def test_a_worker_remembers_an_association_it_read_for_a_minute(engine, store, clock):
+    store.storeAssociation(SERVER, association())
+    assert store.getAssociation(SERVER, HANDLE) == association()
+    other_worker = SqlOpenIdStore(engine, now=clock)
+    assert other_worker.removeAssociation(SERVER, HANDLE) is True
+    assert store.getAssociation(SERVER, HANDLE) == association()
+    clock.now += 61
+    assert store.getAssociation(SERVER, HANDLE) is None
+
+
+def test_a_remembered_association_is_not_used_past_its_lifetime(store, clock):
+    store.storeAssociation(SERVER, association(lifetime=30))
+    assert store.getAssociation(SERVER) == association(lifetime=30)
+    clock.now += 31
+    assert store.getAssociation(SERVER) is None
+
+
+def test_a_worker_forgets_the_association_it_removes(store):
+    store.storeAssociation(SERVER, association())
+    assert store.getAssociation(SERVER) == association()
+    store.removeAssociation(SERVER, HANDLE)
+    assert store.getAssociation(SERVER) is None
+
+
 def test_a_nonce_is_accepted_once(store, clock):
     timestamp = int(clock.now)
     assert store.useNonce(SERVER, timestamp, "salt01") is True

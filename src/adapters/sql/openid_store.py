@@ -12,6 +12,9 @@ from adapters.sql.tables import openid_associations, openid_nonces
 # python3-openid's own stores allow 5 hours; an hour is plenty for honest clocks and keeps
 # the nonce table (every nonce lives this long) five times smaller.
 DEFAULT_NONCE_SKEW_SECONDS = 60 * 60
+# How long a worker trusts the associations it has read: each login reads one twice.
+DEFAULT_ASSOCIATION_MEMORY_SECONDS = 60
+ASSOCIATION_MEMORY_SIZE = 1000
 
 
 _associations = openid_associations.c
@@ -38,6 +41,11 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
     Every worker and host sees the same associations, and a nonce is accepted once across all
     of them: the nonce's primary key makes the second insert fail. Every call but
     storeAssociation is one statement, run without BEGIN and COMMIT.
+
+    A worker remembers the associations it read for a minute. One another worker removed
+    meanwhile (the provider said it no longer knows the handle) is still used here until then;
+    the provider then says so again and the login is checked with it directly, as
+    python3-openid does for any handle it invalidates.
     """
 
     def __init__(
@@ -45,11 +53,15 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
         engine: Engine,
         nonce_skew_seconds: int = DEFAULT_NONCE_SKEW_SECONDS,
         now: Callable[[], float] = time.time,
+        association_memory_seconds: float = DEFAULT_ASSOCIATION_MEMORY_SECONDS,
     ) -> None:
         self._engine = engine
         self._statements = autocommitting(engine)
         self._skew = nonce_skew_seconds
         self._now = now
+        self._memory_seconds = association_memory_seconds
+        # (server_url, handle or None for the newest) -> (remembered until, association)
+        self._remembered: dict[tuple[str, str | None], tuple[float, Association]] = {}
 
     def storeAssociation(self, server_url: str, association: Association) -> None:
         row = {
@@ -64,10 +76,24 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
         with self._engine.begin() as connection:
             connection.execute(_REMOVE_ASSOCIATION, row)
             connection.execute(_ADD_ASSOCIATION, row)
+        self._forget(server_url, association.handle)
 
     def getAssociation(self, server_url: str, handle: str | None = None) -> Association | None:
         """The newest unexpired association for `server_url` (and `handle`, when given)."""
-        now = int(self._now())
+        now = self._now()
+        until, remembered = self._remembered.get((server_url, handle), (0.0, None))
+        if remembered is not None and until > now and _expires(remembered) > now:
+            return remembered
+        found = self._read_association(server_url, handle, int(now))
+        if found is not None:
+            if len(self._remembered) >= ASSOCIATION_MEMORY_SIZE:
+                self._remembered.clear()
+            self._remembered[(server_url, handle)] = (now + self._memory_seconds, found)
+        return found
+
+    def _read_association(
+        self, server_url: str, handle: str | None, now: int
+    ) -> Association | None:
         with self._statements.connect() as connection:
             if handle is None:
                 parameters = {"server_url": server_url, "now": now}
@@ -80,9 +106,14 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
         return Association(row.handle, bytes(row.secret), row.issued, row.lifetime, row.assoc_type)
 
     def removeAssociation(self, server_url: str, handle: str) -> bool:
+        self._forget(server_url, handle)
         parameters = {"server_url": server_url, "handle": handle}
         with self._statements.connect() as connection:
             return connection.execute(_REMOVE_ASSOCIATION, parameters).rowcount > 0
+
+    def _forget(self, server_url: str, handle: str) -> None:
+        self._remembered.pop((server_url, handle), None)
+        self._remembered.pop((server_url, None), None)  # the newest may have changed
 
     def useNonce(self, server_url: str, timestamp: int, salt: str) -> bool:
         """True the first time a (server, timestamp, salt) is seen within the allowed skew."""
@@ -105,3 +136,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
         with self._statements.connect() as connection:
             now = int(self._now())
             return connection.execute(_REMOVE_EXPIRED_ASSOCIATIONS, {"now": now}).rowcount
+
+
+def _expires(association: Association) -> int:
+    return int(association.issued + association.lifetime)
