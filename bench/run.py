@@ -27,7 +27,7 @@ from bench.seeding import FIRST_SEED_ID, seed_users
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 LOGINS = int(os.environ.get("BENCH_LOGINS", "200"))
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,100000,1000000").split(",")]
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
