@@ -9,10 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.postgres_server import free_port
-
 from bench.clients import run_logins
-from bench.run import BIN, ROOT, Bench, Served
+from bench.run import Bench, dev_provider
 
 LOGINS = int(os.environ.get("BENCH_LOGINS", "300"))
 TOP = int(os.environ.get("BENCH_TOP", "25"))
@@ -35,27 +33,11 @@ def main() -> None:
     out = workdir / "worker.prof"
     hooks = workdir / "hooks.py"
     hooks.write_text(HOOKS.format(out=str(out)))
-    op_url = f"http://127.0.0.1:{free_port()}"
-    op = Served(
-        [str(BIN / "microblog"), "dev-provider", "--auto-approve", "--url", op_url],
-        os.environ | {"MICROBLOG_INSTANCE_PATH": str(workdir / "op-instance")},
-        op_url,
-        workdir / "op.log",
-    )
-    bench = Bench(workdir, op_url, postgres=None)
+    op = dev_provider(workdir)
+    bench = Bench(workdir, op.url, postgres=None)
     try:
-        port = free_port()
-        env = bench.app_env(bench.database("sqlite"))
-        env |= {"MICROBLOG_BASE_URL": f"http://127.0.0.1:{port}"}
-        command = [str(BIN / "gunicorn"), "--config", str(hooks), "--workers", "1"]
-        command += ["--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT)]
-        app = Served(
-            [*command, "entrypoints.app:create_app()"],
-            env,
-            f"http://127.0.0.1:{port}",
-            workdir / "app.log",
-        )
-        run_logins(app.url, op_url, [f"profiled-{i}" for i in range(LOGINS)], "openid", processes=2)
+        app = bench.serve_app(bench.database("sqlite"), "app", config=str(hooks), workers=1)
+        run_logins(app.url, op.url, [f"profiled-{i}" for i in range(LOGINS)], "openid", 2)
         app.stop()
     finally:
         op.stop()

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 import requests
@@ -103,13 +104,31 @@ class Served:
         self._log.close()
 
 
-def gunicorn(spec: str, env: dict[str, str], log: Path, port: int | None = None) -> Served:
+def gunicorn(
+    spec: str,
+    env: dict[str, str],
+    log: Path,
+    port: int | None = None,
+    *,
+    config: str = "python:entrypoints.gunicorn_config",
+    workers: int = WORKERS,
+) -> Served:
     """The production serve command (`make serve`), on a port of 127.0.0.1."""
     port = port or free_port()
-    command = [str(BIN / "gunicorn"), "--config", "python:entrypoints.gunicorn_config"]
-    command += ["--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}"]
-    command += ["--chdir", str(ROOT), spec]
+    command = [str(BIN / "gunicorn"), "--config", config, "--workers", str(workers)]
+    command += ["--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), spec]
     return Served(command, env, f"http://127.0.0.1:{port}", log)
+
+
+def dev_provider(workdir: Path) -> Served:
+    """The dev OpenID provider, approving every login at once."""
+    url = f"http://127.0.0.1:{free_port()}"
+    return Served(
+        [str(BIN / "microblog"), "dev-provider", "--auto-approve", "--url", url],
+        os.environ | {"MICROBLOG_INSTANCE_PATH": str(workdir / "op-instance")},
+        url,
+        workdir / "op.log",
+    )
 
 
 @dataclass
@@ -146,10 +165,11 @@ class Bench:
             "MICROBLOG_DEV_PROVIDER_URL": "",
         }
 
-    def serve_app(self, database_url: str, name: str) -> Served:
+    def serve_app(self, database_url: str, name: str, **gunicorn_options: Any) -> Served:
         port = free_port()
         env = self.app_env(database_url) | {"MICROBLOG_BASE_URL": f"http://127.0.0.1:{port}"}
-        return gunicorn("entrypoints.app:create_app()", env, self.workdir / f"{name}.log", port)
+        log = self.workdir / f"{name}.log"
+        return gunicorn("entrypoints.app:create_app()", env, log, port, **gunicorn_options)
 
     def names(self, prefix: str) -> list[str]:
         self.counter += 1
@@ -293,15 +313,8 @@ def main() -> None:
     if postgres:
         postgres.start()
     kinds = ["sqlite", "postgresql"] if postgres else ["sqlite"]
-    op_port = free_port()
-    op_url = f"http://127.0.0.1:{op_port}"
-    op = Served(
-        [str(BIN / "microblog"), "dev-provider", "--auto-approve", "--url", op_url],
-        os.environ | {"MICROBLOG_INSTANCE_PATH": str(workdir / "op-instance")},
-        op_url,
-        workdir / "op.log",
-    )
-    bench = Bench(workdir, op_url, postgres)
+    op = dev_provider(workdir)
+    bench = Bench(workdir, op.url, postgres)
     try:
         database_url = bench.database("sqlite")
         seed_users(create_database_engine(database_url), 1000)
