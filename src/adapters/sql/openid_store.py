@@ -71,7 +71,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
             "issued": association.issued,
             "lifetime": association.lifetime,
             "assoc_type": association.assoc_type,
-            "expires": association.issued + association.lifetime,
+            "expires": _expires(association),
         }
         with self._engine.begin() as connection:
             connection.execute(_REMOVE_ASSOCIATION, row)
@@ -94,13 +94,10 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
     def _read_association(
         self, server_url: str, handle: str | None, now: int
     ) -> Association | None:
+        statement = _NEWEST_ASSOCIATION if handle is None else _ASSOCIATION
+        parameters = {"server_url": server_url, "handle": handle, "now": now}
         with self._statements.connect() as connection:
-            if handle is None:
-                parameters = {"server_url": server_url, "now": now}
-                row = connection.execute(_NEWEST_ASSOCIATION, parameters).first()
-            else:
-                parameters = {"server_url": server_url, "handle": handle, "now": now}
-                row = connection.execute(_ASSOCIATION, parameters).first()
+            row = connection.execute(statement, parameters).first()
         if row is None:
             return None
         return Association(row.handle, bytes(row.secret), row.issued, row.lifetime, row.assoc_type)
