@@ -20,7 +20,7 @@ def provisioning_rate(database_url: str, users: int, threads: int) -> float:
     def provision(names: list[str]) -> None:
         for name in names:
             verified = VerifiedIdentity(
-                POLICY, f"https://id.example/{name}", name, f"{name}@example.com"
+                POLICY, "openid", f"https://id.example/{name}", name, f"{name}@example.com", True
             )
             complete_login(
                 verified,

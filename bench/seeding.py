@@ -21,7 +21,7 @@ INSERTS = [
     "INSERT INTO users (id, nickname, nickname_key, email, active, created_at) "
     "SELECT n, 'seed' || CAST(n AS TEXT), 'seed' || CAST(n AS TEXT), "
     "'seed' || CAST(n AS TEXT) || '@bench.example', TRUE, :now",
-    "INSERT INTO identities (provider, subject, user_id) "
+    "INSERT INTO identities (namespace, subject, user_id) "
     "SELECT 'openid', 'http://seed.example/id/' || CAST(n AS TEXT), n",
     "INSERT INTO login_sessions "
     "(token_hash, user_id, remember, created_at, last_seen_at, expires_at) "

@@ -5,12 +5,13 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from domain.errors import Conflict, LoginCancelled
+from domain.errors import Conflict, LoginCancelled, LoginMismatch
 from domain.model import (
     Identity,
     LoginSession,
     LoginTransaction,
     NewUser,
+    ParkedCallback,
     ProviderPolicy,
     ProviderRedirect,
     User,
@@ -46,8 +47,8 @@ class FakeUsers:
     def by_email(self, email: str) -> User | None:
         return next((u for u in self._data.users.values() if u.email == email), None)
 
-    def of_identity(self, provider: str, subject: str) -> User | None:
-        identity = self._data.identities.get((provider, subject))
+    def of_identity(self, namespace: str, subject: str) -> User | None:
+        identity = self._data.identities.get((namespace, subject))
         return self._data.users.get(identity.user_id) if identity else None
 
     def nickname_taken(self, key: str) -> bool:
@@ -70,12 +71,12 @@ class FakeIdentities:
     def __init__(self, data: FakeDatabase) -> None:
         self._data = data
 
-    def owner_of(self, provider: str, subject: str) -> int | None:
-        identity = self._data.identities.get((provider, subject))
+    def owner_of(self, namespace: str, subject: str) -> int | None:
+        identity = self._data.identities.get((namespace, subject))
         return identity.user_id if identity else None
 
     def add(self, identity: Identity) -> None:
-        self._data.identities[(identity.provider, identity.subject)] = identity
+        self._data.identities[(identity.namespace, identity.subject)] = identity
 
     def of_user(self, user_id: int) -> Sequence[Identity]:
         return [i for i in self._data.identities.values() if i.user_id == user_id]
@@ -209,6 +210,23 @@ class FakeLoginTransactions:
         return len(doomed)
 
 
+class FakeParkedCallbacks:
+    def __init__(self) -> None:
+        self.parked: dict[str, ParkedCallback] = {}
+
+    def park(self, callback: ParkedCallback) -> None:
+        self.parked[callback.handle] = callback
+
+    def take(self, handle: str) -> ParkedCallback | None:
+        return self.parked.pop(handle, None)
+
+    def remove_expired(self, now: datetime) -> int:
+        doomed = [h for h, c in self.parked.items() if c.is_expired(now)]
+        for handle in doomed:
+            del self.parked[handle]
+        return len(doomed)
+
+
 class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
@@ -229,26 +247,42 @@ class FakeTokenSource:
 
 
 class FakeIdentityProvider:
-    """Answers `complete` with the identity named in the response, like a provider would."""
+    """Answers `complete` with the identity named in the answer, like a provider would.
 
-    def __init__(self, policy: ProviderPolicy) -> None:
+    It plays a protocol that binds answers to logins: an answer carries the `state` it was
+    begun with, and one for another login is refused.
+    """
+
+    def __init__(
+        self, policy: ProviderPolicy, name: str = "Fake", namespace: str = "https://fake.example"
+    ) -> None:
         self.policy = policy
-        self.begun: list[tuple[str | None, str]] = []
+        self.name = name
+        self.takes_identifier = True
+        self.namespace = namespace
+        self.begun: list[dict[str, str | None]] = []
 
-    def begin(self, identifier: str | None, return_to: str) -> ProviderRedirect:
-        self.begun.append((identifier, return_to))
+    def begin(
+        self, *, transaction_id: str, return_to: str, identifier: str | None
+    ) -> ProviderRedirect:
+        self.begun.append(
+            {"transaction_id": transaction_id, "return_to": return_to, "identifier": identifier}
+        )
         return ProviderRedirect(
-            f"https://{self.policy.key}.example/auth", {"identifier": identifier or ""}
+            f"https://{self.policy.key}.example/auth?state={transaction_id}",
+            {"identifier": identifier or "", "state": transaction_id},
         )
 
-    def complete(
-        self, response: Mapping[str, str], state: Mapping[str, str], return_to: str
-    ) -> VerifiedIdentity:
-        if response.get("mode") == "cancel":
+    def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
+        if callback.get("state") != state["state"]:
+            raise LoginMismatch()
+        if callback.get("mode") == "cancel":
             raise LoginCancelled()
         return VerifiedIdentity(
             self.policy,
-            subject=response.get("subject") or state["identifier"],
-            nickname=response.get("nickname"),
-            email=response.get("email"),
+            self.namespace,
+            callback.get("subject") or state["identifier"],
+            nickname=callback.get("nickname"),
+            email=callback.get("email"),
+            email_verified=callback.get("email_verified") == "true",
         )

@@ -22,7 +22,7 @@ from domain.use_cases import (
     log_out_everywhere,
 )
 from tests.fakes import FakeClock, FakeTokenSource
-from tests.strategies import emails, nicknames, policies, subjects
+from tests.strategies import emails, namespaces, nicknames, policies, subjects
 from tests.unit.test_nicknames import is_valid_nickname
 
 
@@ -56,15 +56,17 @@ class ProvisioningMachine(RuleBasedStateMachine):
     @rule(
         target=tokens,
         policy=policies,
+        namespace=namespaces,
         subject=subjects,
         nickname=nicknames,
         email=emails,
+        email_verified=st.booleans(),
         remember=st.booleans(),
     )
-    def log_in(self, policy, subject, nickname, email, remember):
-        verified = VerifiedIdentity(policy, subject, nickname, email)
+    def log_in(self, policy, namespace, subject, nickname, email, email_verified, remember):
+        verified = VerifiedIdentity(policy, namespace, subject, nickname, email, email_verified)
         before = self.users()
-        known_owner = self.owner_of_identity.get((policy.key, subject))
+        known_owner = self.owner_of_identity.get((namespace, subject))
         normalised_email = normalise_email(email)
         email_owner = next(
             (u for u in before.values() if normalised_email and u.email == normalised_email),
@@ -88,11 +90,11 @@ class ProvisioningMachine(RuleBasedStateMachine):
         if known_owner is not None:
             assert user.id == known_owner, "rule 1: the same identity, the same user"
         elif email_owner is not None:
-            assert policy.trusted_for_email and user.id == email_owner.id, "rule 2"
+            assert verified.email_is_trusted and user.id == email_owner.id, "rule 2"
         else:
             assert user.id not in before, "rule 3: a new identity makes a new user"
         assert user.id not in self.disabled
-        self.owner_of_identity[(policy.key, subject)] = user.id
+        self.owner_of_identity[(namespace, subject)] = user.id
         self.live_tokens[signed_in.token] = user.id
         return signed_in.token
 
@@ -102,7 +104,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
             assert owner in self.disabled
         elif isinstance(refused, EmailBelongsToAnotherAccount):
             assert known_owner is None and email_owner is not None
-            assert not verified.policy.trusted_for_email
+            assert not verified.email_is_trusted
         else:
             assert known_owner is None and verified.policy.email_required
             assert normalise_email(verified.email) is None
@@ -157,8 +159,8 @@ class ProvisioningMachine(RuleBasedStateMachine):
     @invariant()
     def identities_map_to_their_users(self):
         with self.uow:
-            for (provider, subject), user_id in self.owner_of_identity.items():
-                assert self.uow.identities.owner_of(provider, subject) == user_id
+            for (namespace, subject), user_id in self.owner_of_identity.items():
+                assert self.uow.identities.owner_of(namespace, subject) == user_id
 
     @invariant()
     def disabled_users_are_inactive(self):

@@ -35,6 +35,9 @@ emails = st.one_of(
 nicknames = st.one_of(st.none(), st.sampled_from(["alice", "ALICE", "bob", ""]), nickname_texts)
 
 subjects = st.sampled_from([f"https://id.example/{name}" for name in "abcdefgh"])
+# OpenID 2.0's one namespace and an OpenID Connect issuer: the same subject in each is another
+# identity, and one identity may be reached through several configured providers.
+namespaces = st.sampled_from(["openid", "https://issuer.example"])
 
 TRUSTED = ProviderPolicy("trusted", trusted_for_email=True, email_required=True)
 UNTRUSTED = ProviderPolicy("untrusted", trusted_for_email=False, email_required=False)

@@ -14,7 +14,7 @@ class InvalidInput(DomainError):
 
 
 class InvalidIdentifier(InvalidInput):
-    message = "Please enter a valid OpenID identifier."
+    message = "That identifier is not valid for this provider."
 
 
 class UnknownProvider(InvalidInput):
@@ -46,6 +46,12 @@ class AccountDisabled(LoginRefused):
 
 class LoginCancelled(DomainError):
     message = "Sign-in was cancelled."
+
+
+class LoginMismatch(LoginExpired):
+    """The provider's answer belongs to another login than the one this browser started."""
+
+    message = "That answer belongs to another sign-in than this browser's. Please sign in again."
 
 
 class LoginFailed(DomainError):

@@ -1,5 +1,6 @@
 from urllib.parse import urlsplit
 
+# What a person may type for a provider that takes an identifier; the adapter parses it.
 MAX_IDENTIFIER_LENGTH = 2048
 MAX_EMAIL_LENGTH = 254
 MAX_NEXT_LENGTH = 2048
@@ -7,18 +8,6 @@ MAX_NEXT_LENGTH = 2048
 
 def _is_printable_ascii(text: str) -> bool:
     return all("\x21" <= char <= "\x7e" for char in text)
-
-
-def parse_identifier(text: str | None) -> str:
-    """The OpenID identifier a person typed, trimmed; ValueError with a message for them."""
-    identifier = (text or "").strip()
-    if not identifier:
-        raise ValueError("Please enter your OpenID identifier.")
-    if len(identifier) > MAX_IDENTIFIER_LENGTH:
-        raise ValueError(f"That identifier is too long (at most {MAX_IDENTIFIER_LENGTH}).")
-    if not identifier.isprintable() or any(char.isspace() for char in identifier):
-        raise ValueError("An identifier cannot contain spaces or control characters.")
-    return identifier
 
 
 def normalise_email(text: str | None) -> str | None:

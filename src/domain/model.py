@@ -21,21 +21,33 @@ class ProviderPolicy:
 
 @dataclass(frozen=True)
 class VerifiedIdentity:
-    """What a provider adapter vouches for after checking the provider's signed answer."""
+    """What a provider adapter vouches for after checking the provider's signed answer.
+
+    (`namespace`, `subject`) names the identity whichever configured provider brought it:
+    two buttons reaching the same identity reach the same user. `email_verified` is the
+    provider's own word that the address is the person's.
+    """
 
     policy: ProviderPolicy
+    namespace: str
     subject: str
     nickname: str | None = None
     email: str | None = None
+    email_verified: bool = False
 
     @property
     def provider(self) -> str:
         return self.policy.key
 
+    @property
+    def email_is_trusted(self) -> bool:
+        """Only a verified email from a provider trusted for email may find an account."""
+        return self.email_verified and self.policy.trusted_for_email
+
 
 @dataclass(frozen=True)
 class Identity:
-    provider: str
+    namespace: str
     subject: str
     user_id: int
 
@@ -116,6 +128,7 @@ class LoginTransaction:
     """A login in flight: what the provider adapter must remember between begin and complete.
 
     Its id is a secret the browser keeps in its session; it can be taken only once.
+    `provider` is the key of the configured provider it was begun with.
     """
 
     id: str
@@ -139,3 +152,17 @@ class ProviderRedirect:
 
     url: str
     state: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParkedCallback:
+    """A provider's answer that arrived without the browser's cookies (a cross-site POST),
+    kept under a random single-use handle until the browser comes back with them."""
+
+    handle: str
+    provider: str
+    params: dict[str, str]
+    expires_at: datetime
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at

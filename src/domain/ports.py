@@ -8,6 +8,7 @@ from domain.model import (
     LoginSession,
     LoginTransaction,
     NewUser,
+    ParkedCallback,
     Post,
     ProviderPolicy,
     ProviderRedirect,
@@ -25,7 +26,7 @@ class Users(Protocol):
 
     def by_email(self, email: str) -> User | None: ...
 
-    def of_identity(self, provider: str, subject: str) -> User | None:
+    def of_identity(self, namespace: str, subject: str) -> User | None:
         """The user the identity belongs to, if it is known."""
         ...
 
@@ -41,7 +42,7 @@ class Users(Protocol):
 
 
 class Identities(Protocol):
-    def owner_of(self, provider: str, subject: str) -> int | None: ...
+    def owner_of(self, namespace: str, subject: str) -> int | None: ...
 
     def add(self, identity: Identity) -> None: ...
 
@@ -113,17 +114,41 @@ class LoginTransactions(Protocol):
     def remove_expired(self, now: datetime) -> int: ...
 
 
-class IdentityProvider(Protocol):
-    policy: ProviderPolicy
+class ParkedCallbacks(Protocol):
+    def park(self, callback: ParkedCallback) -> None: ...
 
-    def begin(self, identifier: str | None, return_to: str) -> ProviderRedirect:
-        """Raises InvalidIdentifier, LoginFailed or ProviderUnavailable."""
+    def take(self, handle: str) -> ParkedCallback | None:
+        """Remove and return it: a parked answer can be used at most once."""
         ...
 
-    def complete(
-        self, response: Mapping[str, str], state: Mapping[str, str], return_to: str
-    ) -> VerifiedIdentity:
-        """Raises LoginCancelled, LoginFailed or ProviderUnavailable."""
+    def remove_expired(self, now: datetime) -> int: ...
+
+
+class IdentityProvider(Protocol):
+    """One configured way to sign in, over any redirect-based protocol.
+
+    `begin` sends the browser to the provider; `complete` checks what came back.
+    """
+
+    policy: ProviderPolicy
+    name: str  # the login button's label
+    takes_identifier: bool  # whether the person types an identifier for this provider
+
+    def begin(
+        self, *, transaction_id: str, return_to: str, identifier: str | None
+    ) -> ProviderRedirect:
+        """Where to send the browser, and the state to keep server side until it returns.
+
+        `transaction_id` is the login's secret, known to this browser only; the answer must
+        prove it belongs to it. `return_to` is this provider's return URL on the site.
+        Raises InvalidIdentifier, LoginFailed or ProviderUnavailable.
+        """
+        ...
+
+    def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
+        """`callback`: the return request's parameters (query and form); `state`: what
+        `begin` asked to keep. Raises LoginCancelled, LoginFailed, LoginMismatch or
+        ProviderUnavailable."""
         ...
 
 

@@ -1,8 +1,7 @@
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from domain.errors import (
@@ -10,16 +9,13 @@ from domain.errors import (
     Conflict,
     EmailBelongsToAnotherAccount,
     EmailRequired,
-    LoginExpired,
     TooManyConflicts,
-    UnknownProvider,
     UserNotFound,
 )
-from domain.inputs import normalise_email, safe_next_path
+from domain.inputs import normalise_email
 from domain.model import (
     Identity,
     LoginSession,
-    LoginTransaction,
     NewUser,
     Post,
     SessionPolicy,
@@ -30,7 +26,6 @@ from domain.model import (
 from domain.nicknames import choose_nickname, email_local_part, make_unique
 from domain.ports import (
     Clock,
-    IdentityProvider,
     LoginSessions,
     LoginTransactions,
     TokenSource,
@@ -39,7 +34,6 @@ from domain.ports import (
 
 CONFLICT_ATTEMPTS = 10
 CONFLICT_BACKOFF_SECONDS = 0.002
-TRANSACTION_LIFETIME = timedelta(minutes=10)
 
 T = TypeVar("T")
 
@@ -50,75 +44,6 @@ class SignedIn:
     token: str
     session: LoginSession
     next_url: str | None = None
-
-
-@dataclass(frozen=True)
-class LoginStarted:
-    transaction_id: str
-    redirect_url: str
-
-
-def begin_login(
-    provider: IdentityProvider,
-    identifier: str | None,
-    *,
-    next_url: str | None,
-    remember: bool,
-    return_to: str,
-    transactions: LoginTransactions,
-    clock: Clock,
-    tokens: TokenSource,
-) -> LoginStarted:
-    """Ask the provider where to send the browser, and keep the login's state server side.
-
-    Only a same-site `next` path is kept; anything else is dropped here, once.
-    """
-    redirect = provider.begin(identifier, return_to)
-    now = clock.now()
-    transaction = LoginTransaction(
-        id=tokens.new_token(),
-        provider=provider.policy.key,
-        next_url=safe_next_path(next_url),
-        remember=remember,
-        created_at=now,
-        expires_at=now + TRANSACTION_LIFETIME,
-        provider_state=dict(redirect.state),
-    )
-    transactions.add(transaction)
-    return LoginStarted(transaction.id, redirect.url)
-
-
-def finish_login(
-    transaction_id: str | None,
-    response: Mapping[str, str],
-    *,
-    return_to: str,
-    providers: Mapping[str, IdentityProvider],
-    transactions: LoginTransactions,
-    uow: UnitOfWork,
-    sessions: LoginSessions,
-    clock: Clock,
-    tokens: TokenSource,
-    policy: SessionPolicy,
-) -> SignedIn:
-    """Complete the login a browser started: its transaction is used up whatever happens."""
-    transaction = transactions.take(transaction_id) if transaction_id else None
-    if transaction is None or transaction.is_expired(clock.now()):
-        raise LoginExpired()
-    provider = providers.get(transaction.provider)
-    if provider is None:
-        raise UnknownProvider()
-    verified = provider.complete(response, transaction.provider_state, return_to)
-    signed_in = complete_login(
-        verified,
-        remember=transaction.remember,
-        uow=uow,
-        sessions=sessions,
-        clock=clock,
-        tokens=tokens,
-        policy=policy,
-    )
-    return replace(signed_in, next_url=transaction.next_url)
 
 
 def complete_login(
@@ -143,7 +68,8 @@ def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User
     """Find or create the user of a verified identity.
 
     A known identity keeps its user whatever it asserts now. A new identity whose email an
-    account already owns joins that account only if the provider is trusted for email;
+    account already owns joins that account only if the email is verified by a provider
+    trusted for email;
     otherwise the login is refused and nothing is written. A lost race is retried.
     """
     return _retrying_conflicts(lambda: _provision_once(uow, verified, clock))
@@ -161,17 +87,17 @@ def _retrying_conflicts(attempt: Callable[[], T]) -> T:
 
 def _provision_once(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User:
     with uow:
-        known_owner = uow.users.of_identity(verified.provider, verified.subject)
+        known_owner = uow.users.of_identity(verified.namespace, verified.subject)
         if known_owner is not None:
             return _usable(known_owner)
         email = normalise_email(verified.email)
         if email is None and verified.policy.email_required:
             raise EmailRequired()
         owner = uow.users.by_email(email) if email else None
-        if owner is not None and not verified.policy.trusted_for_email:
+        if owner is not None and not verified.email_is_trusted:
             raise EmailBelongsToAnotherAccount()
         user = _usable(owner) if owner else _create_user(uow, verified, email, clock)
-        uow.identities.add(Identity(verified.provider, verified.subject, user.id))
+        uow.identities.add(Identity(verified.namespace, verified.subject, user.id))
         uow.commit()
         return user
 
@@ -190,7 +116,7 @@ def _create_user(
     )
     # Only an email the provider vouches for is kept: an unverified one, once kept, would let
     # whoever typed it capture the real owner's later login through a trusted provider.
-    kept_email = email if verified.policy.trusted_for_email else None
+    kept_email = email if verified.email_is_trusted else None
     unique = make_unique(nickname, uow.users.nickname_taken)
     return uow.users.add(NewUser(unique, kept_email, created_at=clock.now()))
 

@@ -4,20 +4,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dependency_injector import providers
 from flask import Flask, Response
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
-from domain.use_cases import current_user
 from entrypoints import auth, pages
 from entrypoints.commands import register_commands
 from entrypoints.container import Container
 from entrypoints.deps import container
 from entrypoints.error_pages import register_error_pages
 from entrypoints.login_user import LoginUser
-from entrypoints.settings import PRODUCTION, ConfigurationError, load_settings
+from entrypoints.protocols import PROTOCOLS, ProtocolAdapter
+from entrypoints.settings import load_settings
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -29,16 +30,24 @@ SECURITY_HEADERS = {
 MAX_REQUEST_BYTES = 64 * 1024
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """The web app. `config` overrides the settings (see entrypoints.settings)."""
-    settings = load_settings(config)
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    protocols: Mapping[str, ProtocolAdapter] = PROTOCOLS,
+) -> Flask:
+    """The web app. `config` overrides the settings (see entrypoints.settings); `protocols`
+    is the registry of sign-in protocols. Bad settings raise ConfigurationError here."""
+    settings = load_settings(config, protocols=protocols)
     services = Container()
+    services.protocols.override(providers.Object(protocols))
     services.config.from_dict(settings)
+    services.identity_providers()  # built at start, connecting to nothing
     app = Flask(__name__, instance_path=settings["instance_path"])
     app.extensions["container"] = services
     app.session_interface = SessionCookies()
     app.config.update(_flask_config(settings, services))
-    CSRFProtect(app)
+    # The return URL takes providers' answers posted from their own sites, which carry no
+    # CSRF token; an answer is bound to its login by the provider adapter instead.
+    CSRFProtect(app).exempt(auth.provider_return)
     _set_up_login(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
@@ -65,8 +74,7 @@ def _flask_config(settings: Mapping[str, Any], services: Container) -> dict[str,
 def _secret_key(settings: Mapping[str, Any]) -> str:
     if settings.get("secret_key"):
         return str(settings["secret_key"])
-    if settings["env"] == PRODUCTION:
-        raise ConfigurationError("Set MICROBLOG_SECRET_KEY: production needs its own secret key.")
+    # Settings refuse production without a key, so this is development.
     return _instance_secret(Path(settings["instance_path"]) / "secret_key")
 
 
@@ -104,13 +112,7 @@ def _set_up_login(app: Flask) -> None:
 
     @manager.user_loader
     def load_user(token: str) -> LoginUser | None:
-        services = container()
-        user = current_user(
-            token,
-            sessions=services.login_sessions(),
-            clock=services.clock(),
-            policy=services.session_policy(),
-        )
+        user = container().logins().current_user(token)
         return None if user is None else LoginUser(user, token)
 
 

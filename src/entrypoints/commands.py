@@ -12,14 +12,6 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from adapters.sql.migrate import upgrade_database
 from domain.errors import DomainError
-from domain.use_cases import (
-    clean_up_expired,
-    disable_user,
-    enable_user,
-    find_user,
-    list_users,
-    log_out_everywhere,
-)
 from entrypoints.deps import container
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from entrypoints.settings import DEVELOPMENT
@@ -64,7 +56,7 @@ def db_upgrade() -> None:
 @reporting_domain_errors
 def users_list() -> None:
     """Every account: id, nickname, email, status, creation time."""
-    for user in list_users(uow=container().unit_of_work()):
+    for user in container().administration().users():
         status = "active" if user.active else "disabled"
         created = user.created_at.isoformat(timespec="seconds")
         click.echo(f"{user.id}\t{user.nickname}\t{user.email or '-'}\t{status}\t{created}")
@@ -75,9 +67,7 @@ def users_list() -> None:
 @reporting_domain_errors
 def users_disable(nickname: str) -> None:
     """Refuse the user's logins and end all their sessions."""
-    services = container()
-    user = find_user(nickname, uow=services.unit_of_work())
-    disable_user(user.id, uow=services.writing_unit_of_work(), sessions=services.login_sessions())
+    user = container().administration().disable(nickname)
     click.echo(f"Disabled {user.nickname} and ended their sessions.")
 
 
@@ -86,9 +76,7 @@ def users_disable(nickname: str) -> None:
 @reporting_domain_errors
 def users_enable(nickname: str) -> None:
     """Let a disabled user log in again."""
-    services = container()
-    user = find_user(nickname, uow=services.unit_of_work())
-    enable_user(user.id, uow=services.writing_unit_of_work())
+    user = container().administration().enable(nickname)
     click.echo(f"Enabled {user.nickname}.")
 
 
@@ -97,23 +85,19 @@ def users_enable(nickname: str) -> None:
 @reporting_domain_errors
 def sessions_revoke(nickname: str) -> None:
     """Sign the user out everywhere (remember-me cookies included)."""
-    services = container()
-    user = find_user(nickname, uow=services.unit_of_work())
-    ended = log_out_everywhere(user.id, sessions=services.login_sessions())
+    user, ended = container().administration().revoke_sessions(nickname)
     click.echo(f"Ended {ended} sessions of {user.nickname}.")
 
 
 @sessions.command("cleanup")
 @reporting_domain_errors
 def sessions_cleanup() -> None:
-    """Delete expired sessions and abandoned logins."""
-    services = container()
-    ended, abandoned = clean_up_expired(
-        sessions=services.login_sessions(),
-        transactions=services.login_transactions(),
-        clock=services.clock(),
+    """Delete expired sessions, abandoned logins and unclaimed provider answers."""
+    done = container().administration().clean_up()
+    click.echo(
+        f"Deleted {done.sessions} expired sessions, {done.transactions} abandoned logins"
+        f" and {done.parked} unclaimed provider answers."
     )
-    click.echo(f"Deleted {ended} expired sessions and {abandoned} abandoned logins.")
 
 
 @openid.command("cleanup")
@@ -129,6 +113,9 @@ provider_options = [
     click.option("--auto-approve", is_flag=True, help="Approve every login at once."),
     click.option("--no-profile", is_flag=True, help="Send no nickname or email, like Steam."),
     click.option("--stateless", is_flag=True, help="Refuse associations."),
+    click.option(
+        "--post-answers", is_flag=True, help="Send every answer back by an auto-submitted POST."
+    ),
 ]
 
 
@@ -144,6 +131,7 @@ def dev_provider_settings(url: str, options: dict[str, bool]) -> DevProviderSett
         auto_approve=options["auto_approve"],
         send_profile=not options["no_profile"],
         refuse_associations=options["stateless"],
+        post_answers=options["post_answers"],
     )
 
 

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from openid.association import SessionNegotiator
 from openid.consumer.discover import OPENID_2_0_TYPE, OPENID_IDP_2_0_TYPE
 from openid.extensions import ax, sreg
-from openid.server.server import CheckIDRequest, ProtocolError, Server
+from openid.server.server import ENCODE_KVFORM, CheckIDRequest, ProtocolError, Server
 from openid.store.memstore import MemoryStore
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -31,6 +31,9 @@ class DevProviderSettings:
     send_profile: bool = True
     # True plays a provider that refuses associations (relying parties go stateless).
     refuse_associations: bool = False
+    # True sends every answer back as an auto-submitted form (a cross-site POST), as
+    # python3-openid's server does by itself for answers longer than 2,047 characters.
+    post_answers: bool = False
 
 
 def create_dev_provider(settings: DevProviderSettings | None = None) -> Flask:
@@ -136,6 +139,8 @@ def create_dev_provider(settings: DevProviderSettings | None = None) -> Flask:
         return response
 
     def to_flask(openid_response) -> Response:  # type: ignore[no-untyped-def]
+        if settings.post_answers and openid_response.whichEncoding() != ENCODE_KVFORM:
+            return Response(openid_response.toHTML(), content_type="text/html")
         web = server.encodeResponse(openid_response)
         status = web.code
         # python3-openid answers "unsupported-type" with 200; the spec (and its consumer) say 400.

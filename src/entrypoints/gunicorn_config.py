@@ -2,7 +2,19 @@
 `gunicorn --config python:entrypoints.gunicorn_config 'entrypoints.app:create_app()'`."""
 
 import gc
+import sys
 from typing import Any
+
+from entrypoints.settings import ConfigurationError, load_settings
+
+
+def on_starting(server: Any) -> None:
+    # Checked once in the master: bad settings stop it in one line, not a traceback per worker.
+    try:
+        load_settings()
+    except ConfigurationError as error:
+        print(f"microblog: bad configuration: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def post_worker_init(worker: Any) -> None:

@@ -2,7 +2,6 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from domain.use_cases import recent_posts
 from entrypoints.deps import container
 
 bp = Blueprint("pages", __name__)
@@ -12,5 +11,5 @@ bp = Blueprint("pages", __name__)
 @bp.get("/index")
 @login_required
 def index() -> ResponseReturnValue:
-    posts = recent_posts(current_user.id, uow=container().unit_of_work())
+    posts = container().timeline().recent_posts(current_user.id)
     return render_template("index.html", title="Home", posts=posts)

@@ -1,56 +1,123 @@
+import ipaddress
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+
+from entrypoints.protocols import (
+    DEFAULT_PROTOCOL,
+    PROTOCOLS,
+    HttpUrl,
+    ProtocolAdapter,
+    ProviderSettings,
+)
 
 ENV_PREFIX = "MICROBLOG_"
 DEVELOPMENT, PRODUCTION = "development", "production"
-
-# Settings read from MICROBLOG_<NAME> (upper case) when set; each is converted by its function.
-ENV_SETTINGS: dict[str, Callable[[str], Any]] = {
-    "env": str,
-    "base_url": str,
-    "instance_path": str,
-    "database_url": str,
-    "secret_key": str,
-    "dev_provider_url": str,
-    "session_hours": float,
-    "remember_days": float,
-    "fetch_allowed_networks": lambda text: [part.strip() for part in text.split(",") if part],
-}
-
+# Settings read from MICROBLOG_<NAME> (upper case) when set.
+ENV_SETTINGS = (
+    "env",
+    "base_url",
+    "instance_path",
+    "database_url",
+    "secret_key",
+    "dev_provider_url",
+    "session_hours",
+    "remember_days",
+    "fetch_allowed_networks",
+)
 GENERIC_OPENID = {"key": "openid", "name": "OpenID"}
+MIN_PRODUCTION_SECRET_LENGTH = 32
+FRIENDLIER_MESSAGES = {"extra_forbidden": "unknown setting", "missing": "missing"}
 
 
 class ConfigurationError(Exception):
-    pass
+    """A setting is wrong; the message is one line naming where it came from and which it is."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    env: Literal["development", "production"] = "development"
+    base_url: HttpUrl = "http://127.0.0.1:5000"
+    instance_path: str = "instance"
+    database_url: Annotated[str, Field(min_length=1)] | None = None
+    secret_key: Annotated[str, Field(min_length=1)] | None = None
+    dev_provider_url: HttpUrl | Literal[""] = "http://127.0.0.1:5001"
+    session_hours: Annotated[float, Field(gt=0)] = 12
+    remember_days: Annotated[float, Field(gt=0)] = 30
+    fetch_allowed_networks: list[str] | None = None
+    providers: list[dict[str, Any]] = Field(default_factory=lambda: [dict(GENERIC_OPENID)])
+    testing: bool = False
+    config_file: str | None = None
+
+    @field_validator("fetch_allowed_networks", mode="before")
+    @classmethod
+    def _split_a_list_from_the_environment(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("fetch_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        checked = []
+        for text in value:
+            try:
+                checked.append(str(ipaddress.ip_network(text)))
+            except ValueError as error:
+                raise ValueError(
+                    f"{text!r} is not a network such as 10.0.0.0/8 ({error})"
+                ) from None
+        return checked
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret_key(self) -> Self:
+        if self.env == PRODUCTION and len(self.secret_key or "") < MIN_PRODUCTION_SECRET_LENGTH:
+            raise ValueError(
+                f"production needs its own secret key of at least {MIN_PRODUCTION_SECRET_LENGTH}"
+                " characters in MICROBLOG_SECRET_KEY (python3 -c 'import secrets;"
+                " print(secrets.token_hex(32))' makes one)"
+            )
+        return self
 
 
 def load_settings(
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    protocols: Mapping[str, ProtocolAdapter] = PROTOCOLS,
 ) -> dict[str, Any]:
     """Defaults, then the TOML file named by MICROBLOG_CONFIG, then MICROBLOG_* variables,
-    then `overrides` (tests and create_app(config)); the later wins."""
+    then `overrides` (tests and create_app(config)); the later wins. Everything is checked
+    here, so a bad setting stops the process at start with a ConfigurationError."""
     environ = os.environ if environ is None else environ
-    settings: dict[str, Any] = {
-        "env": DEVELOPMENT,
-        "base_url": "http://127.0.0.1:5000",
-        "instance_path": "instance",
-        "dev_provider_url": "http://127.0.0.1:5001",
-        "providers": [GENERIC_OPENID],
-        "session_hours": 12,
-        "remember_days": 30,
-    }
+    layered: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+
+    def add(values: Mapping[str, Any], origin: str) -> None:
+        layered.update(values)
+        origins.update(dict.fromkeys(values, origin))
+
     config_file = (overrides or {}).get("config_file") or environ.get(f"{ENV_PREFIX}CONFIG")
     if config_file:
-        settings |= _read_toml(Path(config_file))
-    for name, convert in ENV_SETTINGS.items():
-        value = environ.get(ENV_PREFIX + name.upper())
-        if value is not None:
-            settings[name] = convert(value)
-    settings |= dict(overrides or {})
-    return _completed(settings)
+        add(_read_toml(Path(config_file)), str(config_file))
+    for name in ENV_SETTINGS:
+        variable = ENV_PREFIX + name.upper()
+        if variable in environ:
+            add({name: environ[variable]}, f"environment variable {variable}")
+    add(dict(overrides or {}), "create_app config")
+    try:
+        settings = Settings.model_validate(layered)
+    except ValidationError as error:
+        raise ConfigurationError(_describe(error, origins)) from None
+    providers = _checked_providers(settings, protocols, origins.get("providers", "defaults"))
+    return _completed(settings.model_dump() | {"providers": providers})
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -61,21 +128,69 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"Cannot read the config file {path}: {error}") from error
 
 
+def _checked_providers(
+    settings: Settings, protocols: Mapping[str, ProtocolAdapter], origin: str
+) -> list[ProviderSettings]:
+    entries = [dict(entry) for entry in settings.providers]
+    dev_url = settings.dev_provider_url.rstrip("/")
+    if settings.env == DEVELOPMENT and dev_url and not any(e.get("key") == "dev" for e in entries):
+        entries.append(dev_provider_profile(dev_url))
+    checked: list[ProviderSettings] = []
+    for number, entry in enumerate(entries, start=1):
+        where = _entry_name(number, entry)
+        protocol = entry.setdefault("protocol", DEFAULT_PROTOCOL)
+        if protocol not in protocols:
+            known = ", ".join(sorted(protocols))
+            raise ConfigurationError(
+                f"{origin}: {where}: protocol: unknown protocol {protocol!r} (known: {known})"
+            )
+        try:
+            provider = protocols[protocol].settings.model_validate(entry)
+        except ValidationError as error:
+            raise ConfigurationError(f"{origin}: {where}: {_first_error(error)}") from None
+        if any(earlier.key == provider.key for earlier in checked):
+            raise ConfigurationError(
+                f"{origin}: {where}: key: {provider.key!r} is the key of another provider"
+            )
+        checked.append(provider)
+    return checked
+
+
+def _entry_name(number: int, entry: Mapping[str, Any]) -> str:
+    key = entry.get("key")
+    return f"[[providers]] #{number}" + (f" (key {key!r})" if isinstance(key, str) else "")
+
+
+def _describe(error: ValidationError, origins: Mapping[str, str]) -> str:
+    location = error.errors()[0]["loc"]
+    origin = origins.get(str(location[0]), "settings") if location else "settings"
+    return f"{origin}: {_first_error(error)}"
+
+
+def _first_error(error: ValidationError) -> str:
+    first: ErrorDetails = error.errors()[0]
+    message = FRIENDLIER_MESSAGES.get(first["type"], first["msg"].removeprefix("Value error, "))
+    if first["loc"]:
+        # Union members add their type names to the location: only fields and indices name it.
+        field, *rest = first["loc"]
+        message = "".join([str(field), *(f"[{i}]" for i in rest if isinstance(i, int))]) + (
+            f": {message}"
+        )
+    # A union reports each member's refusal of one value: count values, not members.
+    fields = {str(detail["loc"][0]) if detail["loc"] else "" for detail in error.errors()}
+    return message + (f" (and {len(fields) - 1} more)" if len(fields) > 1 else "")
+
+
 def _completed(settings: dict[str, Any]) -> dict[str, Any]:
-    if settings["env"] not in (DEVELOPMENT, PRODUCTION):
-        raise ConfigurationError(f"MICROBLOG_ENV must be {DEVELOPMENT} or {PRODUCTION}")
     development = settings["env"] == DEVELOPMENT
     base_url = settings["base_url"].rstrip("/")
     instance_path = str(Path(settings["instance_path"]).absolute())
     settings |= {"base_url": base_url, "instance_path": instance_path}
-    settings.setdefault("database_url", f"sqlite:///{instance_path}/microblog.sqlite")
-    # The dev provider and the OpenID identifiers it hands out live on loopback.
-    settings.setdefault("fetch_allowed_networks", ["127.0.0.0/8"] if development else [])
-    providers = [dict(profile) for profile in settings["providers"]]
-    dev_url = (settings.get("dev_provider_url") or "").rstrip("/")
-    if development and dev_url and not any(p["key"] == "dev" for p in providers):
-        providers.append(dev_provider_profile(dev_url))
-    settings["providers"] = providers
+    if settings["database_url"] is None:
+        settings["database_url"] = f"sqlite:///{instance_path}/microblog.sqlite"
+    if settings["fetch_allowed_networks"] is None:
+        # The dev provider and the OpenID identifiers it hands out live on loopback.
+        settings["fetch_allowed_networks"] = ["127.0.0.0/8"] if development else []
     return settings
 
 

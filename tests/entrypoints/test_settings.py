@@ -1,14 +1,30 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from adapters.openid.relying_party import OpenIdIdentityProvider
-from entrypoints.container import Container, openid_profile
+from entrypoints.app import create_app
+from entrypoints.container import Container
 from entrypoints.settings import ConfigurationError, load_settings
+
+MICROBLOG = Path(sys.executable).with_name("microblog")
+STEAM = (
+    "[[providers]]\n"
+    'key = "steam"\n'
+    'name = "Steam"\n'
+    'op_identifier = "https://steamcommunity.com/openid"\n'
+    'claimed_id_prefix = "https://steamcommunity.com/openid/id/"\n'
+)
 
 
 def test_defaults_serve_sqlite_in_the_instance_folder_with_the_dev_provider(tmp_path):
     settings = load_settings({"instance_path": str(tmp_path)}, environ={})
     assert settings["database_url"] == f"sqlite:///{tmp_path}/microblog.sqlite"
-    assert [p["key"] for p in settings["providers"]] == ["openid", "dev"]
+    assert [p.key for p in settings["providers"]] == ["openid", "dev"]
+    assert [p.protocol for p in settings["providers"]] == ["openid", "openid"]
     assert settings["fetch_allowed_networks"] == ["127.0.0.0/8"]
 
 
@@ -17,39 +33,148 @@ def test_environment_variables_override_the_config_file(tmp_path):
     config_file.write_text(
         'base_url = "https://file.example/"\n'
         'database_url = "sqlite:///from-file.sqlite"\n'
-        "[[providers]]\n"
-        'key = "steam"\n'
-        'name = "Steam"\n'
-        'op_identifier = "https://steamcommunity.com/openid"\n'
-        'claimed_id_prefix = "https://steamcommunity.com/openid/id/"\n'
-        'fallback_nickname = "gamer"\n'
+        f'{STEAM}fallback_nickname = "gamer"\n'
     )
     environ = {
         "MICROBLOG_CONFIG": str(config_file),
         "MICROBLOG_ENV": "production",
+        "MICROBLOG_SECRET_KEY": "s" * 32,
         "MICROBLOG_DATABASE_URL": "postgresql+psycopg://db/microblog",
         "MICROBLOG_REMEMBER_DAYS": "7",
+        "MICROBLOG_FETCH_ALLOWED_NETWORKS": "10.1.0.0/16, ,192.168.0.0/24,",
     }
     settings = load_settings(environ=environ)
     assert settings["base_url"] == "https://file.example"
     assert settings["database_url"] == "postgresql+psycopg://db/microblog"
     assert settings["remember_days"] == 7.0
-    assert [p["key"] for p in settings["providers"]] == ["steam"]  # no dev provider in production
-    assert settings["fetch_allowed_networks"] == []
+    assert [p.key for p in settings["providers"]] == ["steam"]  # no dev provider in production
+    assert settings["providers"][0].fallback_nickname == "gamer"
+    assert settings["fetch_allowed_networks"] == ["10.1.0.0/16", "192.168.0.0/24"]
 
 
-def test_a_broken_config_file_or_env_is_a_clear_error(tmp_path):
-    broken = tmp_path / "broken.toml"
-    broken.write_text("base_url = ")
-    with pytest.raises(ConfigurationError, match="Cannot read the config file"):
-        load_settings(environ={"MICROBLOG_CONFIG": str(broken)})
-    with pytest.raises(ConfigurationError, match="MICROBLOG_ENV"):
-        load_settings(environ={"MICROBLOG_ENV": "staging"})
+# Each: the config file's text, environment variables, and what the one-line message names.
+BAD_CONFIGURATIONS = {
+    "a misspelt provider setting": (
+        f"{STEAM}trusted_for_emial = true\n",
+        {},
+        ["[[providers]] #1 (key 'steam')", "trusted_for_emial: unknown setting"],
+    ),
+    "a provider without a key": (
+        '[[providers]]\nname = "Nameless"\n',
+        {},
+        ["[[providers]] #1", "key: missing"],
+    ),
+    "two providers with one key": (
+        f'[[providers]]\nkey = "steam"\n{STEAM}',
+        {},
+        ["[[providers]] #2 (key 'steam')", "key: 'steam' is the key of another provider"],
+    ),
+    "a key that is not URL-safe": (
+        '[[providers]]\nkey = "my provider"\n',
+        {},
+        ["[[providers]] #1 (key 'my provider')", "key: String should match pattern"],
+    ),
+    "a wrong type": (
+        f'{STEAM}stateless = "yes"\n',
+        {},
+        ["(key 'steam')", "stateless: Input should be a valid boolean"],
+    ),
+    "an unknown protocol": (
+        '[[providers]]\nkey = "corp"\nprotocol = "saml"\n',
+        {},
+        ["(key 'corp')", "protocol: unknown protocol 'saml' (known: openid)"],
+    ),
+    "trust in an unpinned OpenID provider": (
+        '[[providers]]\nkey = "any"\ntrusted_for_email = true\n',
+        {},
+        ["(key 'any')", "trusted_for_email = true needs op_endpoint or claimed_id_prefix"],
+    ),
+    "a provider URL that is not one": (
+        '[[providers]]\nkey = "steam"\nop_identifier = "steamcommunity.com/openid"\n',
+        {},
+        ["(key 'steam')", "op_identifier: String should match pattern"],
+    ),
+    "a misspelt top-level setting": (
+        'databse_url = "sqlite:///x.sqlite"\n',
+        {},
+        ["databse_url: unknown setting"],
+    ),
+    "providers that are not a list": (
+        'providers = "openid"\n',
+        {},
+        ["providers: Input should be a valid list"],
+    ),
+    "a bad network list": (
+        "",
+        {"MICROBLOG_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8,localhost"},
+        ["environment variable MICROBLOG_FETCH_ALLOWED_NETWORKS", "'localhost' is not a network"],
+    ),
+    "a duration that is not a number": (
+        "",
+        {"MICROBLOG_SESSION_HOURS": "twelve"},
+        ["environment variable MICROBLOG_SESSION_HOURS", "session_hours: Input should be"],
+    ),
+    "a base URL that is not http(s)": (
+        'base_url = "ftp://microblog.example"\n',
+        {},
+        ["base_url: String should match pattern"],
+    ),
+    "an unknown environment": (
+        "",
+        {"MICROBLOG_ENV": "staging"},
+        ["environment variable MICROBLOG_ENV", "env: Input should be 'development' or"],
+    ),
+    "production without a secret key": (
+        "",
+        {"MICROBLOG_ENV": "production"},
+        ["production needs its own secret key", "MICROBLOG_SECRET_KEY"],
+    ),
+    "a config file that is not TOML": (
+        "base_url = \n",
+        {},
+        ["Cannot read the config file"],
+    ),
+}
 
 
-def test_a_provider_with_an_unknown_setting_is_refused():
-    with pytest.raises(ValueError, match="unknown"):
-        openid_profile({"key": "x", "trusted_for_emial": True})
+@pytest.fixture(params=sorted(BAD_CONFIGURATIONS))
+def bad_configuration(request, tmp_path):
+    text, environ, named = BAD_CONFIGURATIONS[request.param]
+    config_file = tmp_path / "microblog.toml"
+    config_file.write_text(text)
+    environ = {"MICROBLOG_CONFIG": str(config_file), **environ}
+    return environ, [str(config_file) if text else "", *named]
+
+
+def test_create_app_refuses_a_bad_configuration_naming_the_field(
+    bad_configuration, tmp_path, monkeypatch
+):
+    environ, named = bad_configuration
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as refused:
+        create_app({"instance_path": str(tmp_path / "instance")})
+    message = str(refused.value)
+    assert "\n" not in message
+    assert all(part in message for part in named), message
+    assert not (tmp_path / "instance").exists(), "stopped before touching anything"
+
+
+def test_the_microblog_command_refuses_a_bad_configuration_in_one_line(bad_configuration, tmp_path):
+    environ, named = bad_configuration
+    result = subprocess.run(
+        [MICROBLOG, "users", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"MICROBLOG_INSTANCE_PATH": str(tmp_path / "instance")} | environ,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("microblog: bad configuration: ")
+    assert all(part in line for part in named), line
+    assert not (tmp_path / "instance").exists()
 
 
 def test_the_container_builds_one_openid_provider_per_profile_without_connecting(tmp_path):
@@ -61,6 +186,7 @@ def test_the_container_builds_one_openid_provider_per_profile_without_connecting
     assert set(built) == {"openid", "dev"}
     assert all(isinstance(provider, OpenIdIdentityProvider) for provider in built.values())
     assert built["dev"].profile.op_identifier == "http://127.0.0.1:5001/"
+    assert built["dev"].profile.claimed_id_prefix == "http://127.0.0.1:5001/id/"
     assert container.unit_of_work() is not container.unit_of_work()
     assert container.engine() is container.engine()
     container.shutdown_resources()

@@ -42,7 +42,7 @@ def all_users(engine):
 
 @pytest.mark.parametrize("attempt", range(3))
 def test_concurrent_first_logins_of_one_identity_yield_one_user(engine, attempt):
-    identity = VerifiedIdentity(DEV, "https://id.example/alice", "alice")
+    identity = VerifiedIdentity(DEV, "openid", "https://id.example/alice", "alice")
     signed_in = log_in_at_once(engine, [identity] * THREADS)
     users = all_users(engine)
     assert len(users) == 1
@@ -52,7 +52,9 @@ def test_concurrent_first_logins_of_one_identity_yield_one_user(engine, attempt)
 
 @pytest.mark.parametrize("attempt", range(3))
 def test_concurrent_new_users_asserting_one_nickname_get_distinct_nicknames(engine, attempt):
-    identities = [VerifiedIdentity(DEV, f"https://id.example/{n}", "alice") for n in range(THREADS)]
+    identities = [
+        VerifiedIdentity(DEV, "openid", f"https://id.example/{n}", "alice") for n in range(THREADS)
+    ]
     signed_in = log_in_at_once(engine, identities)
     users = all_users(engine)
     assert len(users) == THREADS
@@ -65,7 +67,10 @@ def test_sustained_concurrent_first_logins_all_succeed(engine):
     """Four threads provisioning back to back: on SQLite a writer waits for the write lock
     (BEGIN IMMEDIATE + busy_timeout) instead of failing on a stale snapshot."""
     batches = [
-        [VerifiedIdentity(DEV, f"https://id.example/{t}-{n}", f"u{t}-{n}") for n in range(60)]
+        [
+            VerifiedIdentity(DEV, "openid", f"https://id.example/{t}-{n}", f"u{t}-{n}")
+            for n in range(60)
+        ]
         for t in range(4)
     ]
     sessions, clock, tokens = SqlLoginSessions(engine), SystemClock(), SecretsTokenSource()

@@ -10,13 +10,19 @@ from adapters.openid.fetcher import FetchPolicy, SafeFetcher
 from adapters.openid.relying_party import OpenIdIdentityProvider, OpenIdProfile
 from adapters.sql.openid_store import SqlOpenIdStore
 from adapters.sql.tables import openid_associations, openid_nonces
-from domain.errors import InvalidIdentifier, LoginCancelled, LoginFailed, ProviderUnavailable
+from domain.errors import (
+    InvalidIdentifier,
+    LoginCancelled,
+    LoginFailed,
+    LoginMismatch,
+    ProviderUnavailable,
+)
 from domain.model import ProviderPolicy
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from tests.servers import serving
 
 REALM = "http://127.0.0.1:5000/"
-RETURN_TO = "http://127.0.0.1:5000/login/return"
+RETURN_TO = "http://127.0.0.1:5000/login/return/dev"
 DEV = ProviderPolicy("dev", trusted_for_email=True)
 LOCAL = FetchPolicy.allowing(["127.0.0.1/32"], connect_timeout=1.0, read_timeout=1.0)
 
@@ -55,6 +61,10 @@ def relying_party(store, profile=None, fetch_policy=LOCAL):
     return OpenIdIdentityProvider(profile, store, REALM, SafeFetcher(fetch_policy))
 
 
+def start(rp, identifier, transaction_id="login-1"):
+    return rp.begin(transaction_id=transaction_id, return_to=RETURN_TO, identifier=identifier)
+
+
 def approve(redirect_url, name=None, email="", decision="approve"):
     """What a person does in the browser: open the provider's page, approve, come back."""
     page = browser.request("GET", redirect_url, redirect=False)
@@ -84,30 +94,32 @@ def count(store_engine, table):
 
 def test_login_with_an_identity_url_brings_nickname_and_email(op, store, engine):
     rp = relying_party(store)
-    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    started = start(rp, f"{op}/id/alice")
     assert started.url.startswith(f"{op}/endpoint?")
-    assert set(started.state) >= {"claimed_id", "server_url", "type_uris"}
+    assert set(started.state) >= {"claimed_id", "server_url", "type_uris", "return_to", "state"}
     response = approve(started.url, email="alice@example.com")
-    verified = rp.complete(response, started.state, RETURN_TO)
-    assert verified.subject == f"{op}/id/alice"
+    assert response["state"] == "login-1"
+    verified = rp.complete(response, started.state)
+    assert (verified.namespace, verified.subject) == ("openid", f"{op}/id/alice")
     assert (verified.nickname, verified.email) == ("alice", "alice@example.com")
     assert verified.policy == DEV
+    assert verified.email_verified is True, "a pinned provider trusted for email vouches"
     assert count(engine, openid_associations) == 1, "stateful: the association is shared"
 
 
 def test_login_with_the_op_identifier_lets_the_person_choose_a_name(op, store):
     rp = relying_party(store)
-    started = rp.begin(f"{op}/", RETURN_TO)
+    started = start(rp, f"{op}/")
     response = approve(started.url, name="bob", email="")
-    verified = rp.complete(response, started.state, RETURN_TO)
+    verified = rp.complete(response, started.state)
     assert verified.subject == f"{op}/id/bob"
     assert (verified.nickname, verified.email) == ("bob", None)
 
 
 def test_stateless_login_against_a_provider_that_refuses_associations(stateless_op, store, engine):
     rp = relying_party(store)
-    started = rp.begin(f"{stateless_op}/id/carol", RETURN_TO)
-    verified = rp.complete(approve(started.url), started.state, RETURN_TO)
+    started = start(rp, f"{stateless_op}/id/carol")
+    verified = rp.complete(approve(started.url), started.state)
     assert verified.subject == f"{stateless_op}/id/carol"
     assert count(engine, openid_associations) == 0
     assert count(engine, openid_nonces) == 1, "the nonce is still checked"
@@ -115,30 +127,30 @@ def test_stateless_login_against_a_provider_that_refuses_associations(stateless_
 
 def test_a_refusing_provider_is_remembered_so_no_new_association_is_tried(stateless_op, store):
     rp = relying_party(store)
-    rp.begin(f"{stateless_op}/id/carol", RETURN_TO)
+    start(rp, f"{stateless_op}/id/carol")
     assert rp._refusals.recently_refused(f"{stateless_op}/endpoint")
 
 
 def test_stateless_profile_never_associates(op, store, engine):
     rp = relying_party(store, OpenIdProfile(DEV, "Dev", stateless=True))
-    started = rp.begin(f"{op}/id/dave", RETURN_TO)
-    assert rp.complete(approve(started.url), started.state, RETURN_TO).subject.endswith("/dave")
+    started = start(rp, f"{op}/id/dave")
+    assert rp.complete(approve(started.url), started.state).subject.endswith("/dave")
     assert count(engine, openid_associations) == 0
 
 
 def test_cancel_becomes_login_cancelled_and_stores_nothing(op, store, engine):
     rp = relying_party(store)
-    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    started = start(rp, f"{op}/id/alice")
     response = approve(started.url, decision="cancel")
     with pytest.raises(LoginCancelled):
-        rp.complete(response, started.state, RETURN_TO)
+        rp.complete(response, started.state)
     assert count(engine, openid_nonces) == 0
 
 
 @pytest.fixture
 def signed_response(op, store):
     rp = relying_party(store)
-    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    started = start(rp, f"{op}/id/alice")
     return rp, started.state, approve(started.url, email="alice@example.com")
 
 
@@ -146,7 +158,7 @@ def test_a_tampered_signature_is_refused(signed_response, engine):
     rp, state, response = signed_response
     response["openid.sig"] = "A" * len(response["openid.sig"])
     with pytest.raises(LoginFailed):
-        rp.complete(response, state, RETURN_TO)
+        rp.complete(response, state)
     assert count(engine, openid_nonces) == 0
 
 
@@ -154,20 +166,53 @@ def test_a_changed_claimed_id_is_refused(signed_response, op):
     rp, state, response = signed_response
     response["openid.claimed_id"] = response["openid.identity"] = f"{op}/id/mallory"
     with pytest.raises(LoginFailed):
-        rp.complete(response, state, RETURN_TO)
+        rp.complete(response, state)
 
 
 def test_a_return_to_that_does_not_match_is_refused(signed_response):
     rp, state, response = signed_response
+    moved = state | {"return_to": "http://127.0.0.1:5000/elsewhere?state=login-1"}
     with pytest.raises(LoginFailed):
-        rp.complete(response, state, "http://127.0.0.1:5000/elsewhere")
+        rp.complete(response, moved)
+
+
+def test_an_answer_given_for_another_login_is_refused_before_any_provider_call(op, store, engine):
+    rp = relying_party(store)
+    mine = start(rp, f"{op}/id/alice", transaction_id="mine")
+    theirs = start(rp, f"{op}/id/mallory", transaction_id="theirs")
+    their_answer = approve(theirs.url)
+    with pytest.raises(LoginMismatch):
+        rp.complete(their_answer, mine.state)
+    assert count(engine, openid_nonces) == 0, "refused before the answer was checked"
+
+
+def test_an_answer_whose_state_was_rewritten_is_refused(op, store):
+    # The state is also in the signed return_to: changing the visible one breaks the match.
+    rp = relying_party(store)
+    mine = start(rp, f"{op}/id/alice", transaction_id="mine")
+    theirs = start(rp, f"{op}/id/mallory", transaction_id="theirs")
+    forged = approve(theirs.url) | {"state": "mine"}
+    with pytest.raises(LoginFailed):
+        rp.complete(forged, mine.state)
+
+
+def test_a_provider_pinned_by_its_endpoint_accepts_only_answers_signed_there(op, store):
+    pinned = OpenIdProfile(DEV, "Dev", op_endpoint=f"{op}/endpoint")
+    rp = relying_party(store, pinned)
+    started = start(rp, f"{op}/id/alice")
+    assert rp.complete(approve(started.url), started.state).subject == f"{op}/id/alice"
+    elsewhere = OpenIdProfile(DEV, "Dev", op_endpoint="https://op.example/endpoint")
+    rp = relying_party(store, elsewhere)
+    started = start(rp, f"{op}/id/alice")
+    with pytest.raises(LoginFailed):
+        rp.complete(approve(started.url), started.state)
 
 
 def test_a_replayed_response_is_refused(signed_response):
     rp, state, response = signed_response
-    rp.complete(response, state, RETURN_TO)
+    rp.complete(response, state)
     with pytest.raises(LoginFailed):
-        rp.complete(response, state, RETURN_TO)
+        rp.complete(response, state)
 
 
 def test_a_response_replayed_to_another_relying_party_sharing_the_database_is_refused(
@@ -176,23 +221,23 @@ def test_a_response_replayed_to_another_relying_party_sharing_the_database_is_re
     from adapters.sql.engine import create_database_engine
 
     rp, state, response = signed_response
-    rp.complete(response, state, RETURN_TO)
+    rp.complete(response, state)
     other_engine = create_database_engine(database_url)
     try:
         with pytest.raises(LoginFailed):
-            relying_party(SqlOpenIdStore(other_engine)).complete(response, state, RETURN_TO)
+            relying_party(SqlOpenIdStore(other_engine)).complete(response, state)
     finally:
         other_engine.dispose()
 
 
 def test_unsigned_profile_values_injected_into_a_valid_response_are_ignored(op, store):
     rp = relying_party(store)
-    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    started = start(rp, f"{op}/id/alice")
     response = approve(started.url, email="")
     assert "openid.sreg.email" not in response
     response["openid.sreg.email"] = "victim@example.com"
     response["openid.ax.value.email"] = "victim@example.com"
-    verified = rp.complete(response, started.state, RETURN_TO)
+    verified = rp.complete(response, started.state)
     assert verified.email is None
     assert verified.nickname in ("alice", None)
 
@@ -205,8 +250,9 @@ def test_an_identifier_pointing_at_an_internal_address_is_refused_before_connect
     port = listener.getsockname()[1]
     try:
         with pytest.raises(InvalidIdentifier):
-            relying_party(store, fetch_policy=FetchPolicy()).begin(
-                f"http://127.0.0.1:{port}/id/alice", RETURN_TO
+            start(
+                relying_party(store, fetch_policy=FetchPolicy()),
+                f"http://127.0.0.1:{port}/id/alice",
             )
         with pytest.raises(TimeoutError):
             listener.accept()  # nobody connected
@@ -219,7 +265,7 @@ def test_an_identifier_pointing_at_an_internal_address_is_refused_before_connect
 )
 def test_internal_addresses_are_refused(store, identifier):
     with pytest.raises(InvalidIdentifier):
-        relying_party(store, fetch_policy=FetchPolicy()).begin(identifier, RETURN_TO)
+        start(relying_party(store, fetch_policy=FetchPolicy()), identifier)
 
 
 def test_a_provider_that_never_answers_is_unavailable_within_the_timeout(store):
@@ -230,7 +276,7 @@ def test_a_provider_that_never_answers_is_unavailable_within_the_timeout(store):
     try:
         started = time.monotonic()
         with pytest.raises(ProviderUnavailable):
-            relying_party(store).begin(f"http://127.0.0.1:{port}/id/alice", RETURN_TO)
+            start(relying_party(store), f"http://127.0.0.1:{port}/id/alice")
         assert time.monotonic() - started < 5
     finally:
         listener.close()
@@ -266,14 +312,14 @@ def test_an_xrds_with_entity_expansion_fails_discovery_without_fetching_further(
         return app
 
     with serving(make_app) as base, pytest.raises((LoginFailed, InvalidIdentifier)):
-        relying_party(store).begin(f"{base}/id", RETURN_TO)
+        start(relying_party(store), f"{base}/id")
     assert "id" in hits and "leak" not in hits
 
 
 @pytest.mark.parametrize("identifier", ["", "   ", "x" * 10_000, "http://a\x00b/", "=xri.name"])
 def test_bad_identifiers_get_a_clear_validation_error(store, identifier):
     with pytest.raises(InvalidIdentifier) as refused:
-        relying_party(store).begin(identifier, RETURN_TO)
+        start(relying_party(store), identifier)
     assert refused.value.message
 
 
@@ -285,8 +331,8 @@ def test_a_steam_like_provider_is_accepted_for_its_own_prefix(steam_op, store):
         claimed_id_prefix=f"{steam_op}/id/",
     )
     rp = relying_party(store, profile)
-    started = rp.begin(None, RETURN_TO)
-    verified = rp.complete(approve(started.url, name="76561197960287930"), started.state, RETURN_TO)
+    started = start(rp, None)
+    verified = rp.complete(approve(started.url, name="76561197960287930"), started.state)
     assert verified.subject == f"{steam_op}/id/76561197960287930"
     assert (verified.nickname, verified.email) == (None, None)
 
@@ -299,9 +345,9 @@ def test_a_steam_like_provider_is_refused_outside_its_prefix(steam_op, store):
         claimed_id_prefix=f"{steam_op}/openid/id/",
     )
     rp = relying_party(store, profile)
-    started = rp.begin(None, RETURN_TO)
+    started = start(rp, None)
     with pytest.raises(LoginFailed):
-        rp.complete(approve(started.url, name="someone"), started.state, RETURN_TO)
+        rp.complete(approve(started.url, name="someone"), started.state)
 
 
 def test_the_dev_provider_answers_an_unsupported_association_type_with_400(op):
@@ -323,62 +369,56 @@ def test_the_dev_provider_answers_an_unsupported_association_type_with_400(op):
 
 
 @pytest.fixture
-def login_ports(engine):
-    from adapters.sql.stores import SqlLoginSessions, SqlLoginTransactions
+def log_in_through(engine):
+    from adapters.sql.stores import SqlLoginSessions, SqlLoginTransactions, SqlParkedCallbacks
     from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
     from adapters.system import SecretsTokenSource, SystemClock
     from domain.model import SessionPolicy
+    from domain.services import Logins
 
-    return {
-        "transactions": SqlLoginTransactions(engine),
-        "clock": SystemClock(),
-        "tokens": SecretsTokenSource(),
-    }, {
-        "uow": SqlAlchemyUnitOfWork(engine),
-        "sessions": SqlLoginSessions(engine),
-        "policy": SessionPolicy(),
-    }
+    def log_in_through(rp, identifier, **answer):
+        logins = Logins(
+            providers={rp.policy.key: rp},
+            return_url=lambda key: RETURN_TO,
+            transactions=SqlLoginTransactions(engine),
+            parked=SqlParkedCallbacks(engine),
+            unit_of_work=lambda: SqlAlchemyUnitOfWork(engine, writing=True),
+            sessions=SqlLoginSessions(engine),
+            clock=SystemClock(),
+            tokens=SecretsTokenSource(),
+            policy=SessionPolicy(),
+        )
+        key = rp.policy.key
+        started = logins.begin(key, identifier=identifier, next_url="/after", remember=True)
+        return logins.finish(key, started.transaction_id, approve(started.redirect_url, **answer))
 
-
-def log_in_through(rp, identifier, login_ports, **answer):
-    from domain.use_cases import begin_login, finish_login
-
-    begin_ports, finish_ports = login_ports
-    started = begin_login(
-        rp, identifier, next_url="/after", remember=True, return_to=RETURN_TO, **begin_ports
-    )
-    return finish_login(
-        started.transaction_id,
-        approve(started.redirect_url, **answer),
-        return_to=RETURN_TO,
-        providers={rp.policy.key: rp},
-        **begin_ports,
-        **finish_ports,
-    )
+    return log_in_through
 
 
-def test_a_missing_email_is_refused_when_the_provider_profile_requires_one(op, store, login_ports):
+def test_a_missing_email_is_refused_when_the_provider_profile_requires_one(
+    op, store, log_in_through
+):
     from domain.errors import EmailRequired
 
     profile = OpenIdProfile(
         ProviderPolicy("dev", trusted_for_email=True, email_required=True), "Dev"
     )
     with pytest.raises(EmailRequired):
-        log_in_through(relying_party(store, profile), f"{op}/id/erin", login_ports, email="")
+        log_in_through(relying_party(store, profile), f"{op}/id/erin", email="")
     signed_in = log_in_through(
-        relying_party(store, profile), f"{op}/id/erin", login_ports, email="erin@example.com"
+        relying_party(store, profile), f"{op}/id/erin", email="erin@example.com"
     )
     assert (signed_in.user.nickname, signed_in.user.email) == ("erin", "erin@example.com")
     assert signed_in.next_url == "/after"
 
 
-def test_a_missing_nickname_falls_back_per_provider_profile(steam_op, store, login_ports):
+def test_a_missing_nickname_falls_back_per_provider_profile(steam_op, store, log_in_through):
     profile = OpenIdProfile(
         ProviderPolicy("steam", fallback_nickname="steam user"),
         "Steam",
         op_identifier=f"{steam_op}/",
     )
-    signed_in = log_in_through(relying_party(store, profile), None, login_ports, name="7656")
+    signed_in = log_in_through(relying_party(store, profile), None, name="7656")
     assert signed_in.user.nickname == "steam user"
     assert signed_in.user.email is None
 
@@ -399,24 +439,24 @@ def test_a_missing_nickname_falls_back_per_provider_profile(steam_op, store, log
 )
 def test_malformed_responses_fail_cleanly(op, store, response):
     rp = relying_party(store)
-    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    started = start(rp, f"{op}/id/alice")
     with pytest.raises(LoginFailed):
-        rp.complete(response, started.state, RETURN_TO)
+        rp.complete(response | {"state": "login-1"}, started.state)
 
 
 def test_setup_needed_becomes_a_cancelled_login(op, store):
     rp = relying_party(store)
-    started = rp.begin(f"{op}/id/alice", RETURN_TO)
+    started = start(rp, f"{op}/id/alice")
     immediate = started.url.replace("checkid_setup", "checkid_immediate")
     answer = browser.request("GET", immediate, redirect=False)
     assert answer.status == 302
     with pytest.raises(LoginCancelled):
-        rp.complete(answer_query(answer.headers["Location"]), started.state, RETURN_TO)
+        rp.complete(answer_query(answer.headers["Location"]), started.state)
 
 
 def test_stateless_login_with_the_op_identifier(stateless_op, store, engine):
     rp = relying_party(store)
-    started = rp.begin(f"{stateless_op}/", RETURN_TO)
-    verified = rp.complete(approve(started.url, name="frank"), started.state, RETURN_TO)
+    started = start(rp, f"{stateless_op}/")
+    verified = rp.complete(approve(started.url, name="frank"), started.state)
     assert (verified.subject, verified.nickname) == (f"{stateless_op}/id/frank", "frank")
     assert count(engine, openid_associations) == 0

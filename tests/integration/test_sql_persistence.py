@@ -2,10 +2,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.sql.stores import SqlLoginSessions, SqlLoginTransactions
+from adapters.sql.stores import SqlLoginSessions, SqlLoginTransactions, SqlParkedCallbacks
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict
-from domain.model import Identity, LoginSession, LoginTransaction, NewUser
+from domain.model import Identity, LoginSession, LoginTransaction, NewUser, ParkedCallback
 from domain.use_cases import recent_posts
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -79,21 +79,21 @@ def test_emails_are_unique_and_many_users_may_have_none(uow):
 def test_an_identity_maps_to_its_user_and_is_unique(uow):
     user = add_user(uow)
     with uow:
-        uow.identities.add(Identity("dev", "https://id.example/alice", user.id))
+        uow.identities.add(Identity("openid", "https://id.example/alice", user.id))
         uow.commit()
     with uow:
-        assert uow.identities.owner_of("dev", "https://id.example/alice") == user.id
-        assert uow.identities.owner_of("other", "https://id.example/alice") is None
+        assert uow.identities.owner_of("openid", "https://id.example/alice") == user.id
+        assert uow.identities.owner_of("https://issuer.example", "https://id.example/alice") is None
         assert uow.identities.of_user(user.id) == [
-            Identity("dev", "https://id.example/alice", user.id)
+            Identity("openid", "https://id.example/alice", user.id)
         ]
     with pytest.raises(Conflict), uow:
-        uow.identities.add(Identity("dev", "https://id.example/alice", user.id))
+        uow.identities.add(Identity("openid", "https://id.example/alice", user.id))
 
 
 def test_an_identity_must_belong_to_an_existing_user(uow):
     with pytest.raises(Conflict), uow:
-        uow.identities.add(Identity("dev", "nobody", 999))
+        uow.identities.add(Identity("openid", "nobody", 999))
         uow.commit()
 
 
@@ -180,6 +180,27 @@ def test_expired_login_transactions_are_cleaned_up(engine):
     assert store.take("old") is None
 
 
+def a_parked_answer(handle="h-1", expires_at=NOW + timedelta(minutes=5)):
+    # As long as a POST-back answer gets: over 2,047 characters, with non-ASCII values.
+    params = {"state": "tx-1", "openid.mode": "id_res", "openid.sreg.nickname": "Zoë " * 600}
+    return ParkedCallback(handle, "dev", params, expires_at)
+
+
+def test_a_parked_answer_can_be_taken_once_and_comes_back_whole(engine):
+    store = SqlParkedCallbacks(engine)
+    store.park(a_parked_answer())
+    assert store.take("h-1") == a_parked_answer()
+    assert store.take("h-1") is None
+
+
+def test_expired_parked_answers_are_cleaned_up(engine):
+    store = SqlParkedCallbacks(engine)
+    store.park(a_parked_answer("old", NOW - timedelta(minutes=1)))
+    store.park(a_parked_answer("new"))
+    assert store.remove_expired(NOW) == 1
+    assert store.take("new") is not None and store.take("old") is None
+
+
 def test_deleting_a_user_takes_its_identities_and_sessions_along(engine, uow):
     from sqlalchemy import delete, func, select
 
@@ -187,7 +208,7 @@ def test_deleting_a_user_takes_its_identities_and_sessions_along(engine, uow):
 
     user = add_user(uow)
     with uow:
-        uow.identities.add(Identity("dev", "alice", user.id))
+        uow.identities.add(Identity("openid", "alice", user.id))
         uow.commit()
     SqlLoginSessions(engine).add(a_session(user.id))
     with engine.begin() as connection:

@@ -2,12 +2,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from domain.inputs import (
-    MAX_IDENTIFIER_LENGTH,
-    normalise_email,
-    parse_identifier,
-    safe_next_path,
-)
+from domain.inputs import normalise_email, safe_next_path
 
 HOSTILE_NEXT = [
     "//evil.example",
@@ -57,30 +52,6 @@ def test_printable_paths_that_start_with_one_slash_are_kept(rest):
     assume(not rest.startswith(("/", "\\")) and "\\" not in rest)
     path = "/" + rest
     assert safe_next_path(path) == path
-
-
-@given(st.text(min_size=1, max_size=200))
-def test_an_identifier_is_either_accepted_trimmed_or_refused_with_a_message(text):
-    try:
-        identifier = parse_identifier(text)
-    except ValueError as error:
-        assert str(error)
-    else:
-        assert identifier == text.strip()
-        assert identifier.isprintable()
-        assert not any(c.isspace() for c in identifier)
-
-
-@pytest.mark.parametrize(
-    "text", ["", "   ", "x" * 10_000, "https://id.example/\x00me", "a b", "id\u202e"]
-)
-def test_bad_identifiers_are_refused(text):
-    with pytest.raises(ValueError):
-        parse_identifier(text)
-
-
-def test_an_identifier_may_be_as_long_as_the_limit():
-    assert parse_identifier("x" * MAX_IDENTIFIER_LENGTH) == "x" * MAX_IDENTIFIER_LENGTH
 
 
 @given(st.text(max_size=300))

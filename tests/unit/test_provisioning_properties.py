@@ -48,13 +48,20 @@ class World:
             return list(self.uow.users.list())
 
 
-@given(policies, st.lists(st.tuples(nicknames, emails), min_size=1, max_size=6))
-def test_the_same_identity_always_yields_the_same_user(policy, assertions):
+def owner_identity():
+    return VerifiedIdentity(TRUSTED, "openid", "owner", "owner", "alice@example.com", True)
+
+
+@given(st.lists(st.tuples(policies, nicknames, emails, st.booleans()), min_size=1, max_size=6))
+def test_the_same_identity_always_yields_the_same_user_whichever_provider_brings_it(assertions):
     world = World()
     first = None
-    for nickname, email in assertions:
+    for policy, nickname, email, verified in assertions:
         try:
-            user = world.login(VerifiedIdentity(policy, "https://id.example/me", nickname, email))
+            identity = VerifiedIdentity(
+                policy, "openid", "https://id.example/me", nickname, email, verified
+            )
+            user = world.login(identity)
         except LoginRefused as refused:
             assert first is None, f"a known identity was refused: {refused!r}"
             continue
@@ -68,7 +75,7 @@ def test_nicknames_stay_valid_and_unique_whatever_providers_assert(logins):
     world = World()
     for index, (policy, nickname, email) in enumerate(logins):
         try:
-            world.login(VerifiedIdentity(policy, f"subject-{index}", nickname, email))
+            world.login(VerifiedIdentity(policy, "openid", f"subject-{index}", nickname, email))
         except LoginRefused:
             continue
     users = world.users()
@@ -79,28 +86,31 @@ def test_nicknames_stay_valid_and_unique_whatever_providers_assert(logins):
 @given(
     nicknames,
     st.sampled_from(["alice@example.com", "ALICE@Example.com "]),
-    st.sampled_from([UNTRUSTED, STEAM]),
+    st.sampled_from([(UNTRUSTED, True), (STEAM, True), (TRUSTED, False)]),
 )
-def test_an_untrusted_provider_asserting_an_owned_email_gets_nothing(nickname, email, policy):
+def test_an_unverified_or_untrusted_email_of_another_account_gets_nothing(
+    nickname, email, policy_and_verified
+):
+    policy, verified = policy_and_verified
     world = World()
-    owner = world.login(VerifiedIdentity(TRUSTED, "owner", "owner", "alice@example.com")).user
+    owner = world.login(owner_identity()).user
     try:
-        world.login(VerifiedIdentity(policy, "intruder", nickname, email))
+        world.login(VerifiedIdentity(policy, "openid", "intruder", nickname, email, verified))
     except EmailBelongsToAnotherAccount:
         pass
     else:
         raise AssertionError("the untrusted login went through")
     assert world.users() == [owner]
     with world.uow:
-        assert world.uow.identities.owner_of(policy.key, "intruder") is None
+        assert world.uow.identities.owner_of("openid", "intruder") is None
     assert len(world.sessions.sessions) == 1
 
 
 @given(nicknames, st.sampled_from(["alice@example.com", "ALICE@Example.com "]))
-def test_a_trusted_provider_links_to_the_owner_of_the_email(nickname, email):
+def test_a_verified_email_from_a_trusted_provider_links_to_its_owner(nickname, email):
     world = World()
-    owner = world.login(VerifiedIdentity(TRUSTED, "owner", "owner", "alice@example.com")).user
-    linked = world.login(VerifiedIdentity(TRUSTED, "another", nickname, email)).user
+    owner = world.login(owner_identity()).user
+    linked = world.login(VerifiedIdentity(TRUSTED, "openid", "another", nickname, email, True)).user
     assert linked == owner
     assert len(world.users()) == 1
 
@@ -112,12 +122,12 @@ def test_a_trusted_provider_links_to_the_owner_of_the_email(nickname, email):
 def test_disabling_a_user_invalidates_all_its_sessions(logins, victim):
     world = World()
     tokens = {
-        world.login(VerifiedIdentity(STEAM, subject, subject), remember).token: subject
+        world.login(VerifiedIdentity(STEAM, "openid", subject, subject), remember).token: subject
         for subject, remember in logins
     }
     owner = {t: world.sessions.get(hash_token(t)).user_id for t in tokens}
     with world.uow:
-        victim_id = world.uow.identities.owner_of(STEAM.key, victim)
+        victim_id = world.uow.identities.owner_of("openid", victim)
     if victim_id is not None:
         disable_user(victim_id, uow=world.uow, sessions=world.sessions)
     for token, subject in tokens.items():

@@ -10,22 +10,22 @@ from domain.errors import (
     EmailRequired,
     LoginCancelled,
     LoginExpired,
+    LoginMismatch,
     TooManyConflicts,
     UnknownProvider,
     UserNotFound,
 )
 from domain.model import NewUser, ProviderPolicy, VerifiedIdentity, hash_token
+from domain.services import Logins, ProviderChoice
 from domain.use_cases import (
-    begin_login,
     complete_login,
     current_user,
     disable_user,
     enable_user,
-    finish_login,
     log_out,
     log_out_everywhere,
 )
-from tests.fakes import FakeIdentityProvider, FakeUnitOfWork
+from tests.fakes import FakeIdentityProvider, FakeParkedCallbacks, FakeUnitOfWork
 from tests.strategies import STEAM, TRUSTED, UNTRUSTED
 
 
@@ -50,8 +50,10 @@ def whoami(uow, sessions, clock, session_policy):
     return partial(current_user, sessions=sessions, clock=clock, policy=session_policy)
 
 
-def identity(policy=UNTRUSTED, subject="https://id.example/alice", **claims):
-    return VerifiedIdentity(policy, subject, claims.get("nickname"), claims.get("email"))
+def identity(policy=UNTRUSTED, subject="https://id.example/alice", verified=True, **claims):
+    return VerifiedIdentity(
+        policy, "openid", subject, claims.get("nickname"), claims.get("email"), verified
+    )
 
 
 def all_users(uow):
@@ -65,7 +67,7 @@ def test_first_login_provisions_a_user_with_the_provider_nickname(login, uow):
     assert signed_in.user.email == "alice@example.com"
     assert all_users(uow) == [signed_in.user]
     with uow:
-        assert uow.identities.owner_of("trusted", "https://id.example/alice") == signed_in.user.id
+        assert uow.identities.owner_of("openid", "https://id.example/alice") == signed_in.user.id
 
 
 def test_second_login_with_same_identity_reuses_the_user(login, uow):
@@ -97,7 +99,7 @@ def test_untrusted_provider_cannot_enter_an_account_by_asserting_its_email(login
     assert "another account" in refused.value.message
     assert all_users(uow) == [owner]
     with uow:
-        assert uow.identities.owner_of("untrusted", "attacker") is None
+        assert uow.identities.owner_of("openid", "attacker") is None
     assert len(sessions.sessions) == 1
 
 
@@ -107,6 +109,15 @@ def test_trusted_provider_links_a_new_identity_to_the_owner_of_its_email(login, 
     assert linked == owner
     with uow:
         assert {i.subject for i in uow.identities.of_user(owner.id)} == {"first", "second"}
+
+
+def test_an_unverified_email_from_a_trusted_provider_neither_links_nor_is_kept(login, uow):
+    owner = login(identity(TRUSTED, subject="owner", email="alice@example.com")).user
+    with pytest.raises(EmailBelongsToAnotherAccount):
+        login(identity(TRUSTED, subject="other", email="alice@example.com", verified=False))
+    newcomer = login(identity(TRUSTED, subject="new", email="new@example.com", verified=False))
+    assert newcomer.user.email is None
+    assert [u.id for u in all_users(uow)] == [owner.id, newcomer.user.id]
 
 
 def test_an_untrusted_email_is_not_kept(login):
@@ -141,7 +152,7 @@ def test_a_trusted_link_to_a_disabled_account_is_refused_and_writes_nothing(logi
     with pytest.raises(AccountDisabled):
         login(identity(TRUSTED, subject="second", email="alice@example.com"))
     with uow:
-        assert uow.identities.owner_of("trusted", "second") is None
+        assert uow.identities.owner_of("openid", "second") is None
 
 
 def test_an_enabled_user_can_log_in_again(login, uow, sessions):
@@ -281,89 +292,183 @@ def test_endless_conflicts_fail_cleanly_and_write_nothing(sessions, clock, token
     assert all_users(uow) == [] and sessions.sessions == {}
 
 
+RETURN = "https://microblog.example/login/return/"
+
+
 @pytest.fixture
 def provider():
-    return FakeIdentityProvider(ProviderPolicy("dev"))
+    return FakeIdentityProvider(ProviderPolicy("dev"), name="Dev")
 
 
 @pytest.fixture
-def finish(provider, transactions, uow, sessions, clock, tokens, session_policy):
-    return partial(
-        finish_login,
-        return_to="https://microblog.example/login/return",
-        providers={"dev": provider},
-        transactions=transactions,
-        uow=uow,
-        sessions=sessions,
-        clock=clock,
-        tokens=tokens,
-        policy=session_policy,
-    )
+def parked():
+    return FakeParkedCallbacks()
 
 
 @pytest.fixture
-def begin(provider, transactions, clock, tokens):
-    return partial(
-        begin_login,
-        provider,
-        return_to="https://microblog.example/login/return",
-        transactions=transactions,
-        clock=clock,
-        tokens=tokens,
+def make_logins(transactions, parked, uow, sessions, clock, tokens, session_policy):
+    def make_logins(providers):
+        return Logins(
+            providers=providers,
+            return_url=lambda key: RETURN + key,
+            transactions=transactions,
+            parked=parked,
+            unit_of_work=lambda: uow,
+            sessions=sessions,
+            clock=clock,
+            tokens=tokens,
+            policy=session_policy,
+        )
+
+    return make_logins
+
+
+@pytest.fixture
+def logins(make_logins, provider):
+    return make_logins({"dev": provider})
+
+
+def begin(logins, next_url=None, remember=False, key="dev"):
+    return logins.begin(
+        key, identifier="https://id.example/alice", next_url=next_url, remember=remember
     )
 
 
-def test_a_login_round_trip_keeps_next_and_remember_server_side(begin, finish, transactions):
-    started = begin("https://id.example/alice", next_url="/user/alice?page=2", remember=True)
-    assert started.redirect_url == "https://dev.example/auth"
-    assert transactions.transactions[started.transaction_id].provider_state == {
-        "identifier": "https://id.example/alice"
-    }
-    signed_in = finish(started.transaction_id, {"nickname": "alice"})
+def answer(started, **claims):
+    """What the provider sends back for this login: its state, and what it asserts."""
+    return {"state": started.transaction_id, **claims}
+
+
+def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider, transactions):
+    started = begin(logins, next_url="/user/alice?page=2", remember=True)
+    assert started.redirect_url == f"https://dev.example/auth?state={started.transaction_id}"
+    assert provider.begun == [
+        {
+            "transaction_id": started.transaction_id,
+            "return_to": RETURN + "dev",
+            "identifier": "https://id.example/alice",
+        }
+    ]
+    kept = transactions.transactions[started.transaction_id]
+    assert (kept.provider, kept.next_url, kept.remember) == ("dev", "/user/alice?page=2", True)
+    signed_in = logins.finish("dev", started.transaction_id, answer(started, nickname="alice"))
     assert signed_in.user.nickname == "alice"
     assert signed_in.next_url == "/user/alice?page=2"
     assert signed_in.session.remember is True
 
 
 @pytest.mark.parametrize("next_url", ["//evil.example", "https://evil.example", None])
-def test_an_off_site_next_is_dropped_when_the_login_begins(begin, finish, next_url):
-    started = begin("https://id.example/alice", next_url=next_url, remember=False)
-    assert finish(started.transaction_id, {}).next_url is None
+def test_an_off_site_next_is_dropped_when_the_login_begins(logins, next_url):
+    started = begin(logins, next_url=next_url)
+    assert logins.finish("dev", started.transaction_id, answer(started)).next_url is None
 
 
-def test_a_login_transaction_can_be_completed_only_once(begin, finish):
-    started = begin("https://id.example/alice", next_url=None, remember=False)
-    finish(started.transaction_id, {})
+def test_a_login_transaction_can_be_completed_only_once(logins):
+    started = begin(logins)
+    logins.finish("dev", started.transaction_id, answer(started))
     with pytest.raises(LoginExpired):
-        finish(started.transaction_id, {})
+        logins.finish("dev", started.transaction_id, answer(started))
 
 
-def test_an_unknown_or_missing_transaction_is_refused(finish):
+def test_an_unknown_or_missing_transaction_is_refused(logins):
     with pytest.raises(LoginExpired):
-        finish("made-up", {})
+        logins.finish("dev", "made-up", {"state": "made-up"})
     with pytest.raises(LoginExpired):
-        finish(None, {})
+        logins.finish("dev", None, {})
 
 
-def test_an_old_login_transaction_has_expired(begin, finish, clock, uow):
-    started = begin("https://id.example/alice", next_url=None, remember=False)
+def test_an_old_login_transaction_has_expired(logins, clock, uow):
+    started = begin(logins)
     clock.advance(timedelta(minutes=11))
     with pytest.raises(LoginExpired):
-        finish(started.transaction_id, {})
+        logins.finish("dev", started.transaction_id, answer(started))
     assert all_users(uow) == []
 
 
 def test_a_cancelled_login_writes_nothing_and_uses_up_the_transaction(
-    begin, finish, uow, sessions, transactions
+    logins, uow, sessions, transactions
 ):
-    started = begin("https://id.example/alice", next_url=None, remember=False)
+    started = begin(logins)
     with pytest.raises(LoginCancelled):
-        finish(started.transaction_id, {"mode": "cancel"})
+        logins.finish("dev", started.transaction_id, answer(started, mode="cancel"))
     assert all_users(uow) == [] and sessions.sessions == {} and transactions.transactions == {}
 
 
-def test_a_transaction_of_a_provider_no_longer_configured_is_refused(begin, finish, provider):
-    started = begin("https://id.example/alice", next_url=None, remember=False)
-    provider.policy = ProviderPolicy("removed")
+def test_an_answer_given_for_another_login_is_refused(logins, uow, transactions):
+    mine, theirs = begin(logins), begin(logins)
+    with pytest.raises(LoginMismatch):
+        logins.finish("dev", mine.transaction_id, answer(theirs, nickname="mallory"))
+    assert all_users(uow) == []
+    assert set(transactions.transactions) == {theirs.transaction_id}
+
+
+def test_an_answer_arriving_at_another_providers_return_url_is_refused(make_logins, provider):
+    other = FakeIdentityProvider(ProviderPolicy("other"))
+    logins = make_logins({"dev": provider, "other": other})
+    started = begin(logins)
+    with pytest.raises(LoginMismatch):
+        logins.finish("other", started.transaction_id, answer(started))
+
+
+def test_a_transaction_of_a_provider_no_longer_configured_is_refused(logins, make_logins):
+    started = begin(logins)
     with pytest.raises(UnknownProvider):
-        finish(started.transaction_id, {}, providers={})
+        make_logins({}).finish("dev", started.transaction_id, answer(started))
+
+
+def test_an_unknown_provider_cannot_begin(logins):
+    with pytest.raises(UnknownProvider):
+        begin(logins, key="nobody")
+
+
+def test_a_parked_answer_finishes_the_login_once(logins, parked):
+    started = begin(logins)
+    handle = logins.park("dev", answer(started, nickname="alice"))
+    assert handle not in (started.transaction_id, "")
+    signed_in = logins.finish("dev", started.transaction_id, parked_handle=handle)
+    assert signed_in.user.nickname == "alice"
+    assert parked.parked == {}
+    with pytest.raises(LoginExpired):
+        logins.finish("dev", begin(logins).transaction_id, parked_handle=handle)
+
+
+def test_a_parked_answer_is_only_for_its_own_provider_and_time(make_logins, provider, clock):
+    logins = make_logins({"dev": provider, "other": FakeIdentityProvider(ProviderPolicy("o"))})
+    started = begin(logins)
+    handle = logins.park("other", answer(started))
+    with pytest.raises(LoginMismatch):
+        logins.finish("dev", started.transaction_id, parked_handle=handle)
+    started = begin(logins)
+    handle = logins.park("dev", answer(started))
+    clock.advance(timedelta(minutes=6))
+    with pytest.raises(LoginExpired):
+        logins.finish("dev", started.transaction_id, parked_handle=handle)
+
+
+def test_an_answer_for_an_unknown_provider_is_not_parked(logins, parked):
+    with pytest.raises(UnknownProvider):
+        logins.park("nobody", {"state": "x"})
+    assert parked.parked == {}
+
+
+def test_two_providers_reaching_one_identity_reach_one_user(make_logins, uow):
+    # A typed identifier and a provider button can lead to the same OpenID identity.
+    typed = FakeIdentityProvider(ProviderPolicy("openid"), namespace="openid")
+    button = FakeIdentityProvider(ProviderPolicy("dev"), namespace="openid")
+    logins = make_logins({"openid": typed, "dev": button})
+    via_typed = begin(logins, key="openid")
+    first = logins.finish("openid", via_typed.transaction_id, answer(via_typed, nickname="alice"))
+    via_button = begin(logins, key="dev")
+    second = logins.finish("dev", via_button.transaction_id, answer(via_button))
+    assert second.user == first.user
+    assert len(all_users(uow)) == 1
+
+
+def test_providers_taking_an_identifier_are_offered_first(make_logins):
+    fixed = FakeIdentityProvider(ProviderPolicy("steam"), name="Steam")
+    fixed.takes_identifier = False
+    typed = FakeIdentityProvider(ProviderPolicy("openid"), name="OpenID")
+    assert make_logins({"steam": fixed, "openid": typed}).choices() == [
+        ProviderChoice("openid", "OpenID", True),
+        ProviderChoice("steam", "Steam", False),
+    ]

@@ -1,9 +1,11 @@
+import hmac
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from openid import fetchers
 from openid.association import SessionNegotiator
@@ -14,21 +16,25 @@ from openid.message import Message
 from openid.store.interface import OpenIDStore
 
 from adapters.openid.fetcher import ForbiddenAddress, SafeFetcher, fetching_with
+from adapters.openid.identifiers import parse_identifier
 from domain.errors import (
     DomainError,
     InvalidIdentifier,
     LoginCancelled,
     LoginFailed,
+    LoginMismatch,
     ProviderUnavailable,
 )
-from domain.inputs import parse_identifier
 from domain.model import ProviderPolicy, ProviderRedirect, VerifiedIdentity
 
 log = logging.getLogger(__name__)
 
 AX_EMAIL = "http://axschema.org/contact/email"
 AX_NICKNAME = "http://axschema.org/namePerson/friendly"
-XRI_PREFIXES = ("=", "@", "+", "$", "!", "(", "xri://")
+# Every OpenID 2.0 identity lives in one namespace: the claimed identifier names it.
+NAMESPACE = "openid"
+# The return URL's own parameter that ties an answer to the login that asked for it.
+STATE_PARAMETER = "state"
 # Only Diffie-Hellman sessions: python3-openid would accept an unencrypted secret over http.
 DH_ONLY = SessionNegotiator([("HMAC-SHA256", "DH-SHA256"), ("HMAC-SHA1", "DH-SHA1")])
 
@@ -38,6 +44,7 @@ class OpenIdProfile:
     """One OpenID 2.0 provider as configured.
 
     `op_identifier`: a fixed provider (Steam, Launchpad style): the person types nothing.
+    `op_endpoint`: only answers signed by this provider endpoint are accepted.
     `claimed_id_prefix`: only claimed identifiers under it are accepted from this provider.
     `stateless`: never associate; every response is checked with the provider directly.
     """
@@ -45,8 +52,15 @@ class OpenIdProfile:
     policy: ProviderPolicy
     display_name: str
     op_identifier: str | None = None
+    op_endpoint: str | None = None
     claimed_id_prefix: str | None = None
     stateless: bool = False
+
+    @property
+    def pinned(self) -> bool:
+        """Whether only a known provider can vouch for this profile's identities. Without a
+        pin, whatever provider a typed identifier points at does, its owner included."""
+        return bool(self.op_endpoint or self.claimed_id_prefix)
 
 
 class AssociationRefusals:
@@ -86,8 +100,10 @@ class _Consumer(GenericConsumer):  # type: ignore[misc]
 class OpenIdIdentityProvider:
     """The identity-provider port over OpenID 2.0, with python3-openid doing the protocol.
 
-    Between begin and complete, only the discovered endpoint's fields are kept, in the
-    login transaction: nothing is pickled, nothing goes into a cookie.
+    Between begin and complete, only the discovered endpoint's fields and the return URL
+    are kept, in the login transaction: nothing is pickled, nothing goes into a cookie.
+    The return URL carries the login's transaction id as `state`; OpenID 2.0 signs the
+    return URL, so an answer given for one browser's login cannot finish another's.
     """
 
     def __init__(
@@ -100,6 +116,8 @@ class OpenIdIdentityProvider:
     ) -> None:
         self.profile = profile
         self.policy = profile.policy
+        self.name = profile.display_name
+        self.takes_identifier = not profile.op_identifier
         self._store = store
         self._realm = realm
         self._fetcher = fetcher or SafeFetcher()
@@ -108,26 +126,19 @@ class OpenIdIdentityProvider:
     def _consumer(self) -> _Consumer:
         return _Consumer(self._store, self._refusals, self.profile.stateless)
 
-    def begin(self, identifier: str | None, return_to: str) -> ProviderRedirect:
-        user_url = self._identifier(identifier)
+    def begin(
+        self, *, transaction_id: str, return_to: str, identifier: str | None
+    ) -> ProviderRedirect:
+        user_url = self.profile.op_identifier or parse_identifier(identifier)
+        return_url = f"{return_to}?{urlencode({STATE_PARAMETER: transaction_id})}"
         with fetching_with(self._fetcher), _provider_errors():
             endpoint = self._discover(user_url)
             request = self._consumer().begin(endpoint)
             request.addExtension(sreg.SRegRequest(optional=["nickname", "email"]))
             request.addExtension(_ax_request(self.policy.email_required))
-            url = request.redirectURL(self._realm, return_to)
-        return ProviderRedirect(url, _endpoint_state(request.endpoint))
-
-    def _identifier(self, identifier: str | None) -> str:
-        if self.profile.op_identifier:
-            return self.profile.op_identifier
-        try:
-            user_url = parse_identifier(identifier)
-        except ValueError as error:
-            raise InvalidIdentifier(str(error)) from error
-        if user_url.lower().startswith(XRI_PREFIXES):
-            raise InvalidIdentifier("XRI identifiers (=name, @org) are not supported.")
-        return user_url
+            url = request.redirectURL(self._realm, return_url)
+        state = _endpoint_state(request.endpoint)
+        return ProviderRedirect(url, state | {"return_to": return_url, "state": transaction_id})
 
     def _discover(self, user_url: str) -> OpenIDServiceEndpoint:
         _, services = discover(user_url)
@@ -135,12 +146,12 @@ class OpenIdIdentityProvider:
             raise LoginFailed("No OpenID provider was found for that identifier.")
         return services[0]
 
-    def complete(
-        self, response: Mapping[str, str], state: Mapping[str, str], return_to: str
-    ) -> VerifiedIdentity:
+    def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
+        # Checked before anything else: an answer to another login costs no provider call.
+        _check_state(callback.get(STATE_PARAMETER), state)
         with fetching_with(self._fetcher), _provider_errors():
-            message = Message.fromPostArgs(dict(response))
-            result = self._consumer().complete(message, _endpoint(state), return_to)
+            message = Message.fromPostArgs(dict(callback))
+            result = self._consumer().complete(message, _endpoint(state), state["return_to"])
         if result.status == CANCEL:
             raise LoginCancelled()
         if result.status == SETUP_NEEDED:
@@ -148,21 +159,41 @@ class OpenIdIdentityProvider:
         if result.status != SUCCESS:
             log.info("OpenID response refused: %s", getattr(result, "message", result.status))
             raise LoginFailed()
+        _check_state(_state_of(result.getReturnTo()), state)
         return self._verified(result)
 
     def _verified(self, result) -> VerifiedIdentity:  # type: ignore[no-untyped-def]
         claimed_id = result.endpoint.claimed_id
-        prefix = self.profile.claimed_id_prefix
-        if not claimed_id or (prefix and not claimed_id.startswith(prefix)):
+        prefix, op_endpoint = self.profile.claimed_id_prefix, self.profile.op_endpoint
+        if (
+            not claimed_id
+            or (prefix and not claimed_id.startswith(prefix))
+            or (op_endpoint and result.endpoint.server_url != op_endpoint)
+        ):
             raise LoginFailed("That provider may not vouch for this identifier.")
         registration = sreg.SRegResponse.fromSuccessResponse(result, signed_only=True) or {}
         exchange = _signed_attribute_exchange(result)
         return VerifiedIdentity(
             self.policy,
-            subject=claimed_id,
+            NAMESPACE,
+            claimed_id,
             nickname=registration.get("nickname") or _ax_value(exchange, AX_NICKNAME),
             email=registration.get("email") or _ax_value(exchange, AX_EMAIL),
+            # OpenID 2.0 has no word for "verified": the site's trust in a pinned provider
+            # is all there is (settings refuse trust in an unpinned one).
+            email_verified=self.policy.trusted_for_email,
         )
+
+
+def _check_state(answered: str | None, kept: Mapping[str, str]) -> None:
+    expected = kept.get("state", "")
+    if not answered or not expected or not hmac.compare_digest(answered, expected):
+        raise LoginMismatch()
+
+
+def _state_of(return_to: str | None) -> str | None:
+    values = parse_qs(urlsplit(return_to or "").query).get(STATE_PARAMETER, [])
+    return values[0] if len(values) == 1 else None
 
 
 def _ax_request(email_required: bool) -> ax.FetchRequest:

@@ -26,6 +26,13 @@ def upgrade_database(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def downgrade_database(engine: Engine, revision: str) -> None:
+    config = alembic_config(engine)
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def schema_drift(engine: Engine) -> list[object]:
     """Differences between the migrated database and the tables the code maps; [] when none."""
     with engine.connect() as connection:

@@ -6,8 +6,14 @@ from sqlalchemy import Engine, Executable, Row, bindparam, delete, insert, selec
 
 from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
-from adapters.sql.tables import login_sessions, login_transactions, row_of, users
-from domain.model import LoginSession, LoginTransaction, User
+from adapters.sql.tables import (
+    login_sessions,
+    login_transactions,
+    parked_callbacks,
+    row_of,
+    users,
+)
+from domain.model import LoginSession, LoginTransaction, ParkedCallback, User
 
 # Built once: SQLAlchemy then finds each compiled statement in its cache at once.
 _ADD_SESSION = insert(login_sessions)
@@ -46,6 +52,16 @@ _TAKE_TRANSACTION = (
 )
 _REMOVE_EXPIRED_TRANSACTIONS = delete(login_transactions).where(
     login_transactions.c.expires_at <= bindparam("now")
+)
+
+_PARK = insert(parked_callbacks)
+_TAKE_PARKED = (
+    delete(parked_callbacks)
+    .where(parked_callbacks.c.handle == bindparam("handle"))
+    .returning(*parked_callbacks.c)
+)
+_REMOVE_EXPIRED_PARKED = delete(parked_callbacks).where(
+    parked_callbacks.c.expires_at <= bindparam("now")
 )
 
 
@@ -112,3 +128,19 @@ class SqlLoginTransactions(_SingleStatements):
 
     def remove_expired(self, now: datetime) -> int:
         return self._count(_REMOVE_EXPIRED_TRANSACTIONS, now=now)
+
+
+class SqlParkedCallbacks(_SingleStatements):
+    """Provider answers waiting for their browser; `take` works once, like a transaction's."""
+
+    def park(self, callback: ParkedCallback) -> None:
+        self._count(_PARK, **row_of(callback) | {"params": json.dumps(callback.params)})
+
+    def take(self, handle: str) -> ParkedCallback | None:
+        row = self._first(_TAKE_PARKED, handle=handle)
+        if row is None:
+            return None
+        return ParkedCallback(**dict(row._mapping) | {"params": json.loads(row.params)})
+
+    def remove_expired(self, now: datetime) -> int:
+        return self._count(_REMOVE_EXPIRED_PARKED, now=now)

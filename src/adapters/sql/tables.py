@@ -55,6 +55,9 @@ def row_of(record: Any) -> dict[str, Any]:
 NICKNAME_KEY_LENGTH = 256
 # An OpenID claimed identifier or a server URL; stays below PostgreSQL's btree entry limit.
 URL_LENGTH = 2048
+# "openid", or an OpenID Connect issuer; with a subject, still below that limit.
+NAMESPACE_LENGTH = 255
+TOKEN_LENGTH = 128
 
 users = Table(
     "users",
@@ -70,7 +73,7 @@ users = Table(
 identities = Table(
     "identities",
     metadata,
-    Column("provider", String(64), primary_key=True),
+    Column("namespace", String(NAMESPACE_LENGTH), primary_key=True),
     Column("subject", String(URL_LENGTH), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
 )
@@ -89,12 +92,21 @@ login_sessions = Table(
 login_transactions = Table(
     "login_transactions",
     metadata,
-    Column("id", String(128), primary_key=True),
+    Column("id", String(TOKEN_LENGTH), primary_key=True),
     Column("provider", String(64), nullable=False),
     Column("next_url", String(URL_LENGTH)),
     Column("remember", Boolean, nullable=False),
     Column("provider_state", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+parked_callbacks = Table(
+    "parked_callbacks",
+    metadata,
+    Column("handle", String(TOKEN_LENGTH), primary_key=True),
+    Column("provider", String(64), nullable=False),
+    Column("params", Text, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 

@@ -29,7 +29,7 @@ _USER_OF_IDENTITY = (
     select(users)
     .join(identities, identities.c.user_id == users.c.id)
     .where(
-        identities.c.provider == bindparam("provider"),
+        identities.c.namespace == bindparam("namespace"),
         identities.c.subject == bindparam("subject"),
     )
 )
@@ -41,7 +41,7 @@ _SET_ACTIVE = (
 )
 _ALL_USERS = select(users).order_by(users.c.id)
 _OWNER_OF_IDENTITY = select(identities.c.user_id).where(
-    identities.c.provider == bindparam("provider"), identities.c.subject == bindparam("subject")
+    identities.c.namespace == bindparam("namespace"), identities.c.subject == bindparam("subject")
 )
 _ADD_IDENTITY = insert(identities)
 _IDENTITIES_OF = select(identities).where(identities.c.user_id == bindparam("user_id"))
@@ -86,8 +86,8 @@ class SqlUsers:
     def by_email(self, email: str) -> User | None:
         return self._db.user(_USER_BY_EMAIL, email=email)
 
-    def of_identity(self, provider: str, subject: str) -> User | None:
-        return self._db.user(_USER_OF_IDENTITY, provider=provider, subject=subject)
+    def of_identity(self, namespace: str, subject: str) -> User | None:
+        return self._db.user(_USER_OF_IDENTITY, namespace=namespace, subject=subject)
 
     def nickname_taken(self, key: str) -> bool:
         return self._db.execute(_NICKNAME_TAKEN, key=key).first() is not None
@@ -114,8 +114,8 @@ class SqlIdentities:
     def __init__(self, database: _Database) -> None:
         self._db = database
 
-    def owner_of(self, provider: str, subject: str) -> int | None:
-        result = self._db.execute(_OWNER_OF_IDENTITY, provider=provider, subject=subject)
+    def owner_of(self, namespace: str, subject: str) -> int | None:
+        result = self._db.execute(_OWNER_OF_IDENTITY, namespace=namespace, subject=subject)
         return result.scalar_one_or_none()
 
     def add(self, identity: Identity) -> None:

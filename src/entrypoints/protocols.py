@@ -1,0 +1,113 @@
+"""The registry of sign-in protocols: how a `[[providers]]` entry of each `protocol` is
+checked and which adapter it builds. Adding a protocol is one adapter and one entry here."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Self
+
+from openid.store.interface import OpenIDStore
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from adapters.openid.fetcher import SafeFetcher
+from adapters.openid.relying_party import (
+    AssociationRefusals,
+    OpenIdIdentityProvider,
+    OpenIdProfile,
+)
+from domain.model import ProviderPolicy
+from domain.ports import IdentityProvider
+
+# The key is a path segment of the provider's return URL and a column in the database.
+URL_SAFE_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.~-]{0,63}$"
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^/?#\s]+[^\s]*$", max_length=2048)]
+
+
+class ProviderSettings(BaseModel):
+    """What every `[[providers]]` entry has, whatever its protocol."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    protocol: str
+    key: Annotated[str, Field(pattern=URL_SAFE_KEY)]
+    name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    trusted_for_email: bool = False
+    email_required: bool = False
+    fallback_nickname: Annotated[str, Field(min_length=1, max_length=64)] = "user"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.key
+
+    def policy(self) -> ProviderPolicy:
+        return ProviderPolicy(
+            self.key,
+            trusted_for_email=self.trusted_for_email,
+            email_required=self.email_required,
+            fallback_nickname=self.fallback_nickname,
+        )
+
+
+class OpenIdProviderSettings(ProviderSettings):
+    protocol: Literal["openid"] = "openid"
+    op_identifier: HttpUrl | None = None
+    op_endpoint: HttpUrl | None = None
+    claimed_id_prefix: HttpUrl | None = None
+    stateless: bool = False
+
+    @model_validator(mode="after")
+    def _trust_needs_a_pinned_provider(self) -> Self:
+        if self.trusted_for_email and not (self.op_endpoint or self.claimed_id_prefix):
+            raise ValueError(
+                "trusted_for_email = true needs op_endpoint or claimed_id_prefix: "
+                "otherwise any OpenID provider could vouch for any email"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class AdapterParts:
+    """What provider adapters share, each made when first asked for."""
+
+    base_url: str
+    http_client: Callable[[], SafeFetcher]
+    openid_store: Callable[[], OpenIDStore]
+    association_refusals: Callable[[], AssociationRefusals]
+
+
+@dataclass(frozen=True)
+class ProtocolAdapter:
+    settings: type[ProviderSettings]
+    build: Callable[[Any, AdapterParts], IdentityProvider]
+
+
+def openid_provider(settings: OpenIdProviderSettings, parts: AdapterParts) -> IdentityProvider:
+    profile = OpenIdProfile(
+        settings.policy(),
+        display_name=settings.display_name,
+        op_identifier=settings.op_identifier,
+        op_endpoint=settings.op_endpoint,
+        claimed_id_prefix=settings.claimed_id_prefix,
+        stateless=settings.stateless,
+    )
+    return OpenIdIdentityProvider(
+        profile,
+        parts.openid_store(),
+        realm=f"{parts.base_url}/",
+        fetcher=parts.http_client(),
+        refusals=parts.association_refusals(),
+    )
+
+
+PROTOCOLS: Mapping[str, ProtocolAdapter] = {
+    "openid": ProtocolAdapter(OpenIdProviderSettings, openid_provider),
+}
+DEFAULT_PROTOCOL = "openid"
+
+
+def build_identity_providers(
+    entries: list[ProviderSettings],
+    protocols: Mapping[str, ProtocolAdapter],
+    parts: AdapterParts,
+) -> dict[str, IdentityProvider]:
+    """One adapter per configured provider, keyed by the provider's key."""
+    return {entry.key: protocols[entry.protocol].build(entry, parts) for entry in entries}
