@@ -8,8 +8,9 @@ from tests.postgres_server import free_port
 
 
 @contextmanager
-def serving(make_app: Callable[[str], Flask]) -> Iterator[str]:
-    """Serves the app `make_app(base_url)` on a free port of 127.0.0.1 in a thread."""
-    base_url = f"http://127.0.0.1:{free_port()}"
+def serving(make_app: Callable[[str], Flask], host: str = "127.0.0.1") -> Iterator[str]:
+    """Serves the app `make_app(base_url)` on a free port of `host` (a loopback name) in a
+    thread. "localhost" is another site than "127.0.0.1" for a browser's SameSite rules."""
+    base_url = f"http://{host}:{free_port()}"
     with served(make_app(base_url), base_url):
         yield base_url

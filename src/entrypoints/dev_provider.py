@@ -140,6 +140,8 @@ def create_dev_provider(settings: DevProviderSettings | None = None) -> Flask:
 
     def to_flask(openid_response) -> Response:  # type: ignore[no-untyped-def]
         if settings.post_answers and openid_response.whichEncoding() != ENCODE_KVFORM:
+            if openid_response.needsSigning():  # what encodeResponse would do first
+                openid_response = server.signatory.sign(openid_response)
             return Response(openid_response.toHTML(), content_type="text/html")
         web = server.encodeResponse(openid_response)
         status = web.code

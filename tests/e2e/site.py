@@ -1,5 +1,6 @@
 import re
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import requests
@@ -80,6 +81,17 @@ class Visitor:
         path = "/logout/everywhere" if everywhere else "/logout"
         return self.post(path, {"csrf_token": token})
 
+    def post_back(self, provider_page: requests.Response, **changes: str) -> requests.Response:
+        """What a browser does with a provider's auto-submitting answer page: post the form
+        cross-site, which carries none of the site's SameSite=Lax cookies, then follow the
+        site's redirects as this browser."""
+        action, fields = answer_form(provider_page.text)
+        assert action.startswith(f"{self.site.url}/login/return/"), action
+        posted = requests.post(action, data=fields | changes, allow_redirects=False, timeout=10)
+        if posted.status_code != 303:
+            return posted
+        return self.get(posted.headers["Location"].removeprefix(self.site.url))
+
     def greeting(self) -> str | None:
         """The index page's "Hi, ...!" if this browser is signed in, else None."""
         page = self.get("/index", allow_redirects=False)
@@ -101,3 +113,25 @@ class Visitor:
 
 def login_path(next_path: str) -> str:
     return "/login?" + urlencode({"next": next_path})
+
+
+class _FormReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self.action = values.get("action", "")
+        elif tag == "input" and values.get("name"):
+            self.fields[values["name"]] = values.get("value", "")
+
+
+def answer_form(page: str) -> tuple[str, dict[str, str]]:
+    """The action and fields of a provider's auto-submitting answer page."""
+    reader = _FormReader()
+    reader.feed(page)
+    assert reader.action and reader.fields, page[:500]
+    return reader.action, reader.fields

@@ -4,6 +4,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.sql.migrate import upgrade_database
+from entrypoints.app import create_app
+from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
+from entrypoints.settings import dev_provider_profile
+from tests.servers import serving
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,3 +97,42 @@ def test_remember_me_keeps_a_person_signed_in_after_a_browser_restart(site, chro
     again.goto(f"{site.url}/")
     playwright_api.expect(again.get_by_role("heading", name="Hi, bob!")).to_be_visible()
     restarted.close()
+
+
+@pytest.fixture
+def cross_site(site_config):
+    """The app on 127.0.0.1 and, on another site (localhost), a provider that answers every
+    login by an auto-submitted POST; yields both URLs."""
+    provider = lambda base: create_dev_provider(DevProviderSettings(base, post_answers=True))  # noqa: E731
+    with serving(provider, host="localhost") as op:
+        config = site_config | {"providers": [dev_provider_profile(op)]}
+        apps = []
+
+        def make_app(base_url):
+            apps.append(create_app(config | {"base_url": base_url}))
+            upgrade_database(apps[0].extensions["container"].engine())
+            return apps[0]
+
+        with serving(make_app) as url:
+            yield url, op
+        apps[0].extensions["container"].shutdown_resources()
+
+
+def test_an_answer_posted_back_from_another_site_signs_the_person_in(cross_site, page):
+    url, op = cross_site
+    returns = []
+    page.on("request", lambda r: returns.append(r) if "/login/return/" in r.url else None)
+    page.goto(f"{url}/")
+    page.get_by_role("button", name="Dev provider").click()
+    playwright_api.expect(page).to_have_url(re.compile(re.escape(f"{op}/approve/")))
+    page.get_by_label("Name").fill("carol")
+    page.get_by_role("button", name="Approve").click()
+
+    playwright_api.expect(page).to_have_url(f"{url}/")
+    playwright_api.expect(page.get_by_role("heading", name="Hi, carol!")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "cross-site-post-back.png", full_page=True)
+    posted, fetched = returns[0], returns[1]
+    assert (posted.method, posted.headers["origin"]) == ("POST", op)
+    assert "cookie" not in posted.all_headers(), "a cross-site POST carries no Lax cookie"
+    assert fetched.method == "GET" and "parked_callback=" in fetched.url
+    assert "session=" in fetched.all_headers()["cookie"], "the same-site GET carries it"

@@ -197,3 +197,49 @@ def test_a_session_expires_after_its_lifetime(site):
         assert visitor.greeting() == "alice"
         clock.advance(timedelta(hours=2))
         assert visitor.greeting() is None
+
+
+# Long enough that python3-openid's server sends the answer back by an auto-submitted POST
+# (OpenID 2.0 section 5.2.1: answers over 2,047 characters), as many real providers do.
+LONG_EMAIL = "a" * 2100 + "@example.com"
+
+
+def test_a_long_answer_posted_back_cross_site_signs_the_person_in(site):
+    visitor = site.visitor()
+    answer_page = visitor.approve(visitor.start_sign_in(remember=True), "alice", LONG_EMAIL)
+    assert answer_page.status_code == 200 and 'method="post"' in answer_page.text
+    page = visitor.post_back(answer_page)
+    assert page.url == f"{site.url}/index"
+    assert "<h1>Hi, alice!</h1>" in page.text
+    assert visitor.with_cookies(visitor.cookies_named("remember_token")).greeting() == "alice"
+
+
+def test_a_replayed_post_back_is_refused(site):
+    visitor = site.visitor()
+    answer_page = visitor.approve(visitor.start_sign_in(), "alice", LONG_EMAIL)
+    assert visitor.post_back(answer_page).url == f"{site.url}/index"
+    for replayer in (visitor, site.visitor()):
+        replayer.start_sign_in()  # a login in flight, which the old answer must not finish
+        page = replayer.post_back(answer_page)
+        assert page.status_code == 400
+        assert "Please sign in again." in page.text
+    assert len(user_lines(site)) == 1
+
+
+def test_a_forged_post_back_is_refused(site):
+    visitor = site.visitor()
+    answer_page = visitor.approve(visitor.start_sign_in(), "alice", LONG_EMAIL)
+    page = visitor.post_back(answer_page, **{"openid.sig": "Zm9yZ2Vk"})
+    assert page.status_code == 400
+    assert "could not be verified" in page.text
+    assert visitor.greeting() is None and user_lines(site) == []
+
+
+def test_a_typed_identifier_and_the_provider_button_reach_the_same_user(site):
+    typed = site.visitor()
+    typed.sign_in(None, provider="openid", identifier=f"{site.op}/id/alice")
+    assert typed.greeting() == "alice"
+    button = site.visitor()
+    button.sign_in("alice")
+    assert button.greeting() == "alice"
+    assert [line.split("\t")[1] for line in user_lines(site)] == ["alice"]
