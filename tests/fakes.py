@@ -193,38 +193,38 @@ class FakeLoginSessions:
         return [s for s in self.sessions.values() if s.user_id == user_id]
 
 
-class FakeLoginTransactions:
-    def __init__(self) -> None:
-        self.transactions: dict[str, LoginTransaction] = {}
+class _FakeTakeOnceStore:
+    """Items by key, each taken at most once; expired ones removed on demand."""
 
+    def __init__(self) -> None:
+        self.items: dict[str, LoginTransaction | ParkedCallback] = {}
+
+    def take(self, key: str):  # type: ignore[no-untyped-def]
+        return self.items.pop(key, None)
+
+    def remove_expired(self, now: datetime) -> int:
+        doomed = [key for key, item in self.items.items() if item.is_expired(now)]
+        for key in doomed:
+            del self.items[key]
+        return len(doomed)
+
+
+class FakeLoginTransactions(_FakeTakeOnceStore):
     def add(self, transaction: LoginTransaction) -> None:
-        self.transactions[transaction.id] = transaction
+        self.items[transaction.id] = transaction
 
-    def take(self, transaction_id: str) -> LoginTransaction | None:
-        return self.transactions.pop(transaction_id, None)
-
-    def remove_expired(self, now: datetime) -> int:
-        doomed = [i for i, t in self.transactions.items() if t.is_expired(now)]
-        for transaction_id in doomed:
-            del self.transactions[transaction_id]
-        return len(doomed)
+    @property
+    def transactions(self) -> dict[str, LoginTransaction | ParkedCallback]:
+        return self.items
 
 
-class FakeParkedCallbacks:
-    def __init__(self) -> None:
-        self.parked: dict[str, ParkedCallback] = {}
-
+class FakeParkedCallbacks(_FakeTakeOnceStore):
     def park(self, callback: ParkedCallback) -> None:
-        self.parked[callback.handle] = callback
+        self.items[callback.handle] = callback
 
-    def take(self, handle: str) -> ParkedCallback | None:
-        return self.parked.pop(handle, None)
-
-    def remove_expired(self, now: datetime) -> int:
-        doomed = [h for h, c in self.parked.items() if c.is_expired(now)]
-        for handle in doomed:
-            del self.parked[handle]
-        return len(doomed)
+    @property
+    def parked(self) -> dict[str, LoginTransaction | ParkedCallback]:
+        return self.items
 
 
 class FakeClock:
