@@ -4,7 +4,7 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
-from adapters.openid.fetcher import FetchPolicy, SafeFetcher
+from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.openid.relying_party import AssociationRefusals
 from adapters.sql.engine import create_database_engine
 from adapters.sql.openid_store import SqlOpenIdStore
@@ -45,12 +45,12 @@ class Container(containers.DeclarativeContainer):
     openid_store = providers.Singleton(SqlOpenIdStore, engine)
 
     fetch_policy = providers.Singleton(FetchPolicy.allowing, config.fetch_allowed_networks)
-    fetcher = providers.Singleton(SafeFetcher, fetch_policy)
+    http_client = providers.Singleton(SafeHttpClient, fetch_policy)
     association_refusals = providers.Singleton(AssociationRefusals)
     adapter_parts = providers.Singleton(
         AdapterParts,
         base_url=config.base_url,
-        http_client=fetcher.provider,
+        http_client=http_client.provider,
         openid_store=openid_store.provider,
         association_refusals=association_refusals.provider,
     )

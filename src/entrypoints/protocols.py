@@ -3,11 +3,13 @@ checked and which adapter it builds. Adding a protocol is one adapter and one en
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from openid.store.interface import OpenIDStore
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from adapters.http.client import SafeHttpClient
+from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
 from adapters.openid.fetcher import SafeFetcher
 from adapters.openid.relying_party import (
     AssociationRefusals,
@@ -26,6 +28,8 @@ class ProviderSettings(BaseModel):
     """What every `[[providers]]` entry has, whatever its protocol."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Settings that may come from MICROBLOG_PROVIDER_<KEY>_<NAME> instead of the file.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     protocol: str
     key: Annotated[str, Field(pattern=URL_SAFE_KEY)]
@@ -64,12 +68,36 @@ class OpenIdProviderSettings(ProviderSettings):
         return self
 
 
+class OidcProviderSettings(ProviderSettings):
+    secret_fields = ("client_secret",)
+
+    protocol: Literal["oidc"] = "oidc"
+    issuer: HttpUrl
+    client_id: Annotated[str, Field(min_length=1)]
+    client_secret: SecretStr
+    scopes: str = "openid email profile"
+    # "form_post" has the provider post its answer back instead of redirecting with it.
+    response_mode: Literal["query", "form_post"] | None = None
+
+    @field_validator("client_secret", mode="before")
+    @classmethod
+    def _secret_from_text(cls, value: Any) -> Any:
+        return SecretStr(value) if isinstance(value, str) and value else value
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError('must include "openid"')
+        return value
+
+
 @dataclass(frozen=True)
 class AdapterParts:
     """What provider adapters share, each made when first asked for."""
 
     base_url: str
-    http_client: Callable[[], SafeFetcher]
+    http_client: Callable[[], SafeHttpClient]
     openid_store: Callable[[], OpenIDStore]
     association_refusals: Callable[[], AssociationRefusals]
 
@@ -93,13 +121,27 @@ def openid_provider(settings: OpenIdProviderSettings, parts: AdapterParts) -> Id
         profile,
         parts.openid_store(),
         realm=f"{parts.base_url}/",
-        fetcher=parts.http_client(),
+        fetcher=SafeFetcher(parts.http_client()),
         refusals=parts.association_refusals(),
     )
 
 
+def oidc_provider(settings: OidcProviderSettings, parts: AdapterParts) -> IdentityProvider:
+    profile = OidcProfile(
+        settings.policy(),
+        display_name=settings.display_name,
+        issuer=settings.issuer,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+        scopes=settings.scopes,
+        response_mode=settings.response_mode,
+    )
+    return OidcIdentityProvider(profile, parts.http_client())
+
+
 PROTOCOLS: Mapping[str, ProtocolAdapter] = {
     "openid": ProtocolAdapter(OpenIdProviderSettings, openid_provider),
+    "oidc": ProtocolAdapter(OidcProviderSettings, oidc_provider),
 }
 DEFAULT_PROTOCOL = "openid"
 

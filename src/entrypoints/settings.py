@@ -1,5 +1,6 @@
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -116,7 +117,8 @@ def load_settings(
         settings = Settings.model_validate(layered)
     except ValidationError as error:
         raise ConfigurationError(_describe(error, origins)) from None
-    providers = _checked_providers(settings, protocols, origins.get("providers", "defaults"))
+    origin = origins.get("providers", "defaults")
+    providers = _checked_providers(settings, protocols, origin, environ)
     return _completed(settings.model_dump() | {"providers": providers})
 
 
@@ -129,7 +131,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _checked_providers(
-    settings: Settings, protocols: Mapping[str, ProtocolAdapter], origin: str
+    settings: Settings,
+    protocols: Mapping[str, ProtocolAdapter],
+    origin: str,
+    environ: Mapping[str, str],
 ) -> list[ProviderSettings]:
     entries = [dict(entry) for entry in settings.providers]
     dev_url = settings.dev_provider_url.rstrip("/")
@@ -139,13 +144,15 @@ def _checked_providers(
     for number, entry in enumerate(entries, start=1):
         where = _entry_name(number, entry)
         protocol = entry.setdefault("protocol", DEFAULT_PROTOCOL)
-        if protocol not in protocols:
+        if not isinstance(protocol, str) or protocol not in protocols:
             known = ", ".join(sorted(protocols))
             raise ConfigurationError(
                 f"{origin}: {where}: protocol: unknown protocol {protocol!r} (known: {known})"
             )
+        model = protocols[protocol].settings
+        entry |= _secrets_from_environment(model, entry.get("key"), environ)
         try:
-            provider = protocols[protocol].settings.model_validate(entry)
+            provider = model.model_validate(entry)
         except ValidationError as error:
             raise ConfigurationError(f"{origin}: {where}: {_first_error(error)}") from None
         if any(earlier.key == provider.key for earlier in checked):
@@ -154,6 +161,18 @@ def _checked_providers(
             )
         checked.append(provider)
     return checked
+
+
+def _secrets_from_environment(
+    model: type[ProviderSettings], key: Any, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """MICROBLOG_PROVIDER_<KEY>_<FIELD> for the entry's secret fields, so that secrets can
+    stay out of the config file."""
+    if not isinstance(key, str):
+        return {}
+    prefix = f"{ENV_PREFIX}PROVIDER_{re.sub(r'[^A-Za-z0-9]', '_', key).upper()}_"
+    found = {name: environ.get(prefix + name.upper()) for name in model.secret_fields}
+    return {name: value for name, value in found.items() if value}
 
 
 def _entry_name(number: int, entry: Mapping[str, Any]) -> str:

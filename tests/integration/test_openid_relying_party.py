@@ -6,7 +6,8 @@ import pytest
 import urllib3
 from sqlalchemy import func, select
 
-from adapters.openid.fetcher import FetchPolicy, SafeFetcher
+from adapters.http.client import FetchPolicy, SafeHttpClient
+from adapters.openid.fetcher import SafeFetcher
 from adapters.openid.relying_party import OpenIdIdentityProvider, OpenIdProfile
 from adapters.sql.openid_store import SqlOpenIdStore
 from adapters.sql.tables import openid_associations, openid_nonces
@@ -58,7 +59,7 @@ def store(engine):
 
 def relying_party(store, profile=None, fetch_policy=LOCAL):
     profile = profile or OpenIdProfile(DEV, "Dev provider")
-    return OpenIdIdentityProvider(profile, store, REALM, SafeFetcher(fetch_policy))
+    return OpenIdIdentityProvider(profile, store, REALM, SafeFetcher(SafeHttpClient(fetch_policy)))
 
 
 def start(rp, identifier, transaction_id="login-1"):

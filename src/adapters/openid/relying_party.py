@@ -15,7 +15,8 @@ from openid.extensions import ax, sreg
 from openid.message import Message
 from openid.store.interface import OpenIDStore
 
-from adapters.openid.fetcher import ForbiddenAddress, SafeFetcher, fetching_with
+from adapters.http.client import ForbiddenAddress
+from adapters.openid.fetcher import SafeFetcher, fetching_with
 from adapters.openid.identifiers import parse_identifier
 from domain.errors import (
     DomainError,

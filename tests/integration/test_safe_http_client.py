@@ -4,7 +4,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openid import fetchers
 
-from adapters.openid.fetcher import FetchPolicy, ForbiddenAddress, ResponseTooLarge, SafeFetcher
+from adapters.http.client import (
+    FetchPolicy,
+    ForbiddenAddress,
+    HttpError,
+    ResponseTooLarge,
+    SafeHttpClient,
+)
+from adapters.openid.fetcher import SafeFetcher
 from tests.servers import serving
 
 LOCAL = FetchPolicy.allowing(["127.0.0.1/32"], max_response_bytes=10_000, read_timeout=1.0)
@@ -44,43 +51,50 @@ def site():
         yield base
 
 
+def client(policy=LOCAL):
+    return SafeHttpClient(policy)
+
+
 def test_an_allowed_host_is_fetched(site):
-    response = SafeFetcher(LOCAL).fetch(f"{site}/small")
-    assert (response.status, response.body) == (200, "hello")
+    response = client().request("GET", f"{site}/small")
+    assert (response.status, response.text()) == (200, "hello")
 
 
-def test_a_post_is_sent_as_a_form(site):
-    assert (
-        SafeFetcher(LOCAL)
-        .fetch(f"{site}/form", body="a=b")
-        .body.startswith("application/x-www-form-urlencoded")
-    )
+def test_python3_openid_posts_through_it_as_a_form(site):
+    response = SafeFetcher(client()).fetch(f"{site}/form", body="a=b")
+    assert response.body.startswith("application/x-www-form-urlencoded")
+
+
+def test_python3_openid_gets_its_own_error_carrying_the_cause(site):
+    with pytest.raises(fetchers.HTTPFetchingError) as failed:
+        SafeFetcher(client(FetchPolicy())).fetch(f"{site}/small")
+    assert isinstance(failed.value.why, ForbiddenAddress)
 
 
 def test_a_response_over_the_size_cap_is_refused(site):
     with pytest.raises(ResponseTooLarge):
-        SafeFetcher(LOCAL).fetch(f"{site}/large")
+        client().request("GET", f"{site}/large")
 
 
 def test_a_redirect_to_an_internal_address_is_refused(site):
     with pytest.raises(ForbiddenAddress):
-        SafeFetcher(LOCAL).fetch(f"{site}/to-internal")
+        client().request("GET", f"{site}/to-internal")
 
 
 def test_endless_redirects_are_cut_off(site):
-    with pytest.raises(fetchers.HTTPFetchingError):
-        SafeFetcher(LOCAL).fetch(f"{site}/loop")
+    with pytest.raises(HttpError):
+        client().request("GET", f"{site}/loop")
 
 
 def test_loopback_is_refused_unless_allowed(site):
     with pytest.raises(ForbiddenAddress):
-        SafeFetcher(FetchPolicy()).fetch(f"{site}/small")
+        client(FetchPolicy()).request("GET", f"{site}/small")
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/", "gopher://x/"])
 def test_only_http_urls_are_fetched(url):
-    with pytest.raises(fetchers.HTTPFetchingError):
-        SafeFetcher().fetch(url)
+    with pytest.raises(HttpError):
+        client(FetchPolicy()).request("GET", url)
 
 
 internal_ips = st.one_of(

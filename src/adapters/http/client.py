@@ -1,0 +1,195 @@
+"""The one HTTP client of every provider adapter: timeouts, an overall deadline, a size cap,
+redirects followed by hand, and no connection to an address the policy does not permit."""
+
+import ipaddress
+import socket
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class HttpError(Exception):
+    """The request could not be made or answered (unreachable, too slow, too large...)."""
+
+
+class ForbiddenAddress(HttpError):
+    """The URL leads to an address the site may not connect to (loopback, private...)."""
+
+
+class ResponseTooLarge(HttpError):
+    pass
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    connect_timeout: float = 3.0
+    read_timeout: float = 5.0
+    max_response_bytes: int = 512 * 1024
+    max_redirects: int = 5
+    # Internal addresses reachable anyway (the dev providers on 127.0.0.1, say).
+    allowed_networks: tuple[IpNetwork, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def allowing(cls, networks: Iterable[str], **options: Any) -> "FetchPolicy":
+        return cls(allowed_networks=tuple(ipaddress.ip_network(n) for n in networks), **options)
+
+    def permits(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if any(ip in network for network in self.allowed_networks):
+            return True
+        return ip.is_global and not ip.is_multicast
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    url: str
+    status: int
+    headers: Mapping[str, str]  # names in lower case
+    body: bytes
+
+    def text(self) -> str:
+        return _decode(self.body, self.headers.get("content-type", ""))
+
+
+def resolve_permitted(host: str, port: int, policy: FetchPolicy) -> list[tuple[Any, ...]]:
+    """Addresses of `host` the policy allows; ForbiddenAddress when it allows none."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise HttpError(f"cannot resolve {host}: {error}") from error
+    permitted = [info for info in infos if policy.permits(str(info[4][0]))]
+    if not permitted:
+        raise ForbiddenAddress(f"{host} resolves only to addresses this site may not reach")
+    return permitted
+
+
+def _guarded_connection(base: type[HTTPConnection], policy: FetchPolicy) -> type[HTTPConnection]:
+    class GuardedConnection(base):  # type: ignore[valid-type,misc]
+        """Connects only to an address it has checked itself: no DNS rebinding in between."""
+
+        fetch_policy = policy
+
+        def _new_conn(self) -> socket.socket:
+            last_error: OSError | None = None
+            for family, kind, proto, _, address in resolve_permitted(
+                self._dns_host, self.port, self.fetch_policy
+            ):
+                sock = socket.socket(family, kind, proto)
+                sock.settimeout(self.timeout)
+                try:
+                    sock.connect(address)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    return sock
+                except OSError as error:
+                    sock.close()
+                    last_error = error
+            raise urllib3.exceptions.NewConnectionError(self, f"cannot connect: {last_error}")
+
+    return GuardedConnection
+
+
+class SafeHttpClient:
+    def __init__(self, policy: FetchPolicy | None = None, user_agent: str = "microblog") -> None:
+        self.policy = policy or FetchPolicy()
+        self._user_agent = user_agent
+        self._pools = urllib3.PoolManager(num_pools=20, retries=False)
+        for scheme, pool_class, connection_class in (
+            ("http", HTTPConnectionPool, HTTPConnection),
+            ("https", HTTPSConnectionPool, HTTPSConnection),
+        ):
+            guarded = _guarded_connection(connection_class, self.policy)
+            self._pools.pool_classes_by_scheme[scheme] = type(
+                f"Guarded{pool_class.__name__}", (pool_class,), {"ConnectionCls": guarded}
+            )
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        deadline = time.monotonic() + self.policy.connect_timeout + self.policy.read_timeout
+        for _ in range(self.policy.max_redirects + 1):
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise HttpError(f"not an http(s) URL: {url!r}")
+            response = self._send(method, url, body, headers)
+            location = response.headers.get("location")
+            if response.status in REDIRECT_STATUSES and location:
+                response.release_conn()
+                url = urljoin(url, location)
+                if response.status in (301, 302, 303):
+                    method, body = "GET", None
+                continue
+            return self._read(url, response, deadline)
+        raise HttpError(f"more than {self.policy.max_redirects} redirects")
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: str | bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> urllib3.BaseHTTPResponse:
+        timeout = urllib3.Timeout(
+            connect=self.policy.connect_timeout, read=self.policy.read_timeout
+        )
+        sent_headers = {"User-Agent": self._user_agent, **(headers or {})}
+        try:
+            return self._pools.request(
+                method,
+                url,
+                body=body,
+                headers=sent_headers,
+                redirect=False,
+                preload_content=False,
+                timeout=timeout,
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise HttpError(str(error)) from error
+
+    def _read(self, url: str, response: urllib3.BaseHTTPResponse, deadline: float) -> HttpResponse:
+        try:
+            body = b"".join(self._capped_chunks(response, deadline))
+        except urllib3.exceptions.HTTPError as error:
+            raise HttpError(str(error)) from error
+        finally:
+            response.release_conn()
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return HttpResponse(url, response.status, headers, body)
+
+    def _capped_chunks(
+        self, response: urllib3.BaseHTTPResponse, deadline: float
+    ) -> Iterator[bytes]:
+        received = 0
+        for chunk in response.stream(16 * 1024):
+            received += len(chunk)
+            if received > self.policy.max_response_bytes:
+                raise ResponseTooLarge(f"more than {self.policy.max_response_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise HttpError("the provider answered too slowly")
+            yield chunk
+
+
+def _decode(raw: bytes, content_type: str) -> str:
+    charset = "utf-8"
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "charset" and value:
+            charset = value.strip('"')
+    try:
+        return raw.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        return raw.decode("latin-1")

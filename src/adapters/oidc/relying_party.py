@@ -1,0 +1,356 @@
+"""The identity-provider port over OpenID Connect: authorization code flow with PKCE.
+
+Authlib builds the authorization request, the PKCE challenge, the client authentication
+and the at_hash; joserfc verifies signatures and registered claims. Every check of the ID
+token is written out below, none is left to a library's defaults.
+"""
+
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from authlib.common.security import generate_token
+from authlib.oauth2.auth import encode_client_secret_basic
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jwt import JWTClaimsRegistry
+
+from adapters.http.client import HttpError, HttpResponse, SafeHttpClient
+from domain.errors import LoginCancelled, LoginFailed, LoginMismatch, ProviderUnavailable
+from domain.model import ProviderPolicy, ProviderRedirect, VerifiedIdentity
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256")
+KEY_TYPE_OF_ALGORITHM = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+# Errors a person can cause at the provider, by declining or by not being signed in there.
+DECLINED = frozenset({"access_denied"})
+NEEDS_INTERACTION = frozenset(
+    {"login_required", "consent_required", "interaction_required", "account_selection_required"}
+)
+PROVIDER_TROUBLE = frozenset({"server_error", "temporarily_unavailable"})
+NICKNAME_CLAIMS = ("preferred_username", "nickname", "name")
+
+
+@dataclass(frozen=True)
+class OidcProfile:
+    policy: ProviderPolicy
+    display_name: str
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: str = "openid email profile"
+    response_mode: str | None = None  # "form_post" to have the answer posted back
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    clock_skew_seconds: int = 60
+    discovery_lifetime_seconds: float = 3600
+    jwks_refetch_cooldown_seconds: float = 60
+
+
+@dataclass
+class _Cached:
+    value: Any = None
+    fetched_at: float = float("-inf")
+
+
+class OidcIdentityProvider:
+    """Between begin and complete the login keeps `state` (the transaction id), the `nonce`,
+    the PKCE verifier and the redirect URI, server side in the login transaction."""
+
+    takes_identifier = False
+
+    def __init__(
+        self,
+        profile: OidcProfile,
+        http: SafeHttpClient,
+        now: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.profile = profile
+        self.policy = profile.policy
+        self.name = profile.display_name
+        self._http = http
+        self._now = now
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._metadata = _Cached()
+        self._keys = _Cached()
+
+    def begin(
+        self, *, transaction_id: str, return_to: str, identifier: str | None
+    ) -> ProviderRedirect:
+        metadata = self._discovered()
+        verifier, nonce = generate_token(64), generate_token(32)
+        extra = {"response_mode": self.profile.response_mode} if self.profile.response_mode else {}
+        url = prepare_grant_uri(
+            metadata["authorization_endpoint"],
+            self.profile.client_id,
+            "code",
+            redirect_uri=return_to,
+            scope=self.profile.scopes,
+            state=transaction_id,
+            nonce=nonce,
+            code_challenge=create_s256_code_challenge(verifier),
+            code_challenge_method="S256",
+            **extra,
+        )
+        kept = {"state": transaction_id, "nonce": nonce, "verifier": verifier}
+        return ProviderRedirect(url, kept | {"redirect_uri": return_to})
+
+    def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
+        _check_state(callback.get("state"), state.get("state"))
+        metadata = self._discovered()
+        self._check_issuer_parameter(callback, metadata)
+        _check_error(callback)
+        code = callback.get("code")
+        if not code:
+            raise LoginFailed()
+        tokens = self._exchange(code, state, metadata)
+        claims = self._id_token_claims(tokens, state["nonce"])
+        userinfo = self._userinfo_if_needed(claims, tokens.get("access_token"), metadata)
+        return self._verified(claims, userinfo)
+
+    # Discovery and keys
+
+    def _discovered(self) -> dict[str, Any]:
+        with self._lock:
+            age = self._monotonic() - self._metadata.fetched_at
+            if age < self.profile.discovery_lifetime_seconds:
+                return dict(self._metadata.value)
+        issuer = self.profile.issuer
+        document = self._json("GET", f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+        if document.get("issuer") != issuer:
+            log.warning("OIDC discovery of %s names another issuer", issuer)
+            raise LoginFailed("The sign-in provider's configuration does not match this site's.")
+        for required in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not isinstance(document.get(required), str):
+                raise LoginFailed("The sign-in provider's configuration is incomplete.")
+        with self._lock:
+            self._metadata = _Cached(document, self._monotonic())
+        return document
+
+    def _key_for(self, key_id: str | None, algorithm: str) -> Any:
+        key = _pick_key(self._key_set(refresh=False), key_id, algorithm)
+        if key is None and key_id is not None and self._may_refetch_keys():
+            # An unknown kid: the provider may have rotated its keys. Refetched at most once
+            # per cooldown, so a stream of bad tokens cannot make us hammer the provider.
+            key = _pick_key(self._key_set(refresh=True), key_id, algorithm)
+        if key is None:
+            raise LoginFailed()
+        return key
+
+    def _key_set(self, refresh: bool) -> KeySet:
+        with self._lock:
+            if self._keys.value is not None and not refresh:
+                return self._keys.value  # type: ignore[no-any-return]
+            self._keys.fetched_at = self._monotonic()
+        document = self._json("GET", self._discovered()["jwks_uri"])
+        try:
+            keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError) as error:
+            log.info("OIDC keys of %s unreadable: %r", self.profile.issuer, error)
+            raise LoginFailed() from error
+        with self._lock:
+            self._keys.value = keys
+        return keys
+
+    def _may_refetch_keys(self) -> bool:
+        with self._lock:
+            waited = self._monotonic() - self._keys.fetched_at
+            return waited >= self.profile.jwks_refetch_cooldown_seconds
+
+    # The answer
+
+    def _check_issuer_parameter(
+        self, callback: Mapping[str, str], metadata: dict[str, Any]
+    ) -> None:
+        # RFC 9207: an `iss` in the answer names who answered; a mismatch is a mix-up attack.
+        advertised = metadata.get("authorization_response_iss_parameter_supported") is True
+        if (advertised or "iss" in callback) and callback.get("iss") != self.profile.issuer:
+            log.warning("OIDC answer for %s carries another iss", self.profile.issuer)
+            raise LoginFailed()
+
+    def _exchange(
+        self, code: str, state: Mapping[str, str], metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": state["redirect_uri"],
+            "code_verifier": state["verifier"],
+        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        methods = metadata.get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
+        if "client_secret_basic" in methods or "client_secret_post" not in methods:
+            # RFC 6749 2.3.1: id and secret are form-encoded before Basic encoding.
+            client = SimpleNamespace(
+                client_id=quote(self.profile.client_id, safe=""),
+                client_secret=quote(self.profile.client_secret, safe=""),
+            )
+            encode_client_secret_basic(client, "POST", "", headers, "")
+        else:
+            form |= {
+                "client_id": self.profile.client_id,
+                "client_secret": self.profile.client_secret,
+            }
+        tokens = self._json(
+            "POST", metadata["token_endpoint"], body=urlencode(form), headers=headers
+        )
+        if not isinstance(tokens.get("id_token"), str):
+            raise LoginFailed()
+        return tokens
+
+    def _id_token_claims(self, tokens: dict[str, Any], nonce: str) -> dict[str, Any]:
+        id_token = tokens["id_token"]
+        try:
+            header = jws.extract_compact(id_token.encode()).headers()
+        except (JoseError, ValueError) as error:
+            raise LoginFailed() from error
+        algorithm = header.get("alg")
+        if algorithm not in self.profile.algorithms:  # never "none", never HS256
+            log.info("OIDC ID token signed with %r refused", algorithm)
+            raise LoginFailed()
+        key = self._key_for(header.get("kid"), algorithm)
+        try:
+            claims: dict[str, Any] = jwt.decode(id_token, key, algorithms=[algorithm]).claims
+            self._claims_registry(nonce).validate(claims)
+        except (JoseError, ValueError) as error:
+            log.info("OIDC ID token refused: %s", type(error).__name__)
+            raise LoginFailed() from error
+        self._check_authorized_party(claims)
+        _check_access_token_hash(claims, tokens.get("access_token"), algorithm)
+        return claims
+
+    def _claims_registry(self, nonce: str) -> JWTClaimsRegistry:
+        return JWTClaimsRegistry(
+            now=lambda: int(self._now()),
+            leeway=self.profile.clock_skew_seconds,
+            iss={"essential": True, "value": self.profile.issuer},
+            sub={"essential": True},
+            aud={"essential": True, "value": self.profile.client_id},
+            exp={"essential": True},
+            iat={"essential": True},
+            nonce={"essential": True, "value": nonce},
+        )
+
+    def _check_authorized_party(self, claims: dict[str, Any]) -> None:
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        azp = claims.get("azp")
+        if (len(audiences) > 1 or azp is not None) and azp != self.profile.client_id:
+            log.info("OIDC ID token for another party (azp) refused")
+            raise LoginFailed()
+
+    def _userinfo_if_needed(
+        self, claims: dict[str, Any], access_token: str | None, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        complete = claims.get("email") and any(claims.get(c) for c in NICKNAME_CLAIMS)
+        endpoint = metadata.get("userinfo_endpoint")
+        if complete or not endpoint or not access_token:
+            return {}
+        userinfo = self._json("GET", endpoint, headers={"Authorization": f"Bearer {access_token}"})
+        if userinfo.get("sub") != claims["sub"]:
+            log.warning("OIDC userinfo of %s names another subject", self.profile.issuer)
+            raise LoginFailed()
+        return userinfo
+
+    def _verified(self, claims: dict[str, Any], userinfo: dict[str, Any]) -> VerifiedIdentity:
+        nickname = next(
+            (str(s[c]) for c in NICKNAME_CLAIMS for s in (claims, userinfo) if s.get(c)), None
+        )
+        # An email and its verification come from the same document.
+        source = claims if claims.get("email") else userinfo
+        email = source.get("email")
+        return VerifiedIdentity(
+            self.policy,
+            self.profile.issuer,
+            str(claims["sub"]),
+            nickname=nickname,
+            email=email if isinstance(email, str) else None,
+            email_verified=source.get("email_verified") in (True, "true"),
+        )
+
+    # HTTP
+
+    def _json(self, method: str, url: str, **options: Any) -> dict[str, Any]:
+        with _unreachable_as_domain_error():
+            response = self._http.request(method, url, **options)
+        if response.status >= 500:
+            raise ProviderUnavailable()
+        document = _json_document(response)
+        if response.status != 200:
+            log.info("OIDC provider refused a request: %s", document.get("error", response.status))
+            raise LoginFailed()
+        return document
+
+
+def _check_state(answered: str | None, kept: str | None) -> None:
+    if not answered or not kept or not hmac.compare_digest(answered, kept):
+        raise LoginMismatch()
+
+
+def _check_error(callback: Mapping[str, str]) -> None:
+    error = callback.get("error")
+    if error is None:
+        return
+    log.info("OIDC provider answered with error %r", error)
+    if error in DECLINED:
+        raise LoginCancelled()
+    if error in NEEDS_INTERACTION:
+        raise LoginCancelled("Your provider needs you to sign in there first.")
+    if error in PROVIDER_TROUBLE:
+        raise ProviderUnavailable()
+    raise LoginFailed()
+
+
+def _pick_key(keys: KeySet, key_id: str | None, algorithm: str) -> Any:
+    """The key named by `key_id`; without one, the only key that fits, or None."""
+    key_type = KEY_TYPE_OF_ALGORITHM.get(algorithm[:2])
+    fitting = [
+        key
+        for key in keys.keys
+        if key.key_type == key_type
+        and key.get("use") in (None, "sig")
+        and (key_id is None or key.kid == key_id)
+    ]
+    return fitting[0] if len(fitting) == 1 else None
+
+
+def _check_access_token_hash(claims: dict[str, Any], access_token: Any, algorithm: str) -> None:
+    at_hash = claims.get("at_hash")
+    if at_hash is None:
+        return
+    expected = create_half_hash(access_token, algorithm) if isinstance(access_token, str) else None
+    if expected is None or not hmac.compare_digest(str(at_hash).encode(), expected):
+        log.info("OIDC ID token with a wrong at_hash refused")
+        raise LoginFailed()
+
+
+def _json_document(response: HttpResponse) -> dict[str, Any]:
+    try:
+        document = json.loads(response.body)
+    except ValueError as error:
+        raise LoginFailed() from error
+    if not isinstance(document, dict):
+        raise LoginFailed()
+    return document
+
+
+@contextmanager
+def _unreachable_as_domain_error() -> Iterator[None]:
+    try:
+        yield
+    except HttpError as error:
+        log.info("OIDC provider unreachable: %s", type(error).__name__)
+        raise ProviderUnavailable() from error
