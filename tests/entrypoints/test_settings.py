@@ -82,7 +82,7 @@ BAD_CONFIGURATIONS = {
     "an unknown protocol": (
         '[[providers]]\nkey = "corp"\nprotocol = "saml"\n',
         {},
-        ["(key 'corp')", "protocol: unknown protocol 'saml' (known: openid)"],
+        ["(key 'corp')", "protocol: unknown protocol 'saml' (known: oidc, openid)"],
     ),
     "trust in an unpinned OpenID provider": (
         '[[providers]]\nkey = "any"\ntrusted_for_email = true\n',
@@ -93,6 +93,18 @@ BAD_CONFIGURATIONS = {
         '[[providers]]\nkey = "steam"\nop_identifier = "steamcommunity.com/openid"\n',
         {},
         ["(key 'steam')", "op_identifier: String should match pattern"],
+    ),
+    "an OpenID Connect provider without its secret": (
+        '[[providers]]\nkey = "corp"\nprotocol = "oidc"\nissuer = "https://id.example.com"\n'
+        'client_id = "microblog"\n',
+        {},
+        ["(key 'corp')", "client_secret: missing"],
+    ),
+    "OpenID Connect scopes without openid": (
+        '[[providers]]\nkey = "corp"\nprotocol = "oidc"\nissuer = "https://id.example.com"\n'
+        'client_id = "microblog"\nclient_secret = "s"\nscopes = "email profile"\n',
+        {},
+        ["(key 'corp')", 'scopes: must include "openid"'],
     ),
     "a misspelt top-level setting": (
         'databse_url = "sqlite:///x.sqlite"\n',
@@ -175,6 +187,23 @@ def test_the_microblog_command_refuses_a_bad_configuration_in_one_line(bad_confi
     assert line.startswith("microblog: bad configuration: ")
     assert all(part in line for part in named), line
     assert not (tmp_path / "instance").exists()
+
+
+def test_an_oidc_client_secret_may_come_from_the_environment_and_stays_hidden(tmp_path):
+    entry = {
+        "key": "corp-sso",
+        "protocol": "oidc",
+        "issuer": "https://id.example.com",
+        "client_id": "microblog",
+        "client_secret": "from-the-file",
+    }
+    environ = {"MICROBLOG_PROVIDER_CORP_SSO_CLIENT_SECRET": "from-the-environment"}
+    [provider] = load_settings(
+        {"providers": [entry], "env": "production", "secret_key": "k" * 32}, environ
+    )["providers"]
+    assert provider.client_secret.get_secret_value() == "from-the-environment"
+    assert "from-the" not in repr(provider) and "from-the" not in str(provider)
+    assert provider.scopes == "openid email profile"
 
 
 def test_the_container_builds_one_openid_provider_per_profile_without_connecting(tmp_path):
