@@ -73,6 +73,16 @@ class Visitor:
         form = {"decision": decision, "email": email, **({"name": name} if name else {})}
         return self.http.post(provider_page.url, data=form, timeout=10)
 
+    def approve_at_oidc(self, provider_page, name=None, email="", decision="approve"):
+        """The dev OIDC provider's page: type a name, approve or cancel."""
+        assert "/interaction/" in provider_page.url, provider_page.url
+        form = {"decision": decision, "email": email, **({"name": name} if name else {})}
+        return self.http.post(provider_page.url, data=form, timeout=10)
+
+    def sign_in_with_oidc(self, name, email="", **options) -> requests.Response:
+        page = self.start_sign_in(provider="dev-oidc", **options)
+        return self.approve_at_oidc(page, name, email)
+
     def sign_in(self, name, email="", **options) -> requests.Response:
         return self.approve(self.start_sign_in(**options), name, email)
 

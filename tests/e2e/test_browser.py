@@ -8,6 +8,7 @@ from adapters.sql.migrate import upgrade_database
 from entrypoints.app import create_app
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from entrypoints.settings import dev_provider_profile
+from tests.dev_oidc import dev_oidc_entry, dev_oidc_provider, require_dev_oidc
 from tests.servers import serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -136,3 +137,39 @@ def test_an_answer_posted_back_from_another_site_signs_the_person_in(cross_site,
     assert "cookie" not in posted.all_headers(), "a cross-site POST carries no Lax cookie"
     assert fetched.method == "GET" and "parked_callback=" in fetched.url
     assert "session=" in fetched.all_headers()["cookie"], "the same-site GET carries it"
+
+
+@pytest.fixture
+def oidc_site(site_config):
+    require_dev_oidc()
+    with dev_oidc_provider() as issuer:
+        config = site_config | {"providers": [dev_oidc_entry(issuer)]}
+        apps = []
+
+        def make_app(base_url):
+            apps.append(create_app(config | {"base_url": base_url}))
+            upgrade_database(apps[0].extensions["container"].engine())
+            return apps[0]
+
+        with serving(make_app) as url:
+            yield url, issuer
+        apps[0].extensions["container"].shutdown_resources()
+
+
+def test_a_person_signs_in_through_the_dev_oidc_provider(oidc_site, page):
+    url, issuer = oidc_site
+    expect = playwright_api.expect
+    page.goto(f"{url}/")
+    page.get_by_label("Remember me").check()
+    page.get_by_role("button", name="Dev OIDC").click()
+    expect(page).to_have_url(re.compile(re.escape(f"{issuer}/interaction/")))
+    page.get_by_label("Name").fill("erin")
+    page.get_by_label("Email (optional)").fill("erin@example.com")
+    page.get_by_role("button", name="Approve").click()
+
+    expect(page).to_have_url(f"{url}/")
+    expect(page.get_by_role("heading", name="Hi, erin!")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "oidc-index.png", full_page=True)
+    page.get_by_role("button", name="Logout").click()
+    expect(page.get_by_text("You have been logged out.")).to_be_visible()

@@ -1,0 +1,143 @@
+// A development OpenID Connect provider on panva's certified oidc-provider. It vouches for
+// whoever asks: a person types any name (and, if they like, an email) and approves.
+// Never expose it. Settings come from the environment:
+//   ISSUER         http://127.0.0.1:5002 (the port is taken from it)
+//   REDIRECT_URIS  comma-separated, e.g. http://127.0.0.1:5000/login/return/dev-oidc
+//   CLIENT_ID, CLIENT_SECRET   microblog, dev-oidc-secret
+//   AUTO_APPROVE   a name: approve every login at once as that name (scripted logins)
+//   LOOPBACK_REDIRECTS=1  also accept any http://127.0.0.1:<port>/login/return/<key>
+//                  (tests serve apps on ports they pick at run time)
+import Provider from 'oidc-provider';
+
+const issuer = process.env.ISSUER ?? 'http://127.0.0.1:5002';
+const redirectUris = (process.env.REDIRECT_URIS ?? 'http://127.0.0.1:5000/login/return/dev-oidc')
+  .split(',').map((uri) => uri.trim()).filter(Boolean);
+const clientId = process.env.CLIENT_ID ?? 'microblog';
+const clientSecret = process.env.CLIENT_SECRET ?? 'dev-oidc-secret';
+const autoApprove = process.env.AUTO_APPROVE ?? '';
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const LOOPBACK_RETURN = /^http:\/\/127\.0\.0\.1:\d+\/login\/return\/[A-Za-z0-9._~-]+$/;
+
+// Who approved under which name, with the email they typed: the provider's "accounts".
+const accounts = new Map();
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: clientId,
+    client_secret: clientSecret,
+    redirect_uris: redirectUris,
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  pkce: { required: () => true },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['preferred_username', 'name'],
+  },
+  async findAccount(ctx, id) {
+    const account = accounts.get(id) ?? { email: '' };
+    return {
+      accountId: id,
+      async claims() {
+        const claims = { sub: id, preferred_username: id, name: id };
+        // Whoever types an address here proves nothing: it is never "verified".
+        if (account.email) Object.assign(claims, { email: account.email, email_verified: false });
+        return claims;
+      },
+    };
+  },
+  cookies: { keys: ['dev-oidc-provider-not-a-secret'] },
+  features: { devInteractions: { enabled: false } },
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  // The provider's own signing keys are generated at every start: fine for development.
+});
+
+const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function approvalPage(uid, clientName, error) {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Dev OIDC provider</title></head><body>
+<h1>Dev OIDC provider</h1>
+<p><strong>${escape(clientName)}</strong> asks who you are. This provider vouches for anyone:
+type any name.</p>
+${error ? `<p role="alert">${escape(error)}</p>` : ''}
+<form method="post" action="/interaction/${escape(uid)}">
+  <p><label for="name">Name</label> <input id="name" name="name" autofocus></p>
+  <p><label for="email">Email (optional)</label> <input id="email" name="email"></p>
+  <button type="submit" name="decision" value="approve">Approve</button>
+  <button type="submit" name="decision" value="cancel">Cancel</button>
+</form></body></html>`;
+}
+
+async function formOf(req) {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 10000) break;
+  }
+  return new URLSearchParams(body);
+}
+
+async function signIn(ctx, name, email) {
+  accounts.set(name, { email });
+  await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: name } },
+    { mergeWithLastSubmission: false });
+  ctx.respond = false;
+}
+
+async function consent(ctx, details) {
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+  const missing = details.prompt.details;
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  const grantId = await grant.save();
+  await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } },
+    { mergeWithLastSubmission: true });
+  ctx.respond = false;
+}
+
+provider.use(async (ctx, next) => {
+  const match = ctx.path.match(/^\/interaction\/([^/]+)$/);
+  if (!match) return next();
+  const details = await provider.interactionDetails(ctx.req, ctx.res);
+  if (details.prompt.name === 'consent') return consent(ctx, details);
+  if (autoApprove) return signIn(ctx, autoApprove, `${autoApprove}@dev.example`);
+  if (ctx.method === 'GET') {
+    ctx.type = 'html';
+    ctx.body = approvalPage(details.uid, details.params.client_id);
+    return undefined;
+  }
+  const form = await formOf(ctx.req);
+  if (form.get('decision') !== 'approve') {
+    await provider.interactionFinished(ctx.req, ctx.res,
+      { error: 'access_denied', error_description: 'The person cancelled.' },
+      { mergeWithLastSubmission: false });
+    ctx.respond = false;
+    return undefined;
+  }
+  const name = (form.get('name') ?? '').trim();
+  if (!NAME.test(name)) {
+    ctx.status = 400;
+    ctx.type = 'html';
+    ctx.body = approvalPage(details.uid, details.params.client_id,
+      'A name is 1 to 64 letters, digits, dots, dashes or underscores.');
+    return undefined;
+  }
+  return signIn(ctx, name, (form.get('email') ?? '').trim());
+});
+
+if (process.env.LOOPBACK_REDIRECTS === '1') {
+  const registered = provider.Client.prototype.redirectUriAllowed;
+  provider.Client.prototype.redirectUriAllowed = function allowed(uri) {
+    return LOOPBACK_RETURN.test(uri) || registered.call(this, uri);
+  };
+}
+
+const port = Number(new URL(issuer).port || 80);
+provider.listen(port, '127.0.0.1', () => {
+  console.log(`Dev OIDC provider on ${issuer} (client ${clientId})`);
+});
