@@ -4,10 +4,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 BENCH_STAMP := $(VENV)/.bench-installed
+DEV_OIDC := devtools/oidc-provider
+NODE_STAMP := $(DEV_OIDC)/node_modules/.installed
 WORKERS ?= 2
 BIND ?= 127.0.0.1:8000
 
-.PHONY: install run serve test lint typecheck contracts bench clean
+.PHONY: install node-deps run serve test lint typecheck contracts bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +21,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The dev OIDC provider: Node.js from Debian when missing, its packages from the lockfile.
+$(NODE_STAMP): $(DEV_OIDC)/package-lock.json
+	bash scripts/install-system-deps node
+	npm ci --prefix $(DEV_OIDC) --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-deps: $(NODE_STAMP)
+
+# Without Node.js, `microblog dev` says so and serves the app with the dev OpenID provider only.
 run: install
+	-@$(MAKE) --no-print-directory node-deps
 	$(BIN)/microblog dev
 
 # Production: gunicorn, configured by MICROBLOG_* (MICROBLOG_ENV=production needs MICROBLOG_SECRET_KEY).
@@ -37,6 +49,7 @@ bench: $(BENCH_STAMP)
 
 test: install
 	bash scripts/install-system-deps
+	$(MAKE) --no-print-directory node-deps
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
@@ -51,4 +64,4 @@ contracts: install
 	$(BIN)/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(DEV_OIDC)/node_modules

@@ -1,77 +1,32 @@
 import os
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 
+from entrypoints.dev_oidc import dev_oidc_profile, missing_requirement, served_dev_oidc
 from tests.postgres_server import free_port
 
 DEV_OIDC = Path(__file__).resolve().parents[1] / "devtools" / "oidc-provider"
-CLIENT_SECRET = "dev-oidc-secret"
-
-
-def dev_oidc_missing() -> str | None:
-    if shutil.which("node") is None:
-        return "Node.js is not installed (make test installs Debian's nodejs as root)"
-    if not (DEV_OIDC / "node_modules" / "oidc-provider").is_dir():
-        return "the dev OIDC provider's packages are not installed (make test runs npm ci)"
-    return None
 
 
 def require_dev_oidc() -> None:
-    missing = dev_oidc_missing()
+    missing = missing_requirement(DEV_OIDC)
     if missing:
+        message = f"the dev OIDC provider cannot run: {missing}"
         if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @contextmanager
-def dev_oidc_provider(**environment: str) -> Iterator[str]:
-    """panva's oidc-provider (devtools/oidc-provider) on a free port; yields its issuer."""
+def dev_oidc_provider() -> Iterator[str]:
+    """panva's oidc-provider on a free port, taking any loopback return URL; its issuer."""
     issuer = f"http://127.0.0.1:{free_port()}"
-    process = subprocess.Popen(
-        ["node", "server.js"],
-        cwd=DEV_OIDC,
-        env=os.environ | {"ISSUER": issuer, "LOOPBACK_REDIRECTS": "1"} | environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_for(f"{issuer}/.well-known/openid-configuration", process)
+    with served_dev_oidc(issuer, [], DEV_OIDC, {"LOOPBACK_REDIRECTS": "1"}):
         yield issuer
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stderr.close()
-
-
-def _wait_for(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the dev OIDC provider stopped: {process.stderr.read()}")
-        try:
-            if requests.get(url, timeout=1).ok:
-                return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError("the dev OIDC provider did not start within 30 s")
 
 
 def dev_oidc_entry(issuer: str, **settings) -> dict:
-    return {
-        "key": "dev-oidc",
-        "protocol": "oidc",
-        "name": "Dev OIDC",
-        "issuer": issuer,
-        "client_id": "microblog",
-        "client_secret": CLIENT_SECRET,
-        **settings,
-    }
+    return dev_oidc_profile(issuer) | settings

@@ -10,7 +10,7 @@
 import Provider from 'oidc-provider';
 
 const issuer = process.env.ISSUER ?? 'http://127.0.0.1:5002';
-const redirectUris = (process.env.REDIRECT_URIS ?? 'http://127.0.0.1:5000/login/return/dev-oidc')
+const redirectUris = (process.env.REDIRECT_URIS || 'http://127.0.0.1:5000/login/return/dev-oidc')
   .split(',').map((uri) => uri.trim()).filter(Boolean);
 const clientId = process.env.CLIENT_ID ?? 'microblog';
 const clientSecret = process.env.CLIENT_SECRET ?? 'dev-oidc-secret';

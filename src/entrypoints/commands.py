@@ -1,11 +1,13 @@
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
+from dependency_injector import providers
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -13,6 +15,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from adapters.sql.migrate import upgrade_database
 from domain.errors import DomainError
 from entrypoints.deps import container
+from entrypoints.dev_oidc import DEFAULT_DIRECTORY, DevOidcUnavailable, served_dev_oidc
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from entrypoints.settings import DEVELOPMENT
 
@@ -148,9 +151,16 @@ def dev_provider(url: str, **options: bool) -> None:
 
 @click.command("dev")
 @with_provider_options
+@click.option(
+    "--oidc-provider-dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DIRECTORY,
+    show_default=True,
+    help="Where the dev OIDC provider is installed (npm ci).",
+)
 @reporting_domain_errors
-def dev(**options: bool) -> None:
-    """Migrate the database, then serve the app and the dev provider beside it."""
+def dev(oidc_provider_dir: Path, **options: bool) -> None:
+    """Migrate the database, then serve the app and the dev providers beside it."""
     services = container()
     if services.config.env() != DEVELOPMENT:
         raise click.ClickException("`microblog dev` is for development only.")
@@ -158,10 +168,32 @@ def dev(**options: bool) -> None:
     upgrade_database(services.engine())
     provider_app = create_dev_provider(dev_provider_settings(provider_url, options))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    with served(provider_app, provider_url), served(app, base_url):
-        click.echo(f"Microblog on {base_url}/ (dev OpenID provider on {provider_url}/)")
-        click.echo('Open it, press "Dev provider", type any name and approve. Ctrl-C stops.')
+    with ExitStack() as stack:
+        stack.enter_context(served(provider_app, provider_url))
+        oidc_url = _start_dev_oidc(stack, oidc_provider_dir)
+        stack.enter_context(served(app, base_url))
+        also = f", dev OIDC provider on {oidc_url}/" if oidc_url else ""
+        click.echo(f"Microblog on {base_url}/ (dev OpenID provider on {provider_url}/{also})")
+        buttons = '"Dev OpenID" or "Dev OIDC"' if oidc_url else '"Dev OpenID"'
+        click.echo(f"Open it, press {buttons}, type any name and approve. Ctrl-C stops.")
         _wait()
+
+
+def _start_dev_oidc(stack: ExitStack, directory: Path) -> str | None:
+    """The dev OIDC provider's URL once started; without it, the site offers OpenID only."""
+    services = container()
+    url = services.config.dev_oidc_url()
+    if not url:
+        return None
+    return_url = f"{services.config.base_url()}/login/return/dev-oidc"
+    try:
+        return str(stack.enter_context(served_dev_oidc(url, [return_url], directory)))
+    except DevOidcUnavailable as why:
+        click.echo(f"Dev OIDC provider not started: {why}. Serving with OpenID only.")
+        offered = services.identity_providers()
+        without = {key: provider for key, provider in offered.items() if key != "dev-oidc"}
+        services.identity_providers.override(providers.Object(without))
+        return None
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from entrypoints.dev_oidc import dev_oidc_profile
 from entrypoints.protocols import (
     DEFAULT_PROTOCOL,
     PROTOCOLS,
@@ -27,6 +28,7 @@ ENV_SETTINGS = (
     "database_url",
     "secret_key",
     "dev_provider_url",
+    "dev_oidc_url",
     "session_hours",
     "remember_days",
     "fetch_allowed_networks",
@@ -49,6 +51,7 @@ class Settings(BaseModel):
     database_url: Annotated[str, Field(min_length=1)] | None = None
     secret_key: Annotated[str, Field(min_length=1)] | None = None
     dev_provider_url: HttpUrl | Literal[""] = "http://127.0.0.1:5001"
+    dev_oidc_url: HttpUrl | Literal[""] = "http://127.0.0.1:5002"
     session_hours: Annotated[float, Field(gt=0)] = 12
     remember_days: Annotated[float, Field(gt=0)] = 30
     fetch_allowed_networks: list[str] | None = None
@@ -136,10 +139,7 @@ def _checked_providers(
     origin: str,
     environ: Mapping[str, str],
 ) -> list[ProviderSettings]:
-    entries = [dict(entry) for entry in settings.providers]
-    dev_url = settings.dev_provider_url.rstrip("/")
-    if settings.env == DEVELOPMENT and dev_url and not any(e.get("key") == "dev" for e in entries):
-        entries.append(dev_provider_profile(dev_url))
+    entries = [dict(entry) for entry in settings.providers] + _dev_providers(settings)
     checked: list[ProviderSettings] = []
     for number, entry in enumerate(entries, start=1):
         where = _entry_name(number, entry)
@@ -173,6 +173,18 @@ def _secrets_from_environment(
     prefix = f"{ENV_PREFIX}PROVIDER_{re.sub(r'[^A-Za-z0-9]', '_', key).upper()}_"
     found = {name: environ.get(prefix + name.upper()) for name in model.secret_fields}
     return {name: value for name, value in found.items() if value}
+
+
+def _dev_providers(settings: Settings) -> list[dict[str, Any]]:
+    """The dev providers' entries, in development, unless turned off or configured by hand."""
+    if settings.env != DEVELOPMENT:
+        return []
+    keys = {entry.get("key") for entry in settings.providers}
+    bundled = [
+        ("dev", settings.dev_provider_url, dev_provider_profile),
+        ("dev-oidc", settings.dev_oidc_url, dev_oidc_profile),
+    ]
+    return [profile(url.rstrip("/")) for key, url, profile in bundled if url and key not in keys]
 
 
 def _entry_name(number: int, entry: Mapping[str, Any]) -> str:
@@ -216,7 +228,7 @@ def _completed(settings: dict[str, Any]) -> dict[str, Any]:
 def dev_provider_profile(dev_url: str) -> dict[str, Any]:
     return {
         "key": "dev",
-        "name": "Dev provider",
+        "name": "Dev OpenID",
         "op_identifier": f"{dev_url}/",
         "claimed_id_prefix": f"{dev_url}/id/",
     }

@@ -32,6 +32,7 @@ def site_config(op, database_url, tmp_path):
         "instance_path": str(tmp_path / "instance"),
         "database_url": database_url,
         "secret_key": "e2e-secret-key",
+        "dev_oidc_url": "",  # tests that sign in through OIDC start their own
         # The dev provider vouches for emails here, so that linking and takeover can be shown;
         # the generic OpenID login through the same provider is not trusted for email.
         "providers": [

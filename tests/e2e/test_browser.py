@@ -59,7 +59,7 @@ def test_a_person_signs_in_through_the_dev_provider_and_out_again(site, page):
     expect(page.get_by_text("Please log in to access this page.")).to_be_visible()
 
     page.get_by_label("Remember me").check()
-    page.get_by_role("button", name="Dev provider").click()
+    page.get_by_role("button", name="Dev OpenID").click()
     expect(page).to_have_url(re.compile(re.escape(f"{site.op}/approve/")))
     page.get_by_label("Name").fill("alice")
     page.get_by_label("Email (optional)").fill("alice@example.com")
@@ -84,7 +84,7 @@ def test_a_person_signs_in_through_the_dev_provider_and_out_again(site, page):
 def test_remember_me_keeps_a_person_signed_in_after_a_browser_restart(site, chromium, page):
     page.goto(f"{site.url}/login")
     page.get_by_label("Remember me").check()
-    page.get_by_role("button", name="Dev provider").click()
+    page.get_by_role("button", name="Dev OpenID").click()
     page.get_by_label("Name").fill("bob")
     page.get_by_role("button", name="Approve").click()
     playwright_api.expect(page.get_by_role("heading", name="Hi, bob!")).to_be_visible()
@@ -124,7 +124,7 @@ def test_an_answer_posted_back_from_another_site_signs_the_person_in(cross_site,
     returns = []
     page.on("request", lambda r: returns.append(r) if "/login/return/" in r.url else None)
     page.goto(f"{url}/")
-    page.get_by_role("button", name="Dev provider").click()
+    page.get_by_role("button", name="Dev OpenID").click()
     playwright_api.expect(page).to_have_url(re.compile(re.escape(f"{op}/approve/")))
     page.get_by_label("Name").fill("carol")
     page.get_by_role("button", name="Approve").click()

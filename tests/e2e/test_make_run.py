@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from entrypoints.dev_oidc import missing_requirement
 from tests.e2e.site import Site
 from tests.postgres_server import free_port
 
@@ -30,10 +31,11 @@ def wait_until_up(url: str, process: subprocess.Popen) -> None:
 
 @pytest.mark.slow
 def test_make_run_serves_a_site_a_person_can_sign_in_to(tmp_path):
-    site_url, op_url = (f"http://127.0.0.1:{free_port()}" for _ in range(2))
+    site_url, op_url, oidc_url = (f"http://127.0.0.1:{free_port()}" for _ in range(3))
     environment = os.environ | {
         "MICROBLOG_BASE_URL": site_url,
         "MICROBLOG_DEV_PROVIDER_URL": op_url,
+        "MICROBLOG_DEV_OIDC_URL": oidc_url,
         "MICROBLOG_INSTANCE_PATH": str(tmp_path / "instance"),
     }
     log = (tmp_path / "make-run.log").open("w")
@@ -51,9 +53,15 @@ def test_make_run_serves_a_site_a_person_can_sign_in_to(tmp_path):
         assert page.url == f"{site_url}/index"
         assert "<h1>Hi, carol!</h1>" in page.text
         assert (tmp_path / "instance" / "microblog.sqlite").exists()
+        if missing_requirement(CHECKOUT / "devtools" / "oidc-provider") is None:
+            visitor = Site(site_url, app=None, op=op_url).visitor()
+            assert visitor.sign_in_with_oidc("dora").url == f"{site_url}/index"
+            assert visitor.greeting() == "dora"
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=20)
         log.close()
     output = (tmp_path / "make-run.log").read_text()
     assert f"Microblog on {site_url}/" in output and "Stopped." in output
+    if missing_requirement(CHECKOUT / "devtools" / "oidc-provider") is None:
+        assert f"dev OIDC provider on {oidc_url}/" in output

@@ -20,7 +20,7 @@ def site_config(site_config, oidc):
 
 def test_the_login_page_offers_openid_and_oidc(site):
     page = site.visitor().get("/login")
-    assert ">Dev provider</button>" in page.text and ">Dev OIDC</button>" in page.text
+    assert ">Dev OpenID</button>" in page.text and ">Dev OIDC</button>" in page.text
 
 
 def test_first_oidc_login_provisions_and_the_second_reuses_the_user(site, oidc):
@@ -92,6 +92,6 @@ class TestOidcOnly:
     def test_a_site_with_oidc_alone_works(self, site):
         visitor = site.visitor()
         page = visitor.get("/login")
-        assert ">Dev OIDC</button>" in page.text and "Dev provider" not in page.text
+        assert ">Dev OIDC</button>" in page.text and "Dev OpenID" not in page.text
         assert 'name="identifier"' not in page.text, "no provider takes a typed identifier"
         assert visitor.sign_in_with_oidc("dave").url == f"{site.url}/index"

@@ -35,6 +35,7 @@ def make_app(tmp_path, **settings):
         "database_url": f"sqlite:///{tmp_path / 'app.sqlite'}",
         "providers": [FAKE_ENTRY],
         "dev_provider_url": "",
+        "dev_oidc_url": "",
     }
     return create_app(config | settings, protocols=WITH_FAKE_PROTOCOL)
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.oidc.relying_party import OidcIdentityProvider
 from adapters.openid.relying_party import OpenIdIdentityProvider
 from entrypoints.app import create_app
 from entrypoints.container import Container
@@ -23,8 +24,8 @@ STEAM = (
 def test_defaults_serve_sqlite_in_the_instance_folder_with_the_dev_provider(tmp_path):
     settings = load_settings({"instance_path": str(tmp_path)}, environ={})
     assert settings["database_url"] == f"sqlite:///{tmp_path}/microblog.sqlite"
-    assert [p.key for p in settings["providers"]] == ["openid", "dev"]
-    assert [p.protocol for p in settings["providers"]] == ["openid", "openid"]
+    assert [p.key for p in settings["providers"]] == ["openid", "dev", "dev-oidc"]
+    assert [p.protocol for p in settings["providers"]] == ["openid", "openid", "oidc"]
     assert settings["fetch_allowed_networks"] == ["127.0.0.0/8"]
 
 
@@ -212,8 +213,10 @@ def test_the_container_builds_one_openid_provider_per_profile_without_connecting
         load_settings({"instance_path": str(tmp_path), "database_url": "sqlite:///:memory:"}, {})
     )
     built = container.identity_providers()
-    assert set(built) == {"openid", "dev"}
-    assert all(isinstance(provider, OpenIdIdentityProvider) for provider in built.values())
+    assert set(built) == {"openid", "dev", "dev-oidc"}
+    assert isinstance(built["dev"], OpenIdIdentityProvider)
+    assert isinstance(built["dev-oidc"], OidcIdentityProvider)
+    assert built["dev-oidc"].profile.issuer == "http://127.0.0.1:5002"
     assert built["dev"].profile.op_identifier == "http://127.0.0.1:5001/"
     assert built["dev"].profile.claimed_id_prefix == "http://127.0.0.1:5001/id/"
     assert container.unit_of_work() is not container.unit_of_work()

@@ -58,7 +58,7 @@ def store(engine):
 
 
 def relying_party(store, profile=None, fetch_policy=LOCAL):
-    profile = profile or OpenIdProfile(DEV, "Dev provider")
+    profile = profile or OpenIdProfile(DEV, "Dev OpenID")
     return OpenIdIdentityProvider(profile, store, REALM, SafeFetcher(SafeHttpClient(fetch_policy)))
 
 
