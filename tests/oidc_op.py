@@ -38,6 +38,7 @@ class HostileProvider:
     userinfo: dict[str, Any] = field(default_factory=dict)
     forge: str | None = None  # "none", "bad-signature", "hs256-with-public-key"
     calls: list[str] = field(default_factory=list)
+    issued: list[str] = field(default_factory=list)  # codes and tokens handed out
     _grants: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def reset(self) -> None:
@@ -53,6 +54,7 @@ class HostileProvider:
         assert query["code_challenge_method"] == "S256"
         code = secrets.token_urlsafe(16)
         self._grants[code] = query
+        self.issued.append(code)
         return {"code": code, "state": query["state"]}
 
     def id_token(self, grant: dict[str, str], access_token: str) -> str:
@@ -131,12 +133,10 @@ class HostileProvider:
             if b64(hashlib.sha256(verifier.encode()).digest()) != grant["code_challenge"]:
                 return jsonify({"error": "invalid_grant", "error_description": "PKCE"}), 400
             access_token = secrets.token_urlsafe(24)
+            id_token = self.id_token(grant, access_token)
+            self.issued += [access_token, id_token]
             return jsonify(
-                {
-                    "access_token": access_token,
-                    "token_type": "Bearer",
-                    "id_token": self.id_token(grant, access_token),
-                }
+                {"access_token": access_token, "token_type": "Bearer", "id_token": id_token}
             )
 
         @app.get("/userinfo")

@@ -1,6 +1,7 @@
 """The OpenID Connect relying party against a provider that lies, in the manner of the
 OpenID Foundation's RP certification tests (their names are in the test ids)."""
 
+import logging
 import time
 
 import pytest
@@ -229,3 +230,18 @@ def test_an_unreachable_provider_is_unavailable(monotonic):
 
 def test_the_client_secret_never_shows_in_a_repr(rp):
     assert CLIENT_SECRET not in repr(rp.profile)
+
+
+def test_no_code_token_or_client_secret_reaches_the_logs(site, op, caplog):
+    caplog.set_level(logging.DEBUG)
+    site.sign_in()
+    op.claims = {"email": DROP, "preferred_username": DROP}
+    site.sign_in()  # with a userinfo call
+    for lie in ("bad-signature", "none"):
+        op.forge = lie
+        with pytest.raises(DomainError):
+            site.sign_in()
+    logged = caplog.text + " ".join(str(record.args) for record in caplog.records)
+    assert len(op.issued) >= 8 and "OIDC" in logged
+    for secret in [CLIENT_SECRET, *op.issued]:
+        assert secret not in logged
