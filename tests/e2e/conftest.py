@@ -2,11 +2,9 @@ import itertools
 
 import pytest
 
-from adapters.sql.migrate import upgrade_database
-from entrypoints.app import create_app
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from entrypoints.settings import dev_provider_profile
-from tests.e2e.site import Site
+from tests.e2e.site import Site, served_app
 from tests.servers import serving
 
 _database_names = (f"e2e_{n}" for n in itertools.count(1))
@@ -44,14 +42,5 @@ def site_config(op, database_url, tmp_path):
 
 @pytest.fixture
 def site(site_config, op):
-    made = []
-
-    def make_app(base_url):
-        app = create_app({**site_config, "base_url": base_url})
-        upgrade_database(app.extensions["container"].engine())
-        made.append(app)
-        return app
-
-    with serving(make_app) as base_url:
-        yield Site(base_url, made[0], op)
-    made[0].extensions["container"].shutdown_resources()
+    with served_app(site_config) as (url, app):
+        yield Site(url, app, op)

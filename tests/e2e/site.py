@@ -1,13 +1,19 @@
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from click.testing import Result
 from flask import Flask
 
+from adapters.sql.migrate import upgrade_database
+from entrypoints.app import create_app
 from entrypoints.container import Container
+from tests.servers import serving
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 NEXT_FIELD = re.compile(r'name="next" type="hidden" value="([^"]*)"')
@@ -36,6 +42,21 @@ class Site:
 
     def cli(self, *args: str) -> Result:
         return self.app.test_cli_runner().invoke(args=list(args))
+
+
+@contextmanager
+def served_app(config: dict[str, Any]) -> Iterator[tuple[str, Flask]]:
+    """The app made of `config`, migrated and served on a free port: its URL and itself."""
+    apps: list[Flask] = []
+
+    def make_app(base_url: str) -> Flask:
+        apps.append(create_app(config | {"base_url": base_url}))
+        upgrade_database(apps[0].extensions["container"].engine())
+        return apps[0]
+
+    with serving(make_app) as url:
+        yield url, apps[0]
+    apps[0].extensions["container"].shutdown_resources()
 
 
 class Visitor:

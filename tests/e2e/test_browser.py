@@ -4,11 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sql.migrate import upgrade_database
-from entrypoints.app import create_app
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from entrypoints.settings import dev_provider_profile
 from tests.dev_oidc import dev_oidc_entry, dev_oidc_provider, require_dev_oidc
+from tests.e2e.site import served_app
 from tests.servers import serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -105,18 +104,11 @@ def cross_site(site_config):
     """The app on 127.0.0.1 and, on another site (localhost), a provider that answers every
     login by an auto-submitted POST; yields both URLs."""
     provider = lambda base: create_dev_provider(DevProviderSettings(base, post_answers=True))  # noqa: E731
-    with serving(provider, host="localhost") as op:
-        config = site_config | {"providers": [dev_provider_profile(op)]}
-        apps = []
-
-        def make_app(base_url):
-            apps.append(create_app(config | {"base_url": base_url}))
-            upgrade_database(apps[0].extensions["container"].engine())
-            return apps[0]
-
-        with serving(make_app) as url:
-            yield url, op
-        apps[0].extensions["container"].shutdown_resources()
+    with (
+        serving(provider, host="localhost") as op,
+        served_app(site_config | {"providers": [dev_provider_profile(op)]}) as (url, _),
+    ):
+        yield url, op
 
 
 def test_an_answer_posted_back_from_another_site_signs_the_person_in(cross_site, page):
@@ -142,18 +134,11 @@ def test_an_answer_posted_back_from_another_site_signs_the_person_in(cross_site,
 @pytest.fixture
 def oidc_site(site_config):
     require_dev_oidc()
-    with dev_oidc_provider() as issuer:
-        config = site_config | {"providers": [dev_oidc_entry(issuer)]}
-        apps = []
-
-        def make_app(base_url):
-            apps.append(create_app(config | {"base_url": base_url}))
-            upgrade_database(apps[0].extensions["container"].engine())
-            return apps[0]
-
-        with serving(make_app) as url:
-            yield url, issuer
-        apps[0].extensions["container"].shutdown_resources()
+    with (
+        dev_oidc_provider() as issuer,
+        served_app(site_config | {"providers": [dev_oidc_entry(issuer)]}) as (url, _),
+    ):
+        yield url, issuer
 
 
 def test_a_person_signs_in_through_the_dev_oidc_provider(oidc_site, page):
