@@ -96,3 +96,20 @@ def test_the_microblog_command_is_installed_and_lists_the_commands(tmp_path):
     assert result.returncode == 0, result.stderr
     for command in ("db", "users", "sessions", "openid", "dev-provider", "dev"):
         assert f"\n  {command} " in result.stdout
+
+
+def test_without_node_the_dev_command_says_why_and_drops_the_dev_oidc_button(tmp_path, capsys):
+    from contextlib import ExitStack
+
+    from entrypoints.app import create_app
+    from entrypoints.commands import _start_dev_oidc
+
+    app = create_app({"instance_path": str(tmp_path), "dev_oidc_url": "http://127.0.0.1:9"})
+    services = app.extensions["container"]
+    assert "dev-oidc" in [choice.key for choice in services.logins().choices()]
+    with app.app_context(), ExitStack() as stack:
+        assert _start_dev_oidc(stack, tmp_path / "no-such-dir") is None
+    assert (
+        "Dev OIDC provider not started: its packages are not installed" in capsys.readouterr().out
+    )
+    assert [choice.key for choice in services.logins().choices()] == ["openid", "dev"]

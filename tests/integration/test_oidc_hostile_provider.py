@@ -5,6 +5,7 @@ import logging
 import time
 
 import pytest
+from joserfc.jwk import ECKey
 
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
@@ -245,3 +246,17 @@ def test_no_code_token_or_client_secret_reaches_the_logs(site, op, caplog):
     assert len(op.issued) >= 8 and "OIDC" in logged
     for secret in [CLIENT_SECRET, *op.issued]:
         assert secret not in logged
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "key"),
+    [
+        ("PS256", lambda: rsa_key("p1")),
+        ("ES256", lambda: ECKey.generate_key("P-256", parameters={"kid": "e1"})),
+    ],
+)
+def test_ps256_and_es256_tokens_are_accepted(site, op, algorithm, key):
+    op.signing_key = key()
+    op.published = [op.signing_key]
+    op.header = {"alg": algorithm}
+    assert site.sign_in().user.nickname == "alice"
