@@ -1,4 +1,4 @@
-"""Application services: what the entrypoints call, each built once with its ports."""
+"""Application services: what the entrypoints call, each built by the container with its ports."""
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
