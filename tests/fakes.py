@@ -7,11 +7,13 @@ from typing import Self
 
 from domain.errors import Conflict, LoginCancelled, LoginMismatch
 from domain.model import (
+    AuditEvent,
     Identity,
     LoginSession,
     LoginTransaction,
     NewUser,
     ParkedCallback,
+    PendingLink,
     ProviderPolicy,
     ProviderRedirect,
     User,
@@ -60,6 +62,12 @@ class FakeUsers:
         self._data.users[user.id] = user
         return user
 
+    def rename(self, user_id: int, nickname: str) -> None:
+        self._data.users[user_id] = replace(self._data.users[user_id], nickname=nickname)
+
+    def lock(self, user_id: int) -> None:
+        pass  # one thread at a time here
+
     def set_active(self, user_id: int, active: bool) -> None:
         self._data.users[user_id] = replace(self._data.users[user_id], active=active)
 
@@ -80,6 +88,13 @@ class FakeIdentities:
 
     def of_user(self, user_id: int) -> Sequence[Identity]:
         return [i for i in self._data.identities.values() if i.user_id == user_id]
+
+    def remove(self, namespace: str, subject: str) -> None:
+        self._data.identities.pop((namespace, subject), None)
+
+    def touch(self, namespace: str, subject: str, now: datetime) -> None:
+        key = (namespace, subject)
+        self._data.identities[key] = replace(self._data.identities[key], last_used_at=now)
 
 
 class FakeUnitOfWork:
@@ -140,6 +155,10 @@ def _merge(current: FakeDatabase, base: FakeDatabase, work: FakeDatabase) -> Fak
             if key in merged.identities:
                 raise Conflict(f"identity {key} exists")
             merged.identities[key] = identity
+        elif identity != base.identities[key]:
+            merged.identities[key] = identity
+    for key in base.identities.keys() - work.identities.keys():
+        merged.identities.pop(key, None)
     return merged
 
 
@@ -183,6 +202,13 @@ class FakeLoginSessions:
             del self.sessions[token_hash]
         return len(doomed)
 
+    def remove_all_of_except(self, user_id: int, kept_token_hash: str) -> int:
+        doomed = [h for h, s in self.sessions.items() if s.user_id == user_id]
+        for token_hash in doomed:
+            if token_hash != kept_token_hash:
+                del self.sessions[token_hash]
+        return len(doomed) - (kept_token_hash in doomed)
+
     def remove_expired(self, now: datetime) -> int:
         doomed = [h for h, s in self.sessions.items() if s.is_expired(now)]
         for token_hash in doomed:
@@ -190,14 +216,15 @@ class FakeLoginSessions:
         return len(doomed)
 
     def of_user(self, user_id: int) -> list[LoginSession]:
-        return [s for s in self.sessions.values() if s.user_id == user_id]
+        mine = [s for s in self.sessions.values() if s.user_id == user_id]
+        return sorted(mine, key=lambda s: s.created_at, reverse=True)
 
 
 class _FakeTakeOnceStore:
     """Items by key, each taken at most once; expired ones removed on demand."""
 
     def __init__(self) -> None:
-        self.items: dict[str, LoginTransaction | ParkedCallback] = {}
+        self.items: dict[str, LoginTransaction | ParkedCallback | PendingLink] = {}
 
     def take(self, key: str):  # type: ignore[no-untyped-def]
         return self.items.pop(key, None)
@@ -214,7 +241,7 @@ class FakeLoginTransactions(_FakeTakeOnceStore):
         self.items[transaction.id] = transaction
 
     @property
-    def transactions(self) -> dict[str, LoginTransaction | ParkedCallback]:
+    def transactions(self) -> dict[str, LoginTransaction | ParkedCallback | PendingLink]:
         return self.items
 
 
@@ -223,8 +250,24 @@ class FakeParkedCallbacks(_FakeTakeOnceStore):
         self.items[callback.handle] = callback
 
     @property
-    def parked(self) -> dict[str, LoginTransaction | ParkedCallback]:
+    def parked(self) -> dict[str, LoginTransaction | ParkedCallback | PendingLink]:
         return self.items
+
+
+class FakePendingLinks(_FakeTakeOnceStore):
+    def add(self, link: PendingLink) -> None:
+        self.items[link.id] = link
+
+
+class FakeAuditTrail:
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    def record(self, event: AuditEvent) -> None:
+        self.events.append(event)
+
+    def kinds(self) -> list[str]:
+        return [event.kind for event in self.events]
 
 
 class FakeClock:

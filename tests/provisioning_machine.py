@@ -8,18 +8,29 @@ from hypothesis.stateful import (
     rule,
 )
 
-from domain.errors import AccountDisabled, EmailBelongsToAnotherAccount, EmailRequired
+from domain.errors import (
+    AccountDisabled,
+    EmailRequired,
+    IdentityBelongsToAnotherAccount,
+    InvalidInput,
+    LastIdentity,
+    NicknameTaken,
+)
 from domain.inputs import normalise_email
 from domain.model import SessionPolicy, VerifiedIdentity, hash_token
-from domain.nicknames import nickname_key
+from domain.nicknames import nickname_key, normalise_nickname
 from domain.ports import LoginSessions, UnitOfWork
 from domain.use_cases import (
+    LinkRequired,
     complete_login,
+    connect_identity,
     current_user,
     disable_user,
+    disconnect_identity,
     enable_user,
     log_out,
     log_out_everywhere,
+    rename_user,
 )
 from tests.fakes import FakeClock, FakeTokenSource
 from tests.strategies import emails, namespaces, nicknames, policies, subjects
@@ -69,7 +80,11 @@ class ProvisioningMachine(RuleBasedStateMachine):
         known_owner = self.owner_of_identity.get((namespace, subject))
         normalised_email = normalise_email(email)
         email_owner = next(
-            (u for u in before.values() if normalised_email and u.email == normalised_email),
+            (
+                u
+                for u in before.values()
+                if normalised_email and email_verified and u.email == normalised_email
+            ),
             None,
         )
         try:
@@ -82,9 +97,14 @@ class ProvisioningMachine(RuleBasedStateMachine):
                 tokens=self.token_source,
                 policy=self.policy,
             )
-        except (AccountDisabled, EmailBelongsToAnotherAccount, EmailRequired) as refused:
+        except (AccountDisabled, EmailRequired) as refused:
             self.check_refusal(refused, verified, known_owner, email_owner)
             assert self.users() == before, "a refused login wrote nothing"
+            return multiple()
+        if isinstance(signed_in, LinkRequired):
+            assert known_owner is None and email_owner is not None, "rule 6: only a verified email"
+            assert not policy.trusted_for_email and signed_in.owner_id == email_owner.id
+            assert self.users() == before, "a waiting identity wrote nothing"
             return multiple()
         user = signed_in.user
         if known_owner is not None:
@@ -102,12 +122,54 @@ class ProvisioningMachine(RuleBasedStateMachine):
         if isinstance(refused, AccountDisabled):
             owner = known_owner if known_owner is not None else getattr(email_owner, "id", None)
             assert owner in self.disabled
-        elif isinstance(refused, EmailBelongsToAnotherAccount):
-            assert known_owner is None and email_owner is not None
-            assert not verified.email_is_trusted
         else:
             assert known_owner is None and verified.policy.email_required
             assert normalise_email(verified.email) is None
+
+    @precondition(lambda self: self.owner_of_identity)
+    @rule(data=st.data(), namespace=namespaces, subject=subjects, policy=policies)
+    def connect(self, data, namespace, subject, policy):
+        user_id = data.draw(st.sampled_from(sorted(set(self.owner_of_identity.values()))))
+        verified = VerifiedIdentity(policy, namespace, subject)
+        owner = self.owner_of_identity.get((namespace, subject))
+        try:
+            added = connect_identity(self.uow, user_id, verified, self.clock)
+        except IdentityBelongsToAnotherAccount:
+            assert owner is not None and owner != user_id, "refused only for another's identity"
+            return
+        assert added == (owner is None)
+        assert owner in (None, user_id), "an identity never moves to another user"
+        self.owner_of_identity[(namespace, subject)] = user_id
+
+    @precondition(lambda self: self.owner_of_identity)
+    @rule(data=st.data())
+    def disconnect(self, data):
+        namespace, subject = data.draw(st.sampled_from(sorted(self.owner_of_identity)))
+        user_id = self.owner_of_identity[(namespace, subject)]
+        held = [key for key, owner in self.owner_of_identity.items() if owner == user_id]
+        try:
+            disconnect_identity(self.uow, user_id, namespace, subject)
+        except LastIdentity:
+            assert len(held) == 1, "refused only for the last identity"
+            return
+        assert len(held) > 1
+        del self.owner_of_identity[(namespace, subject)]
+
+    @precondition(lambda self: self.owner_of_identity)
+    @rule(data=st.data(), wanted=nicknames)
+    def rename(self, data, wanted):
+        user_id = data.draw(st.sampled_from(sorted(set(self.owner_of_identity.values()))))
+        before = self.users()
+        try:
+            nickname = rename_user(self.uow, user_id, wanted or "")
+        except NicknameTaken:
+            others = {nickname_key(u.nickname) for i, u in before.items() if i != user_id}
+            assert nickname_key(normalise_nickname(wanted or "")) in others
+            return
+        except InvalidInput:
+            assert not normalise_nickname(wanted or "")
+            return
+        assert self.users()[user_id].nickname == nickname
 
     @rule(token=tokens)
     def log_out(self, token):
@@ -161,6 +223,13 @@ class ProvisioningMachine(RuleBasedStateMachine):
         with self.uow:
             for (namespace, subject), user_id in self.owner_of_identity.items():
                 assert self.uow.identities.owner_of(namespace, subject) == user_id
+
+    @invariant()
+    def every_user_keeps_an_identity(self):
+        user_ids = list(self.users())
+        with self.uow:
+            for user_id in user_ids:
+                assert self.uow.identities.of_user(user_id), "a user always keeps one"
 
     @invariant()
     def disabled_users_are_inactive(self):

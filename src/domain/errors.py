@@ -29,11 +29,24 @@ class LoginRefused(DomainError):
     message = "This sign-in is not allowed."
 
 
-class EmailBelongsToAnotherAccount(LoginRefused):
-    message = (
-        "The email address your provider sent belongs to another account. "
-        "Sign in with that account's provider, then link this one."
-    )
+class IdentityBelongsToAnotherAccount(LoginRefused):
+    message = "That login is already connected to another account. Nothing was changed."
+
+
+class LastIdentity(InvalidInput):
+    message = "This is your only login: connect another one before you disconnect it."
+
+
+class NicknameTaken(InvalidInput):
+    message = "That nickname is taken. Please choose another."
+
+
+class NotYours(InvalidInput):
+    message = "That is not one of your logins or devices."
+
+
+class RecentSignInRequired(DomainError):
+    message = "Please sign in again to change your connected logins."
 
 
 class EmailRequired(LoginRefused):

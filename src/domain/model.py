@@ -47,9 +47,14 @@ class VerifiedIdentity:
 
 @dataclass(frozen=True)
 class Identity:
+    """A connected login. `provider` is the key of the configured provider that added it."""
+
     namespace: str
     subject: str
     user_id: int
+    provider: str = ""
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -102,11 +107,20 @@ class LoginSession:
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
+    user_agent: str | None = None
+    client_address: str | None = None
 
     @classmethod
     def open(
-        cls, token: str, user_id: int, remember: bool, now: datetime, policy: SessionPolicy
+        cls,
+        token: str,
+        user_id: int,
+        remember: bool,
+        now: datetime,
+        policy: SessionPolicy,
+        device: "Device | None" = None,
     ) -> "LoginSession":
+        device = device or Device()
         return cls(
             token_hash=hash_token(token),
             user_id=user_id,
@@ -114,6 +128,8 @@ class LoginSession:
             created_at=now,
             last_seen_at=now,
             expires_at=now + policy.lifetime(remember),
+            user_agent=device.user_agent,
+            client_address=device.client_address,
         )
 
     def is_expired(self, now: datetime) -> bool:
@@ -123,12 +139,33 @@ class LoginSession:
         return now - self.last_seen_at >= policy.touch_interval
 
 
+MAX_USER_AGENT_LENGTH = 512
+MAX_ADDRESS_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Device:
+    """What the site knows of the browser a session was opened in, cut to fit."""
+
+    user_agent: str | None = None
+    client_address: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "user_agent", _cut(self.user_agent, MAX_USER_AGENT_LENGTH))
+        object.__setattr__(self, "client_address", _cut(self.client_address, MAX_ADDRESS_LENGTH))
+
+
+def _cut(text: str | None, length: int) -> str | None:
+    return text[:length] if text else None
+
+
 @dataclass(frozen=True)
 class LoginTransaction:
     """A login in flight: what the provider adapter must remember between begin and complete.
 
     Its id is a secret the browser keeps in its session; it can be taken only once.
-    `provider` is the key of the configured provider it was begun with.
+    `provider` is the key of the configured provider it was begun with. `connect_user_id`:
+    the login connects another identity to this signed-in user instead of signing in.
     """
 
     id: str
@@ -138,6 +175,7 @@ class LoginTransaction:
     created_at: datetime
     expires_at: datetime
     provider_state: dict[str, str] = field(default_factory=dict)
+    connect_user_id: int | None = None
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
@@ -166,3 +204,30 @@ class ParkedCallback:
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
+
+
+@dataclass(frozen=True)
+class PendingLink:
+    """A new identity whose verified email an existing account owns, from a provider not
+    trusted for email: it waits, bound to one browser, until that account signs in there."""
+
+    id: str
+    owner_id: int
+    provider: str
+    namespace: str
+    subject: str
+    expires_at: datetime
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """Something an operator may need to know happened; never holds a secret."""
+
+    kind: str
+    at: datetime
+    user_id: int | None = None
+    provider: str | None = None
+    detail: str | None = None

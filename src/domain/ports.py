@@ -4,11 +4,13 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain.model import (
+    AuditEvent,
     Identity,
     LoginSession,
     LoginTransaction,
     NewUser,
     ParkedCallback,
+    PendingLink,
     Post,
     ProviderPolicy,
     ProviderRedirect,
@@ -36,6 +38,12 @@ class Users(Protocol):
 
     def add(self, new_user: NewUser) -> User: ...
 
+    def rename(self, user_id: int, nickname: str) -> None: ...
+
+    def lock(self, user_id: int) -> None:
+        """Hold the user's row until the unit of work ends: changes to its identities queue."""
+        ...
+
     def set_active(self, user_id: int, active: bool) -> None: ...
 
     def list(self) -> Sequence[User]: ...
@@ -46,7 +54,15 @@ class Identities(Protocol):
 
     def add(self, identity: Identity) -> None: ...
 
-    def of_user(self, user_id: int) -> Sequence[Identity]: ...
+    def of_user(self, user_id: int) -> Sequence[Identity]:
+        """Oldest first."""
+        ...
+
+    def remove(self, namespace: str, subject: str) -> None: ...
+
+    def touch(self, namespace: str, subject: str, now: datetime) -> None:
+        """Record a sign-in with it."""
+        ...
 
 
 class Posts(Protocol):
@@ -101,6 +117,12 @@ class LoginSessions(Protocol):
 
     def remove_all_of(self, user_id: int) -> int: ...
 
+    def remove_all_of_except(self, user_id: int, kept_token_hash: str) -> int: ...
+
+    def of_user(self, user_id: int) -> Sequence[LoginSession]:
+        """Newest first."""
+        ...
+
     def remove_expired(self, now: datetime) -> int: ...
 
 
@@ -122,6 +144,20 @@ class ParkedCallbacks(Protocol):
         ...
 
     def remove_expired(self, now: datetime) -> int: ...
+
+
+class PendingLinks(Protocol):
+    def add(self, link: PendingLink) -> None: ...
+
+    def take(self, link_id: str) -> PendingLink | None:
+        """Remove and return it: a pending link is used at most once."""
+        ...
+
+    def remove_expired(self, now: datetime) -> int: ...
+
+
+class AuditTrail(Protocol):
+    def record(self, event: AuditEvent) -> None: ...
 
 
 class IdentityProvider(Protocol):

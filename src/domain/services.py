@@ -2,35 +2,63 @@
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from domain.errors import LoginExpired, LoginMismatch, UnknownProvider
+from domain.errors import (
+    IdentityBelongsToAnotherAccount,
+    LoginExpired,
+    LoginMismatch,
+    NotYours,
+    UnknownProvider,
+)
 from domain.inputs import safe_next_path
-from domain.model import LoginTransaction, ParkedCallback, Post, SessionPolicy, User
+from domain.model import (
+    AuditEvent,
+    Device,
+    LoginSession,
+    LoginTransaction,
+    ParkedCallback,
+    PendingLink,
+    Post,
+    ProviderPolicy,
+    SessionPolicy,
+    User,
+    VerifiedIdentity,
+    hash_token,
+)
 from domain.ports import (
+    AuditTrail,
     Clock,
     IdentityProvider,
     LoginSessions,
     LoginTransactions,
     ParkedCallbacks,
+    PendingLinks,
     TokenSource,
     UnitOfWork,
 )
 from domain.use_cases import (
+    LinkRequired,
     SignedIn,
     clean_up_expired,
     complete_login,
+    connect_identity,
     current_user,
     disable_user,
+    disconnect_identity,
     enable_user,
     find_user,
     list_users,
     log_out,
     log_out_everywhere,
     recent_posts,
+    rename_user,
+    require_recent_sign_in,
 )
 
 TRANSACTION_LIFETIME = timedelta(minutes=10)
+PENDING_LINK_LIFETIME = timedelta(minutes=10)
+ACCOUNT_PATH = "/account"
 # The browser comes back for a parked answer at once; minutes are plenty.
 PARKED_LIFETIME = timedelta(minutes=5)
 
@@ -48,6 +76,21 @@ class LoginStarted:
     redirect_url: str
 
 
+@dataclass(frozen=True)
+class LinkPending:
+    """No sign-in: the identity waits under `link_id` (kept by this browser) for a sign-in to
+    the account that owns its email, which signs in with `owner_providers`."""
+
+    link_id: str
+    owner_providers: list[str]
+
+
+@dataclass(frozen=True)
+class Connected:
+    provider_name: str
+    added: bool  # False: it was connected already
+
+
 class Logins:
     """Signing in through the configured providers, and out again.
 
@@ -62,8 +105,10 @@ class Logins:
         return_url: Callable[[str], str],
         transactions: LoginTransactions,
         parked: ParkedCallbacks,
+        pending: PendingLinks,
         unit_of_work: Callable[[], UnitOfWork],
         sessions: LoginSessions,
+        audit: AuditTrail,
         clock: Clock,
         tokens: TokenSource,
         policy: SessionPolicy,
@@ -72,6 +117,8 @@ class Logins:
         self._return_url = return_url
         self._transactions = transactions
         self._parked = parked
+        self._pending = pending
+        self._audit = audit
         self._unit_of_work = unit_of_work
         self._sessions = sessions
         self._clock = clock
@@ -87,7 +134,13 @@ class Logins:
         return sorted(offered, key=lambda choice: not choice.takes_identifier)
 
     def begin(
-        self, provider_key: str, *, identifier: str | None, next_url: str | None, remember: bool
+        self,
+        provider_key: str,
+        *,
+        identifier: str | None,
+        next_url: str | None,
+        remember: bool,
+        connect_user_id: int | None = None,
     ) -> LoginStarted:
         """Ask the provider where to send the browser, and keep the login's state.
 
@@ -110,6 +163,7 @@ class Logins:
                 created_at=now,
                 expires_at=now + TRANSACTION_LIFETIME,
                 provider_state=dict(redirect.state),
+                connect_user_id=connect_user_id,
             )
         )
         return LoginStarted(transaction_id, redirect.url)
@@ -122,6 +176,20 @@ class Logins:
         self._parked.park(ParkedCallback(handle, provider_key, dict(callback), expires_at))
         return handle
 
+    def begin_connect(
+        self, provider_key: str, token: str | None, *, identifier: str | None
+    ) -> LoginStarted:
+        """Start a round trip that connects another identity to the signed-in user; only
+        within minutes of a sign-in (RecentSignInRequired)."""
+        session = require_recent_sign_in(token, sessions=self._sessions, clock=self._clock)
+        return self.begin(
+            provider_key,
+            identifier=identifier,
+            next_url=ACCOUNT_PATH,
+            remember=False,
+            connect_user_id=session.user_id,
+        )
+
     def finish(
         self,
         provider_key: str,
@@ -129,9 +197,14 @@ class Logins:
         callback: Mapping[str, str] | None = None,
         *,
         parked_handle: str | None = None,
-    ) -> SignedIn:
+        device: Device | None = None,
+        pending_link_id: str | None = None,
+        signed_in_user_id: int | None = None,
+    ) -> "SignedIn | LinkPending | Connected":
         """Complete the login this browser started, with the provider's answer given here or
-        parked earlier under `parked_handle`; then open a session for its user."""
+        parked earlier under `parked_handle`. A login opens a session (and connects the
+        identity waiting in `pending_link_id` if this is its account); a connecting round
+        trip attaches the identity to `signed_in_user_id`, who must have begun it."""
         transaction = self._take_transaction(transaction_id)
         if parked_handle is not None:
             parked = self._take_parked(parked_handle)
@@ -140,8 +213,11 @@ class Logins:
             callback = parked.params
         if transaction.provider != provider_key:
             raise LoginMismatch()
-        verified = self._provider(provider_key).complete(callback or {}, transaction.provider_state)
-        signed_in = complete_login(
+        provider = self._provider(provider_key)
+        verified = provider.complete(callback or {}, transaction.provider_state)
+        if transaction.connect_user_id is not None:
+            return self._connect(transaction.connect_user_id, signed_in_user_id, verified)
+        result = complete_login(
             verified,
             remember=transaction.remember,
             uow=self._unit_of_work(),
@@ -149,8 +225,12 @@ class Logins:
             clock=self._clock,
             tokens=self._tokens,
             policy=self.policy,
+            device=device,
         )
-        return replace(signed_in, next_url=transaction.next_url)
+        if isinstance(result, LinkRequired):
+            return self._wait_for_owner(result.owner_id, verified)
+        joined = self._join_pending(pending_link_id, result.user.id)
+        return replace(result, next_url=transaction.next_url, joined=joined)
 
     def current_user(self, token: str | None) -> User | None:
         return current_user(token, sessions=self._sessions, clock=self._clock, policy=self.policy)
@@ -173,6 +253,51 @@ class Logins:
             raise LoginExpired()
         return transaction
 
+    def _connect(
+        self, user_id: int, signed_in_user_id: int | None, verified: VerifiedIdentity
+    ) -> "Connected":
+        if signed_in_user_id != user_id:
+            raise LoginMismatch()  # signed out, or someone else, since the round trip began
+        added = connect_identity(self._unit_of_work(), user_id, verified, self._clock)
+        if added:
+            self._record("login.connected", user_id, verified.provider)
+        return Connected(self._providers[verified.provider].name, added)
+
+    def _wait_for_owner(self, owner_id: int, verified: VerifiedIdentity) -> "LinkPending":
+        link = PendingLink(
+            id=self._tokens.new_token(),
+            owner_id=owner_id,
+            provider=verified.provider,
+            namespace=verified.namespace,
+            subject=verified.subject,
+            expires_at=self._clock.now() + PENDING_LINK_LIFETIME,
+        )
+        self._pending.add(link)
+        self._record("login.pending", owner_id, verified.provider)
+        uow = self._unit_of_work()
+        with uow:
+            keys = {identity.provider for identity in uow.identities.of_user(owner_id)}
+        names = sorted({self._providers[key].name for key in keys if key in self._providers})
+        return LinkPending(link.id, names)
+
+    def _join_pending(self, link_id: str | None, user_id: int) -> str | None:
+        """The provider name of the identity waiting in this browser, once attached to the
+        account just signed in to; None when there is none, or it waits for another account."""
+        link = self._pending.take(link_id) if link_id else None
+        if link is None or link.is_expired(self._clock.now()) or link.owner_id != user_id:
+            return None
+        verified = VerifiedIdentity(ProviderPolicy(link.provider), link.namespace, link.subject)
+        try:
+            connect_identity(self._unit_of_work(), user_id, verified, self._clock)
+        except IdentityBelongsToAnotherAccount:
+            return None  # taken in the meantime: it never moves
+        self._record("login.joined", user_id, link.provider)
+        provider = self._providers.get(link.provider)
+        return provider.name if provider else link.provider
+
+    def _record(self, kind: str, user_id: int, provider: str | None = None) -> None:
+        self._audit.record(AuditEvent(kind, self._clock.now(), user_id, provider))
+
     def _take_parked(self, handle: str) -> ParkedCallback:
         parked = self._parked.take(handle) if handle else None
         if parked is None or parked.is_expired(self._clock.now()):
@@ -185,6 +310,7 @@ class Cleanup:
     sessions: int
     transactions: int
     parked: int
+    pending: int
 
 
 class Administration:
@@ -198,6 +324,7 @@ class Administration:
         sessions: LoginSessions,
         transactions: LoginTransactions,
         parked: ParkedCallbacks,
+        pending: PendingLinks,
         clock: Clock,
     ) -> None:
         self._unit_of_work = unit_of_work
@@ -205,6 +332,7 @@ class Administration:
         self._sessions = sessions
         self._transactions = transactions
         self._parked = parked
+        self._pending = pending
         self._clock = clock
 
     def users(self) -> Sequence[User]:
@@ -226,12 +354,14 @@ class Administration:
         return user, log_out_everywhere(user.id, sessions=self._sessions)
 
     def clean_up(self) -> Cleanup:
-        """Delete expired sessions, abandoned logins and unclaimed parked answers."""
+        """Delete expired sessions, abandoned logins, unclaimed parked answers and links."""
+        now = self._clock.now()
         return Cleanup(
             *clean_up_expired(
                 sessions=self._sessions, transactions=self._transactions, clock=self._clock
             ),
-            parked=self._parked.remove_expired(self._clock.now()),
+            parked=self._parked.remove_expired(now),
+            pending=self._pending.remove_expired(now),
         )
 
     def _find(self, nickname: str) -> User:
@@ -246,3 +376,90 @@ class Timeline:
 
     def recent_posts(self, user_id: int) -> Sequence[Post]:
         return recent_posts(user_id, uow=self._unit_of_work())
+
+
+@dataclass(frozen=True)
+class ConnectedLogin:
+    provider_name: str
+    namespace: str
+    subject: str
+    created_at: datetime | None
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    user: User
+    logins: list[ConnectedLogin]
+    devices: list[LoginSession]  # newest first
+    current_device: str  # the token hash of this browser's session
+
+
+class Accounts:
+    """What a signed-in person does on their account page."""
+
+    def __init__(
+        self,
+        *,
+        providers: Mapping[str, IdentityProvider],
+        unit_of_work: Callable[[], UnitOfWork],
+        writing_unit_of_work: Callable[[], UnitOfWork],
+        sessions: LoginSessions,
+        audit: AuditTrail,
+        clock: Clock,
+    ) -> None:
+        self._providers = providers
+        self._unit_of_work = unit_of_work
+        self._writing_unit_of_work = writing_unit_of_work
+        self._sessions = sessions
+        self._audit = audit
+        self._clock = clock
+
+    def overview(self, user_id: int, token: str) -> AccountOverview:
+        uow = self._unit_of_work()
+        with uow:
+            user = uow.users.get(user_id)
+            identities = uow.identities.of_user(user_id)
+        if user is None:
+            raise NotYours()
+        now = self._clock.now()
+        devices = [s for s in self._sessions.of_user(user_id) if not s.is_expired(now)]
+        logins = [
+            ConnectedLogin(
+                self._name_of(i.provider), i.namespace, i.subject, i.created_at, i.last_used_at
+            )
+            for i in identities
+        ]
+        return AccountOverview(user, logins, devices, hash_token(token))
+
+    def rename(self, user_id: int, nickname: str) -> str:
+        renamed = rename_user(self._writing_unit_of_work(), user_id, nickname)
+        self._record("nickname.changed", user_id)
+        return renamed
+
+    def disconnect(self, token: str, namespace: str, subject: str) -> str:
+        """The provider name of the login removed; needs a recent sign-in."""
+        session = require_recent_sign_in(token, sessions=self._sessions, clock=self._clock)
+        uow = self._writing_unit_of_work()
+        removed = disconnect_identity(uow, session.user_id, namespace, subject)
+        self._record("login.disconnected", session.user_id, removed.provider)
+        return self._name_of(removed.provider)
+
+    def end_device(self, user_id: int, token_hash: str) -> None:
+        session = self._sessions.get(token_hash)
+        if session is None or session.user_id != user_id:
+            raise NotYours()
+        self._sessions.remove(token_hash)
+        self._record("device.ended", user_id)
+
+    def end_other_devices(self, user_id: int, token: str) -> int:
+        ended = self._sessions.remove_all_of_except(user_id, hash_token(token))
+        self._record("device.ended_others", user_id)
+        return ended
+
+    def _name_of(self, provider_key: str) -> str:
+        provider = self._providers.get(provider_key)
+        return provider.name if provider else provider_key or "OpenID"
+
+    def _record(self, kind: str, user_id: int, provider: str | None = None) -> None:
+        self._audit.record(AuditEvent(kind, self._clock.now(), user_id, provider))

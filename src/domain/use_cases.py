@@ -2,18 +2,25 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from domain.errors import (
     AccountDisabled,
     Conflict,
-    EmailBelongsToAnotherAccount,
     EmailRequired,
+    IdentityBelongsToAnotherAccount,
+    InvalidInput,
+    LastIdentity,
+    NicknameTaken,
+    NotYours,
+    RecentSignInRequired,
     TooManyConflicts,
     UserNotFound,
 )
 from domain.inputs import normalise_email
 from domain.model import (
+    Device,
     Identity,
     LoginSession,
     NewUser,
@@ -23,7 +30,7 @@ from domain.model import (
     VerifiedIdentity,
     hash_token,
 )
-from domain.nicknames import choose_nickname, email_local_part, make_unique
+from domain.nicknames import choose_nickname, email_local_part, make_unique, normalise_nickname
 from domain.ports import (
     Clock,
     LoginSessions,
@@ -33,6 +40,7 @@ from domain.ports import (
 )
 
 CONFLICT_ATTEMPTS = 10
+RECENT_SIGN_IN = timedelta(minutes=10)
 CONFLICT_BACKOFF_SECONDS = 0.002
 
 T = TypeVar("T")
@@ -44,6 +52,15 @@ class SignedIn:
     token: str
     session: LoginSession
     next_url: str | None = None
+    joined: str | None = None  # the provider whose waiting identity this sign-in connected
+
+
+@dataclass(frozen=True)
+class LinkRequired:
+    """The identity is new and its verified email belongs to `owner_id`'s account, but its
+    provider is not trusted for email: only a sign-in to that account may connect it."""
+
+    owner_id: int
 
 
 def complete_login(
@@ -55,22 +72,25 @@ def complete_login(
     clock: Clock,
     tokens: TokenSource,
     policy: SessionPolicy,
-) -> SignedIn:
+    device: Device | None = None,
+) -> SignedIn | LinkRequired:
     """Provision or find the identity's user, then open a new login session for it."""
     user = provision(uow, verified, clock)
+    if isinstance(user, LinkRequired):
+        return user
     token = tokens.new_token()
-    session = LoginSession.open(token, user.id, remember, clock.now(), policy)
+    session = LoginSession.open(token, user.id, remember, clock.now(), policy, device)
     sessions.add(session)
     return SignedIn(user, token, session)
 
 
-def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User:
+def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User | LinkRequired:
     """Find or create the user of a verified identity.
 
-    A known identity keeps its user whatever it asserts now. A new identity whose email an
-    account already owns joins that account only if the email is verified by a provider
-    trusted for email;
-    otherwise the login is refused and nothing is written. A lost race is retried.
+    A known identity keeps its user whatever it asserts now. Only a verified email is looked
+    up: a new identity whose verified email an account owns joins that account if the
+    provider is trusted for email, and otherwise waits for that account (LinkRequired,
+    nothing written). A lost race is retried.
     """
     return _retrying_conflicts(lambda: _provision_once(uow, verified, clock))
 
@@ -85,21 +105,86 @@ def _retrying_conflicts(attempt: Callable[[], T]) -> T:
     raise TooManyConflicts()
 
 
-def _provision_once(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User:
+def _provision_once(
+    uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock
+) -> User | LinkRequired:
     with uow:
         known_owner = uow.users.of_identity(verified.namespace, verified.subject)
         if known_owner is not None:
-            return _usable(known_owner)
+            user = _usable(known_owner)
+            uow.identities.touch(verified.namespace, verified.subject, clock.now())
+            uow.commit()
+            return user
         email = normalise_email(verified.email)
         if email is None and verified.policy.email_required:
             raise EmailRequired()
-        owner = uow.users.by_email(email) if email else None
-        if owner is not None and not verified.email_is_trusted:
-            raise EmailBelongsToAnotherAccount()
+        # An unverified email is never looked up: who typed it may not own it, and the
+        # answer would tell a stranger which addresses have accounts.
+        owner = uow.users.by_email(email) if email and verified.email_verified else None
+        if owner is not None and not verified.policy.trusted_for_email:
+            return LinkRequired(owner.id)
         user = _usable(owner) if owner else _create_user(uow, verified, email, clock)
-        uow.identities.add(Identity(verified.namespace, verified.subject, user.id))
+        uow.identities.add(_new_identity(verified, user.id, clock))
         uow.commit()
         return user
+
+
+def _new_identity(verified: VerifiedIdentity, user_id: int, clock: Clock) -> Identity:
+    now = clock.now()
+    return Identity(verified.namespace, verified.subject, user_id, verified.provider, now, now)
+
+
+def connect_identity(
+    uow: UnitOfWork, user_id: int, verified: VerifiedIdentity, clock: Clock
+) -> bool:
+    """Attach a verified identity to a user; False when it was theirs already. An identity
+    another user holds never moves: IdentityBelongsToAnotherAccount, nothing written."""
+
+    def attempt() -> bool:
+        with uow:
+            owner = uow.identities.owner_of(verified.namespace, verified.subject)
+            if owner == user_id:
+                return False
+            if owner is not None:
+                raise IdentityBelongsToAnotherAccount()
+            uow.identities.add(_new_identity(verified, user_id, clock))
+            uow.commit()
+            return True
+
+    return _retrying_conflicts(attempt)
+
+
+def disconnect_identity(uow: UnitOfWork, user_id: int, namespace: str, subject: str) -> Identity:
+    """Remove one of a user's identities, never the last one."""
+    with uow:
+        uow.users.lock(user_id)  # two disconnects at once cannot both see a spare identity
+        mine = {(i.namespace, i.subject): i for i in uow.identities.of_user(user_id)}
+        identity = mine.get((namespace, subject))
+        if identity is None:
+            raise NotYours()
+        if len(mine) == 1:
+            raise LastIdentity()
+        uow.identities.remove(namespace, subject)
+        uow.commit()
+        return identity
+
+
+def rename_user(uow: UnitOfWork, user_id: int, wanted: str) -> str:
+    """The new nickname, normalised as at provisioning; NicknameTaken when another user's
+    nickname compares equal."""
+    nickname = normalise_nickname(wanted)
+    if not nickname:
+        raise InvalidInput("A nickname needs at least one visible character.")
+    try:
+        with uow:
+            holder = uow.users.by_nickname(nickname)
+            if holder is not None and holder.id != user_id:
+                raise NicknameTaken()
+            uow.users.rename(user_id, nickname)
+            uow.commit()
+    except Conflict as lost_race:
+        raise NicknameTaken() from lost_race
+    return nickname
 
 
 def _usable(user: User | None) -> User:
@@ -173,6 +258,17 @@ def clean_up_expired(
     """Delete expired login sessions and abandoned logins; returns how many of each."""
     now = clock.now()
     return sessions.remove_expired(now), transactions.remove_expired(now)
+
+
+def require_recent_sign_in(
+    token: str | None, *, sessions: LoginSessions, clock: Clock
+) -> LoginSession:
+    """The browser's session if it was opened within RECENT_SIGN_IN; else
+    RecentSignInRequired. Connecting or disconnecting logins needs a fresh proof."""
+    session = sessions.get(hash_token(token)) if token else None
+    if session is None or clock.now() - session.created_at > RECENT_SIGN_IN:
+        raise RecentSignInRequired()
+    return session
 
 
 def log_out(token: str | None, *, sessions: LoginSessions) -> None:

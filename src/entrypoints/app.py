@@ -11,7 +11,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
-from entrypoints import auth, pages
+from entrypoints import account, auth, pages
 from entrypoints.commands import register_commands
 from entrypoints.container import Container
 from entrypoints.deps import container
@@ -50,6 +50,7 @@ def create_app(
     CSRFProtect(app).exempt(auth.provider_return)
     _set_up_login(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(pages.bp)
     register_error_pages(app)
     app.after_request(_add_security_headers)

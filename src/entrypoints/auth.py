@@ -6,6 +6,8 @@ from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
+from domain.model import Device
+from domain.services import Connected, LinkPending
 from entrypoints.container import RETURN_PATH
 from entrypoints.deps import container
 from entrypoints.login_user import LoginUser
@@ -13,6 +15,10 @@ from entrypoints.login_user import LoginUser
 bp = Blueprint("auth", __name__)
 
 TRANSACTION_KEY = "login_transaction"
+PENDING_LINK_KEY = "pending_link"
+PENDING_LINK_MESSAGE = (
+    "An account already uses this email. Sign in with one of its logins to connect this one."
+)
 # The query parameter that brings a browser back to the answer parked for it (see below).
 PARKED_PARAMETER = "parked_callback"
 
@@ -28,20 +34,24 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     next = HiddenField(validators=[Length(max=MAX_NEXT_LENGTH)])
 
 
-def login_page(form: LoginForm, status: int = 200) -> ResponseReturnValue:
+def login_page(
+    form: LoginForm, status: int = 200, owner_providers: list[str] | None = None
+) -> ResponseReturnValue:
     page = render_template(
         "login.html",
         title="Sign In",
         form=form,
         buttons=container().logins().choices(),
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
+        owner_providers=owner_providers,
     )
     return page, status
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    if current_user.is_authenticated:
+    # A signed-in person comes here only when asked to prove it again ("again").
+    if current_user.is_authenticated and not request.values.get("again"):
         return redirect(url_for("pages.index"))
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
@@ -70,19 +80,35 @@ def provider_return(key: str) -> ResponseReturnValue:
         handle = logins.park(key, answer)
         return redirect(url_for("auth.provider_return", key=key, parked_callback=handle), 303)
     parked = request.args.get(PARKED_PARAMETER)
-    signed_in = logins.finish(
+    signed_in_as = current_user.id if current_user.is_authenticated else None
+    result = logins.finish(
         key,
         session.pop(TRANSACTION_KEY, None),
         None if parked else request.args.to_dict(),
         parked_handle=parked,
+        device=Device(request.user_agent.string, request.remote_addr),
+        pending_link_id=session.get(PENDING_LINK_KEY),
+        signed_in_user_id=signed_in_as,
     )
+    if isinstance(result, Connected):
+        done = "Connected your" if result.added else "This account already had your"
+        flash(f"{done} {result.provider_name} login.", "info")
+        return redirect(url_for("account.page"))
+    if isinstance(result, LinkPending):
+        session[PENDING_LINK_KEY] = result.link_id
+        flash(PENDING_LINK_MESSAGE, "info")
+        return login_page(LoginForm(), owner_providers=result.owner_providers)
+    if signed_in_as is not None:
+        logins.log_out(current_user.get_id())  # signing in again replaces this browser's session
     session.clear()  # nothing from before the login carries over into the signed-in session
     login_user(
-        LoginUser(signed_in.user, signed_in.token),
-        remember=signed_in.session.remember,
+        LoginUser(result.user, result.token),
+        remember=result.session.remember,
         duration=logins.policy.remembered_lifetime,
     )
-    return redirect(signed_in.next_url or url_for("pages.index"))
+    if result.joined:
+        flash(f"Connected your {result.joined} login to this account.", "info")
+    return redirect(result.next_url or url_for("pages.index"))
 
 
 @bp.post("/logout")

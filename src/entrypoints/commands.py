@@ -98,8 +98,8 @@ def sessions_cleanup() -> None:
     """Delete expired sessions, abandoned logins and unclaimed provider answers."""
     done = container().administration().clean_up()
     click.echo(
-        f"Deleted {done.sessions} expired sessions, {done.transactions} abandoned logins"
-        f" and {done.parked} unclaimed provider answers."
+        f"Deleted {done.sessions} expired sessions, {done.transactions} abandoned logins,"
+        f" {done.parked} unclaimed provider answers and {done.pending} waiting logins."
     )
 
 

@@ -4,15 +4,21 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
+from adapters.audit import LoggingAuditTrail
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.openid.relying_party import AssociationRefusals
 from adapters.sql.engine import create_database_engine
 from adapters.sql.openid_store import SqlOpenIdStore
-from adapters.sql.stores import SqlLoginSessions, SqlLoginTransactions, SqlParkedCallbacks
+from adapters.sql.stores import (
+    SqlLoginSessions,
+    SqlLoginTransactions,
+    SqlParkedCallbacks,
+    SqlPendingLinks,
+)
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
 from domain.model import SessionPolicy
-from domain.services import Administration, Logins, Timeline
+from domain.services import Accounts, Administration, Logins, Timeline
 from entrypoints.protocols import PROTOCOLS, AdapterParts, build_identity_providers
 
 RETURN_PATH = "/login/return/"
@@ -42,6 +48,8 @@ class Container(containers.DeclarativeContainer):
     login_sessions = providers.Singleton(SqlLoginSessions, engine)
     login_transactions = providers.Singleton(SqlLoginTransactions, engine)
     parked_callbacks = providers.Singleton(SqlParkedCallbacks, engine)
+    pending_links = providers.Singleton(SqlPendingLinks, engine)
+    audit_trail = providers.Singleton(LoggingAuditTrail)
     openid_store = providers.Singleton(SqlOpenIdStore, engine)
 
     fetch_policy = providers.Singleton(FetchPolicy.allowing, config.fetch_allowed_networks)
@@ -76,11 +84,22 @@ class Container(containers.DeclarativeContainer):
         return_url=providers.Singleton(return_urls, config.base_url),
         transactions=login_transactions,
         parked=parked_callbacks,
+        pending=pending_links,
         unit_of_work=writing_unit_of_work.provider,
         sessions=login_sessions,
+        audit=audit_trail,
         clock=clock,
         tokens=tokens,
         policy=session_policy,
+    )
+    accounts = providers.Factory(
+        Accounts,
+        providers=identity_providers,
+        unit_of_work=unit_of_work.provider,
+        writing_unit_of_work=writing_unit_of_work.provider,
+        sessions=login_sessions,
+        audit=audit_trail,
+        clock=clock,
     )
     administration = providers.Factory(
         Administration,
@@ -89,6 +108,7 @@ class Container(containers.DeclarativeContainer):
         sessions=login_sessions,
         transactions=login_transactions,
         parked=parked_callbacks,
+        pending=pending_links,
         clock=clock,
     )
     timeline = providers.Factory(Timeline, unit_of_work=unit_of_work.provider)

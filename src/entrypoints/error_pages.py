@@ -1,7 +1,7 @@
 import logging
 from typing import Any
 
-from flask import Flask, flash, render_template
+from flask import Flask, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import AnonymousUserMixin, current_user
 from flask_wtf.csrf import CSRFError
@@ -14,8 +14,10 @@ from domain.errors import (
     LoginFailed,
     LoginRefused,
     ProviderUnavailable,
+    RecentSignInRequired,
     StoreUnavailable,
 )
+from domain.services import ACCOUNT_PATH
 from entrypoints.auth import LoginForm, login_page
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ def status_of(error: DomainError) -> int:
 
 
 def register_error_pages(app: Flask) -> None:
+    app.register_error_handler(RecentSignInRequired, sign_in_again)
     app.register_error_handler(DomainError, domain_error_page)
     app.register_error_handler(CSRFError, csrf_error_page)
     app.register_error_handler(HTTPException, http_error_page)
@@ -47,6 +50,11 @@ def domain_error_page(error: DomainError) -> ResponseReturnValue:
     log.log(logging.WARNING if status >= 500 else logging.INFO, "%s: %r", status, error)
     flash(error.message, "error")
     return login_page(LoginForm(), status)
+
+
+def sign_in_again(error: RecentSignInRequired) -> ResponseReturnValue:
+    flash(error.message, "info")
+    return redirect(url_for("auth.login", again=1, next=ACCOUNT_PATH), 303)
 
 
 def csrf_error_page(error: CSRFError) -> ResponseReturnValue:

@@ -10,7 +10,7 @@ from werkzeug.urls import iri_to_uri
 from adapters.sql.migrate import upgrade_database
 from domain.errors import (
     AccountDisabled,
-    EmailBelongsToAnotherAccount,
+    IdentityBelongsToAnotherAccount,
     InvalidIdentifier,
     LoginCancelled,
     LoginFailed,
@@ -39,7 +39,7 @@ def test_a_login_through_the_container_provider_greets_the_user(client, fake_pro
         (LoginCancelled(), 400),
         (LoginFailed(), 400),
         (AccountDisabled(), 403),
-        (EmailBelongsToAnotherAccount(), 403),
+        (IdentityBelongsToAnotherAccount(), 403),
         (ProviderUnavailable(), 502),
         (StoreUnavailable(), 503),
         (TooManyConflicts(), 503),

@@ -14,10 +14,12 @@ from domain.model import ProviderPolicy, SessionPolicy
 from domain.services import Logins
 from entrypoints.error_pages import status_of
 from tests.fakes import (
+    FakeAuditTrail,
     FakeClock,
     FakeLoginSessions,
     FakeLoginTransactions,
     FakeParkedCallbacks,
+    FakePendingLinks,
     FakeTokenSource,
     FakeUnitOfWork,
 )
@@ -70,6 +72,8 @@ class Site:
             return_url=lambda key: f"https://microblog.example/login/return/{key}",
             transactions=FakeLoginTransactions(),
             parked=FakeParkedCallbacks(),
+            pending=FakePendingLinks(),
+            audit=FakeAuditTrail(),
             unit_of_work=lambda: self.uow,
             sessions=FakeLoginSessions(self.uow.database),
             clock=FakeClock(),

@@ -371,7 +371,13 @@ def test_the_dev_provider_answers_an_unsupported_association_type_with_400(op):
 
 @pytest.fixture
 def log_in_through(engine):
-    from adapters.sql.stores import SqlLoginSessions, SqlLoginTransactions, SqlParkedCallbacks
+    from adapters.audit import LoggingAuditTrail
+    from adapters.sql.stores import (
+        SqlLoginSessions,
+        SqlLoginTransactions,
+        SqlParkedCallbacks,
+        SqlPendingLinks,
+    )
     from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
     from adapters.system import SecretsTokenSource, SystemClock
     from domain.model import SessionPolicy
@@ -383,6 +389,8 @@ def log_in_through(engine):
             return_url=lambda key: RETURN_TO,
             transactions=SqlLoginTransactions(engine),
             parked=SqlParkedCallbacks(engine),
+            pending=SqlPendingLinks(engine),
+            audit=LoggingAuditTrail(),
             unit_of_work=lambda: SqlAlchemyUnitOfWork(engine, writing=True),
             sessions=SqlLoginSessions(engine),
             clock=SystemClock(),

@@ -6,7 +6,6 @@ import pytest
 from domain.errors import (
     AccountDisabled,
     Conflict,
-    EmailBelongsToAnotherAccount,
     EmailRequired,
     LoginCancelled,
     LoginExpired,
@@ -18,6 +17,7 @@ from domain.errors import (
 from domain.model import NewUser, ProviderPolicy, VerifiedIdentity, hash_token
 from domain.services import Logins, ProviderChoice
 from domain.use_cases import (
+    LinkRequired,
     complete_login,
     current_user,
     disable_user,
@@ -25,7 +25,13 @@ from domain.use_cases import (
     log_out,
     log_out_everywhere,
 )
-from tests.fakes import FakeIdentityProvider, FakeParkedCallbacks, FakeUnitOfWork
+from tests.fakes import (
+    FakeAuditTrail,
+    FakeIdentityProvider,
+    FakeParkedCallbacks,
+    FakePendingLinks,
+    FakeUnitOfWork,
+)
 from tests.strategies import STEAM, TRUSTED, UNTRUSTED
 
 
@@ -94,9 +100,8 @@ def test_colliding_nicknames_get_a_number(login):
 
 def test_untrusted_provider_cannot_enter_an_account_by_asserting_its_email(login, uow, sessions):
     owner = login(identity(TRUSTED, subject="owner", email="alice@example.com")).user
-    with pytest.raises(EmailBelongsToAnotherAccount) as refused:
-        login(identity(UNTRUSTED, subject="attacker", email="ALICE@example.com"))
-    assert "another account" in refused.value.message
+    waiting = login(identity(UNTRUSTED, subject="attacker", email="ALICE@example.com"))
+    assert waiting == LinkRequired(owner.id), "it waits for the owner to sign in"
     assert all_users(uow) == [owner]
     with uow:
         assert uow.identities.owner_of("openid", "attacker") is None
@@ -113,11 +118,11 @@ def test_trusted_provider_links_a_new_identity_to_the_owner_of_its_email(login, 
 
 def test_an_unverified_email_from_a_trusted_provider_neither_links_nor_is_kept(login, uow):
     owner = login(identity(TRUSTED, subject="owner", email="alice@example.com")).user
-    with pytest.raises(EmailBelongsToAnotherAccount):
-        login(identity(TRUSTED, subject="other", email="alice@example.com", verified=False))
+    stranger = login(identity(TRUSTED, subject="other", email="alice@example.com", verified=False))
+    assert stranger.user.id != owner.id and stranger.user.email is None
     newcomer = login(identity(TRUSTED, subject="new", email="new@example.com", verified=False))
     assert newcomer.user.email is None
-    assert [u.id for u in all_users(uow)] == [owner.id, newcomer.user.id]
+    assert [u.id for u in all_users(uow)] == [owner.id, stranger.user.id, newcomer.user.id]
 
 
 def test_an_untrusted_email_is_not_kept(login):
@@ -257,7 +262,11 @@ def test_a_concurrent_first_login_of_the_same_identity_yields_one_user(
     )
     signed_in = login(identity(nickname="alice"))
     assert [u.id for u in all_users(uow)] == [signed_in.user.id]
-    assert uow.commits == 0 and racer.commits == 1
+    assert racer.commits == 1
+    assert uow.commits == 1, "the retry found the winner's identity and only noted its use"
+    with uow:
+        [kept] = uow.identities.of_user(signed_in.user.id)
+    assert kept.last_used_at == clock.now()
 
 
 def test_a_concurrent_login_taking_the_same_nickname_gets_the_next_one(login, uow, clock):
@@ -306,13 +315,25 @@ def parked():
 
 
 @pytest.fixture
-def make_logins(transactions, parked, uow, sessions, clock, tokens, session_policy):
+def pending():
+    return FakePendingLinks()
+
+
+@pytest.fixture
+def audit():
+    return FakeAuditTrail()
+
+
+@pytest.fixture
+def make_logins(transactions, parked, pending, audit, uow, sessions, clock, tokens, session_policy):
     def make_logins(providers):
         return Logins(
             providers=providers,
             return_url=lambda key: RETURN + key,
             transactions=transactions,
             parked=parked,
+            pending=pending,
+            audit=audit,
             unit_of_work=lambda: uow,
             sessions=sessions,
             clock=clock,

@@ -10,10 +10,11 @@ from adapters.sql.tables import (
     login_sessions,
     login_transactions,
     parked_callbacks,
+    pending_links,
     row_of,
     users,
 )
-from domain.model import LoginSession, LoginTransaction, ParkedCallback, User
+from domain.model import LoginSession, LoginTransaction, ParkedCallback, PendingLink, User
 
 # Built once: SQLAlchemy then finds each compiled statement in its cache at once.
 _ADD_SESSION = insert(login_sessions)
@@ -39,6 +40,15 @@ _REMOVE_SESSION = delete(login_sessions).where(
     login_sessions.c.token_hash == bindparam("token_hash")
 )
 _REMOVE_SESSIONS_OF = delete(login_sessions).where(login_sessions.c.user_id == bindparam("user_id"))
+_REMOVE_OTHER_SESSIONS_OF = delete(login_sessions).where(
+    login_sessions.c.user_id == bindparam("user_id"),
+    login_sessions.c.token_hash != bindparam("kept"),
+)
+_SESSIONS_OF = (
+    select(login_sessions)
+    .where(login_sessions.c.user_id == bindparam("user_id"))
+    .order_by(login_sessions.c.created_at.desc())
+)
 _REMOVE_EXPIRED_SESSIONS = delete(login_sessions).where(
     login_sessions.c.expires_at <= bindparam("now")
 )
@@ -54,6 +64,13 @@ _REMOVE_EXPIRED_TRANSACTIONS = delete(login_transactions).where(
     login_transactions.c.expires_at <= bindparam("now")
 )
 
+_ADD_PENDING_LINK = insert(pending_links)
+_TAKE_PENDING_LINK = (
+    delete(pending_links).where(pending_links.c.id == bindparam("id")).returning(*pending_links.c)
+)
+_REMOVE_EXPIRED_PENDING_LINKS = delete(pending_links).where(
+    pending_links.c.expires_at <= bindparam("now")
+)
 _PARK = insert(parked_callbacks)
 _TAKE_PARKED = (
     delete(parked_callbacks)
@@ -108,6 +125,14 @@ class SqlLoginSessions(_SingleStatements):
     def remove_all_of(self, user_id: int) -> int:
         return self._count(_REMOVE_SESSIONS_OF, user_id=user_id)
 
+    def remove_all_of_except(self, user_id: int, kept_token_hash: str) -> int:
+        return self._count(_REMOVE_OTHER_SESSIONS_OF, user_id=user_id, kept=kept_token_hash)
+
+    def of_user(self, user_id: int) -> list[LoginSession]:
+        with domain_errors(), self._engine.connect() as connection:
+            rows = connection.execute(_SESSIONS_OF, {"user_id": user_id})
+            return [LoginSession(**row._mapping) for row in rows]
+
     def remove_expired(self, now: datetime) -> int:
         return self._count(_REMOVE_EXPIRED_SESSIONS, now=now)
 
@@ -144,3 +169,15 @@ class SqlParkedCallbacks(_SingleStatements):
 
     def remove_expired(self, now: datetime) -> int:
         return self._count(_REMOVE_EXPIRED_PARKED, now=now)
+
+
+class SqlPendingLinks(_SingleStatements):
+    def add(self, link: PendingLink) -> None:
+        self._count(_ADD_PENDING_LINK, **row_of(link))
+
+    def take(self, link_id: str) -> PendingLink | None:
+        row = self._first(_TAKE_PENDING_LINK, id=link_id)
+        return None if row is None else PendingLink(**row._mapping)
+
+    def remove_expired(self, now: datetime) -> int:
+        return self._count(_REMOVE_EXPIRED_PENDING_LINKS, now=now)

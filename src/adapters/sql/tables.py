@@ -17,6 +17,8 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
+from domain.model import MAX_ADDRESS_LENGTH, MAX_USER_AGENT_LENGTH
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -76,6 +78,10 @@ identities = Table(
     Column("namespace", String(NAMESPACE_LENGTH), primary_key=True),
     Column("subject", String(URL_LENGTH), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    # The configured provider that added it; when it was added and last signed in with.
+    Column("provider", String(64), nullable=False, server_default=""),
+    Column("created_at", UtcDateTime),
+    Column("last_used_at", UtcDateTime),
 )
 
 login_sessions = Table(
@@ -87,6 +93,8 @@ login_sessions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
+    Column("user_agent", String(MAX_USER_AGENT_LENGTH)),
+    Column("client_address", String(MAX_ADDRESS_LENGTH)),
 )
 
 login_transactions = Table(
@@ -99,6 +107,7 @@ login_transactions = Table(
     Column("provider_state", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
+    Column("connect_user_id", ForeignKey("users.id", ondelete="CASCADE")),
 )
 
 parked_callbacks = Table(
@@ -107,6 +116,17 @@ parked_callbacks = Table(
     Column("handle", String(TOKEN_LENGTH), primary_key=True),
     Column("provider", String(64), nullable=False),
     Column("params", Text, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+pending_links = Table(
+    "pending_links",
+    metadata,
+    Column("id", String(TOKEN_LENGTH), primary_key=True),
+    Column("owner_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("namespace", String(NAMESPACE_LENGTH), nullable=False),
+    Column("subject", String(URL_LENGTH), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Result,
     Row,
     bindparam,
+    delete,
     insert,
     select,
     update,
@@ -39,12 +40,28 @@ _ADD_USER = insert(users).returning(users.c.id)
 _SET_ACTIVE = (
     update(users).where(users.c.id == bindparam("user_id")).values(active=bindparam("is_active"))
 )
+_RENAME = (
+    update(users)
+    .where(users.c.id == bindparam("user_id"))
+    .values(nickname=bindparam("new_nickname"), nickname_key=bindparam("new_key"))
+)
+_LOCK_USER = select(users.c.id).where(users.c.id == bindparam("id")).with_for_update()
 _ALL_USERS = select(users).order_by(users.c.id)
 _OWNER_OF_IDENTITY = select(identities.c.user_id).where(
     identities.c.namespace == bindparam("namespace"), identities.c.subject == bindparam("subject")
 )
 _ADD_IDENTITY = insert(identities)
-_IDENTITIES_OF = select(identities).where(identities.c.user_id == bindparam("user_id"))
+_IDENTITIES_OF = (
+    select(identities)
+    .where(identities.c.user_id == bindparam("user_id"))
+    .order_by(identities.c.created_at, identities.c.namespace, identities.c.subject)
+)
+_THE_IDENTITY = (
+    identities.c.namespace == bindparam("ns"),
+    identities.c.subject == bindparam("sub"),
+)
+_REMOVE_IDENTITY = delete(identities).where(*_THE_IDENTITY)
+_TOUCH_IDENTITY = update(identities).where(*_THE_IDENTITY).values(last_used_at=bindparam("now"))
 _ADD_POST = insert(posts).returning(posts.c.id)
 _RECENT_POSTS = (
     select(posts.c.id, posts.c.user_id, posts.c.body, posts.c.created_at)
@@ -103,6 +120,14 @@ class SqlUsers:
         ).scalar_one()
         return User(user_id, new_user.nickname, new_user.email, True, new_user.created_at)
 
+    def rename(self, user_id: int, nickname: str) -> None:
+        key = nickname_key(nickname)
+        self._db.execute(_RENAME, user_id=user_id, new_nickname=nickname, new_key=key)
+
+    def lock(self, user_id: int) -> None:
+        # PostgreSQL holds the row; SQLite's writing units of work hold the whole database.
+        self._db.execute(_LOCK_USER, id=user_id)
+
     def set_active(self, user_id: int, active: bool) -> None:
         self._db.execute(_SET_ACTIVE, user_id=user_id, is_active=active)
 
@@ -124,6 +149,12 @@ class SqlIdentities:
     def of_user(self, user_id: int) -> Sequence[Identity]:
         rows = self._db.execute(_IDENTITIES_OF, user_id=user_id)
         return [Identity(**row._mapping) for row in rows]
+
+    def remove(self, namespace: str, subject: str) -> None:
+        self._db.execute(_REMOVE_IDENTITY, ns=namespace, sub=subject)
+
+    def touch(self, namespace: str, subject: str, now: datetime) -> None:
+        self._db.execute(_TOUCH_IDENTITY, ns=namespace, sub=subject, now=now)
 
 
 class SqlPosts:
