@@ -37,13 +37,15 @@ const provider = new Provider(issuer, {
     profile: ['preferred_username', 'name'],
   },
   async findAccount(ctx, id) {
-    const account = accounts.get(id) ?? { email: '' };
+    const account = accounts.get(id) ?? { email: '', verified: false };
     return {
       accountId: id,
       async claims() {
         const claims = { sub: id, preferred_username: id, name: id };
-        // Whoever types an address here proves nothing: it is never "verified".
-        if (account.email) Object.assign(claims, { email: account.email, email_verified: false });
+        // Verified only when the person ticks the box: this provider proves nothing itself.
+        if (account.email) {
+          Object.assign(claims, { email: account.email, email_verified: account.verified });
+        }
         return claims;
       },
     };
@@ -66,6 +68,7 @@ ${error ? `<p role="alert">${escape(error)}</p>` : ''}
 <form method="post" action="/interaction/${escape(uid)}">
   <p><label for="name">Name</label> <input id="name" name="name" autofocus></p>
   <p><label for="email">Email (optional)</label> <input id="email" name="email"></p>
+  <p><label><input type="checkbox" name="email_verified" value="yes"> Say the email is verified</label></p>
   <button type="submit" name="decision" value="approve">Approve</button>
   <button type="submit" name="decision" value="cancel">Cancel</button>
 </form></body></html>`;
@@ -80,8 +83,8 @@ async function formOf(req) {
   return new URLSearchParams(body);
 }
 
-async function signIn(ctx, name, email) {
-  accounts.set(name, { email });
+async function signIn(ctx, name, email, verified = false) {
+  accounts.set(name, { email, verified });
   await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: name } },
     { mergeWithLastSubmission: false });
   ctx.respond = false;
@@ -127,7 +130,7 @@ provider.use(async (ctx, next) => {
       'A name is 1 to 64 letters, digits, dots, dashes or underscores.');
     return undefined;
   }
-  return signIn(ctx, name, (form.get('email') ?? '').trim());
+  return signIn(ctx, name, (form.get('email') ?? '').trim(), form.get('email_verified') === 'yes');
 });
 
 if (process.env.LOOPBACK_REDIRECTS === '1') {

@@ -16,7 +16,13 @@ from entrypoints.error_pages import status_of
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 # (product token in the User-Agent, name shown): the first that matches wins.
-BROWSERS = [("Edg", "Edge"), ("Firefox", "Firefox"), ("Chrome", "Chrome"), ("Version", "Safari")]
+BROWSERS = [
+    ("Edg", "Edge"),
+    ("Firefox", "Firefox"),
+    ("HeadlessChrome", "Headless Chrome"),
+    ("Chrome", "Chrome"),
+    ("Version", "Safari"),
+]
 SYSTEMS = [
     ("Android", "Android"),
     ("iPhone", "iOS"),

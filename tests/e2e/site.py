@@ -85,6 +85,8 @@ class Visitor:
             form["remember_me"] = "y"
         if next_path := NEXT_FIELD.search(page.text):
             form["next"] = next_path.group(1).replace("&amp;", "&")
+        if 'name="again"' in page.text:  # a signed-in person asked to sign in again
+            form["again"] = "1"
         if csrf:
             form["csrf_token"] = CSRF_FIELD.search(page.text).group(1)
         return self.http.post(self.site.url + "/login", data=form, timeout=10)
@@ -94,15 +96,26 @@ class Visitor:
         form = {"decision": decision, "email": email, **({"name": name} if name else {})}
         return self.http.post(provider_page.url, data=form, timeout=10)
 
-    def approve_at_oidc(self, provider_page, name=None, email="", decision="approve"):
+    def approve_at_oidc(
+        self, provider_page, name=None, email="", decision="approve", verified=False
+    ):
         """The dev OIDC provider's page: type a name, approve or cancel."""
         assert "/interaction/" in provider_page.url, provider_page.url
         form = {"decision": decision, "email": email, **({"name": name} if name else {})}
+        form |= {"email_verified": "yes"} if verified else {}
         return self.http.post(provider_page.url, data=form, timeout=10)
 
-    def sign_in_with_oidc(self, name, email="", **options) -> requests.Response:
+    def sign_in_with_oidc(self, name, email="", verified=False, **options) -> requests.Response:
         page = self.start_sign_in(provider="dev-oidc", **options)
-        return self.approve_at_oidc(page, name, email)
+        return self.approve_at_oidc(page, name, email, verified=verified)
+
+    def account_action(self, path: str, **form: str) -> requests.Response:
+        """Press a button of the account page (its form posted with the page's CSRF token)."""
+        return self.post(path, {"csrf_token": self.csrf_token("/account"), **form})
+
+    def connect(self, provider: str, identifier: str = "") -> requests.Response:
+        """Start connecting another login: ends at the provider's page."""
+        return self.account_action("/account/connect", provider=provider, identifier=identifier)
 
     def sign_in(self, name, email="", **options) -> requests.Response:
         return self.approve(self.start_sign_in(**options), name, email)

@@ -158,3 +158,39 @@ def test_a_person_signs_in_through_the_dev_oidc_provider(oidc_site, page):
     page.screenshot(path=ARTIFACTS / "oidc-index.png", full_page=True)
     page.get_by_role("button", name="Logout").click()
     expect(page.get_by_text("You have been logged out.")).to_be_visible()
+
+
+@pytest.fixture
+def account_site(site_config, op):
+    require_dev_oidc()
+    with dev_oidc_provider() as issuer:
+        config = site_config | {"providers": [*site_config["providers"], dev_oidc_entry(issuer)]}
+        with served_app(config) as (url, _):
+            yield url, issuer
+
+
+def test_a_person_connects_a_second_login_on_the_account_page(account_site, page):
+    url, issuer = account_site
+    expect = playwright_api.expect
+    page.goto(f"{url}/login")
+    page.get_by_role("button", name="Dev OpenID").click()
+    page.get_by_label("Name").fill("fay")
+    page.get_by_role("button", name="Approve").click()
+    page.get_by_role("link", name="Account").click()
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.get_by_text("your only login")).to_be_visible()
+
+    page.get_by_role("button", name="Connect Dev OIDC").click()
+    expect(page).to_have_url(re.compile(re.escape(f"{issuer}/interaction/")))
+    page.get_by_label("Name").fill("fay-at-oidc")
+    page.get_by_role("button", name="Approve").click()
+
+    expect(page).to_have_url(f"{url}/account")
+    expect(page.get_by_text("Connected your Dev OIDC login.")).to_be_visible()
+    expect(page.get_by_role("button", name="Disconnect")).to_have_count(2)
+    expect(page.get_by_text("this device")).to_be_visible()
+    page.get_by_label("Nickname").fill("Fay Wray")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Your nickname is now Fay Wray.")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "account.png", full_page=True)

@@ -18,6 +18,7 @@ from domain.errors import (
     StoreUnavailable,
     TooManyConflicts,
 )
+from entrypoints.account import browser_of
 from entrypoints.app import create_app
 from entrypoints.settings import ConfigurationError
 from tests.entrypoints.conftest import FAKE_ENTRY, log_in, make_app, start_login, state_of
@@ -266,3 +267,38 @@ def test_other_posts_still_need_a_csrf_token(client):
     log_in(client, nickname="alice")
     assert client.post("/logout/everywhere").status_code == 400
     assert client.post("/login", data={"provider": "fake"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "shown"),
+    [
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            "Firefox 128 on Linux",
+        ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/156.0.0.0 Safari/537.36",
+            "Headless Chrome 156 on Linux",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+            "Edge 131 on Windows",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            "Safari 17 on iOS",
+        ),
+        ("curl/8.5.0", "curl/8.5.0"),
+        (None, "Unknown browser"),
+    ],
+)
+def test_the_device_list_names_browsers_shortly(user_agent, shown):
+    assert browser_of(user_agent) == shown
+
+
+@given(st.text(max_size=600))
+def test_any_user_agent_gets_a_short_name(user_agent):
+    assert 0 < len(browser_of(user_agent)) <= 60

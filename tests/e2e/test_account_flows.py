@@ -1,0 +1,202 @@
+"""The account page over HTTP: connected logins, joining on an email clash, devices,
+nickname; with the dev OpenID provider (trusted for email here) and panva's oidc-provider
+(not trusted)."""
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dependency_injector import providers
+
+from tests.dev_oidc import dev_oidc_entry, dev_oidc_provider, require_dev_oidc
+from tests.e2e.test_login_flows import user_lines
+from tests.fakes import FakeClock
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+PHONE = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Mobile Safari/537.36"
+)
+
+
+@pytest.fixture(scope="module")
+def oidc():
+    require_dev_oidc()
+    with dev_oidc_provider() as issuer:
+        yield issuer
+
+
+@pytest.fixture
+def site_config(site_config, oidc):
+    return site_config | {"providers": [*site_config["providers"], dev_oidc_entry(oidc)]}
+
+
+@pytest.fixture
+def clock(site):
+    clock = FakeClock(datetime.now(UTC))
+    with site.services.clock.override(providers.Object(clock)):
+        yield clock
+
+
+@pytest.fixture
+def audit(caplog):
+    caplog.set_level(logging.INFO, logger="microblog.audit")
+    return lambda: [
+        getattr(r, "audit_kind", None) for r in caplog.records if r.name == "microblog.audit"
+    ]
+
+
+def connected_logins(visitor) -> list[str]:
+    page = visitor.get("/account").text
+    return re.findall(r'<tr>\s*<td>([^<]+)</td>\s*<td class="subject">', page)
+
+
+def test_openid_and_oidc_logins_connected_each_sign_in_to_the_same_user(site, audit):
+    alice = site.visitor()
+    alice.sign_in("alice")
+    page = alice.approve_at_oidc(alice.connect("dev-oidc"), "alice-at-oidc")
+    assert page.url == f"{site.url}/account"
+    assert "Connected your Dev OIDC login." in page.text
+    assert connected_logins(alice) == ["Dev OpenID", "Dev OIDC"]
+    by_oidc, by_openid = site.visitor(), site.visitor()
+    by_oidc.sign_in_with_oidc("alice-at-oidc")
+    by_openid.sign_in("alice")
+    assert by_oidc.greeting() == by_openid.greeting() == "alice"
+    assert len(user_lines(site)) == 1
+    assert "login.connected" in audit()
+
+
+def test_connecting_a_login_of_another_account_is_refused(site):
+    site.visitor().sign_in_with_oidc("bob")
+    alice = site.visitor()
+    alice.sign_in("alice")
+    page = alice.approve_at_oidc(alice.connect("dev-oidc"), "bob")
+    assert page.status_code == 403
+    assert "already connected to another account" in page.text
+    assert connected_logins(alice) == ["Dev OpenID"]
+    bob = site.visitor()
+    bob.sign_in_with_oidc("bob")
+    assert bob.greeting() == "bob"
+
+
+def clash(site, browser):
+    """alice's account has alice@example.com; this browser signs in through the untrusted
+    provider with that address, verified: the new login waits for alice."""
+    return browser.sign_in_with_oidc("alice-elsewhere", "alice@example.com", verified=True)
+
+
+def test_on_an_email_clash_the_new_login_waits_and_joins_when_the_owner_signs_in(site, audit):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    browser = site.visitor()
+    page = clash(site, browser)
+    assert "An account already uses this email." in page.text
+    assert "That account signs in with: Dev OpenID." in page.text
+    assert browser.greeting() is None and len(user_lines(site)) == 1
+    page = browser.sign_in("alice")
+    assert "Connected your Dev OIDC login to this account." in page.text
+    later = site.visitor()
+    later.sign_in_with_oidc("alice-elsewhere")
+    assert later.greeting() == "alice" and len(user_lines(site)) == 1
+    assert {"login.pending", "login.joined"} <= set(audit())
+
+
+def test_a_waiting_login_does_not_join_another_account(site):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    browser = site.visitor()
+    clash(site, browser)
+    page = browser.sign_in("bob")
+    assert "Connected your" not in page.text and browser.greeting() == "bob"
+    assert "An account already uses this email." in clash(site, site.visitor()).text
+
+
+def test_a_waiting_login_does_not_join_after_ten_minutes(site, clock):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    browser = site.visitor()
+    clash(site, browser)
+    clock.advance(timedelta(minutes=11))
+    page = browser.sign_in("alice")
+    assert "Connected your" not in page.text and browser.greeting() == "alice"
+    assert connected_logins(browser) == ["Dev OpenID"]
+
+
+def test_the_device_list_shows_two_browsers_and_ending_one_signs_it_out(site, audit):
+    laptop, phone = site.visitor(), site.visitor()
+    laptop.http.headers["User-Agent"], phone.http.headers["User-Agent"] = FIREFOX, PHONE
+    laptop.sign_in("alice", remember=True)
+    phone.sign_in("alice", remember=True)
+    remembered = phone.with_cookies(phone.cookies_named("remember_token"))
+    page = laptop.get("/account").text
+    assert "Firefox 128 on Linux" in page and "Chrome 156 on Android" in page
+    assert page.count("127.0.0.1") >= 2 and "this device" in page
+    [phones_session] = re.findall(r'name="device" value="([0-9a-f]{64})"', page)
+    page = laptop.account_action("/account/devices/end", device=phones_session)
+    assert "That device is signed out." in page.text
+    assert phone.greeting() is None and remembered.greeting() is None
+    assert laptop.greeting() == "alice"
+    assert "device.ended" in audit()
+
+
+def test_another_accounts_device_cannot_be_ended(site):
+    bob = site.visitor()
+    bob.sign_in("bob")
+    alice = site.visitor()
+    alice.sign_in("alice")
+    other = site.visitor()
+    other.sign_in("bob")
+    [bobs_session] = re.findall(r'name="device" value="([0-9a-f]{64})"', other.get("/account").text)
+    page = alice.account_action("/account/devices/end", device=bobs_session)
+    assert page.status_code == 400 and "not one of your logins or devices" in page.text
+    assert bob.greeting() == "bob"
+
+
+def test_log_out_everywhere_else_keeps_only_this_browser(site):
+    here, there, elsewhere = site.visitor(), site.visitor(), site.visitor()
+    for browser in (here, there, elsewhere):
+        browser.sign_in("alice")
+    page = here.account_action("/account/devices/end-others")
+    assert "Signed out everywhere else (2 sessions ended)." in page.text
+    assert here.greeting() == "alice"
+    assert there.greeting() is None and elsewhere.greeting() is None
+
+
+def test_the_last_login_cannot_be_disconnected_but_a_second_one_can(site, audit):
+    alice = site.visitor()
+    alice.sign_in("alice")
+    assert "your only login" in alice.get("/account").text
+    forced = alice.account_action(
+        "/account/disconnect", namespace="openid", subject=f"{site.op}/id/alice"
+    )
+    assert forced.status_code == 400 and "This is your only login" in forced.text
+    alice.approve_at_oidc(alice.connect("dev-oidc"), "alice-at-oidc")
+    page = alice.account_action(
+        "/account/disconnect", namespace="openid", subject=f"{site.op}/id/alice"
+    )
+    assert "Disconnected your Dev OpenID login." in page.text
+    assert connected_logins(alice) == ["Dev OIDC"]
+    assert "login.disconnected" in audit()
+
+
+def test_connecting_needs_a_recent_sign_in(site, clock):
+    alice = site.visitor()
+    alice.sign_in("alice")
+    clock.advance(timedelta(minutes=11))
+    page = alice.connect("dev-oidc")
+    assert page.url == f"{site.url}/login?again=1&next=/account"
+    assert "Please sign in again to change your connected logins." in page.text
+    page = alice.sign_in("alice", path="/login?again=1&next=%2Faccount")
+    assert page.url == f"{site.url}/account"
+    page = alice.approve_at_oidc(alice.connect("dev-oidc"), "alice-at-oidc")
+    assert "Connected your Dev OIDC login." in page.text
+
+
+def test_a_nickname_can_be_changed_but_not_to_another_users(site, audit):
+    site.visitor().sign_in("bob")
+    alice = site.visitor()
+    alice.sign_in("alice")
+    taken = alice.account_action("/account/nickname", nickname="BOB")
+    assert taken.status_code == 400 and "That nickname is taken." in taken.text
+    page = alice.account_action("/account/nickname", nickname="  Alice\u200b  Cooper ")
+    assert "Your nickname is now Alice Cooper." in page.text
+    assert alice.greeting() == "Alice Cooper"
+    assert "nickname.changed" in audit()
