@@ -1,7 +1,6 @@
 import re
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -10,6 +9,7 @@ from flask_login import current_user, login_required
 
 from domain.errors import DomainError, RecentSignInRequired
 from domain.inputs import MAX_IDENTIFIER_LENGTH
+from entrypoints.auth import TRANSACTION_KEY
 from entrypoints.deps import container
 from entrypoints.error_pages import status_of
 
@@ -66,20 +66,29 @@ def account_page(status: int = 200) -> ResponseReturnValue:
     return page, status
 
 
-def showing_errors_on_the_page(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A domain error becomes a message on the account page with its status."""
+def _on_the_page(error: DomainError) -> ResponseReturnValue:
+    flash(error.message, "error")
+    return account_page(status_of(error))
 
-    @wraps(view)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except RecentSignInRequired:
-            raise
-        except DomainError as error:
-            flash(error.message, "error")
-            return account_page(status_of(error))
 
-    return run
+def account_action(path: str) -> Callable[[Callable[[], str]], Callable[[], ResponseReturnValue]]:
+    """A button of the account page: the view returns what to tell the person, who comes
+    back to the page; a domain error is shown on the page with its status."""
+
+    def register(view: Callable[[], str]) -> Callable[[], ResponseReturnValue]:
+        @wraps(view)
+        def run() -> ResponseReturnValue:
+            try:
+                flash(view(), "info")
+            except RecentSignInRequired:
+                raise  # the site's handler asks the person to sign in again
+            except DomainError as error:
+                return _on_the_page(error)
+            return redirect(url_for("account.page"))
+
+        return bp.post(path)(login_required(run))  # type: ignore[no-any-return]
+
+    return register
 
 
 @bp.get("")
@@ -88,62 +97,49 @@ def page() -> ResponseReturnValue:
     return account_page()
 
 
-@bp.post("/nickname")
-@login_required
-@showing_errors_on_the_page
-def rename() -> ResponseReturnValue:
-    nickname = container().accounts().rename(current_user.id, request.form.get("nickname", ""))
-    flash(f"Your nickname is now {nickname}.", "info")
-    return redirect(url_for("account.page"))
-
-
 @bp.post("/connect")
 @login_required
-@showing_errors_on_the_page
 def connect() -> ResponseReturnValue:
-    started = (
-        container()
-        .logins()
-        .begin_connect(
+    """Starts a round trip to the provider (see auth.provider_return for its end)."""
+    logins = container().logins()
+    try:
+        started = logins.begin_connect(
             request.form.get("provider", ""),
             current_user.get_id(),
             identifier=request.form.get("identifier") or None,
         )
-    )
-    session["login_transaction"] = started.transaction_id
+    except RecentSignInRequired:
+        raise
+    except DomainError as error:
+        return _on_the_page(error)
+    session[TRANSACTION_KEY] = started.transaction_id
     return redirect(started.redirect_url, 303)
 
 
-@bp.post("/disconnect")
-@login_required
-@showing_errors_on_the_page
-def disconnect() -> ResponseReturnValue:
+@account_action("/nickname")
+def rename() -> str:
+    nickname = container().accounts().rename(current_user.id, request.form.get("nickname", ""))
+    return f"Your nickname is now {nickname}."
+
+
+@account_action("/disconnect")
+def disconnect() -> str:
+    form = request.form
     name = (
         container()
         .accounts()
-        .disconnect(
-            current_user.get_id(),
-            request.form.get("namespace", ""),
-            request.form.get("subject", ""),
-        )
+        .disconnect(current_user.get_id(), form.get("namespace", ""), form.get("subject", ""))
     )
-    flash(f"Disconnected your {name} login.", "info")
-    return redirect(url_for("account.page"))
+    return f"Disconnected your {name} login."
 
 
-@bp.post("/devices/end")
-@login_required
-@showing_errors_on_the_page
-def end_device() -> ResponseReturnValue:
+@account_action("/devices/end")
+def end_device() -> str:
     container().accounts().end_device(current_user.id, request.form.get("device", ""))
-    flash("That device is signed out.", "info")
-    return redirect(url_for("account.page"))
+    return "That device is signed out."
 
 
-@bp.post("/devices/end-others")
-@login_required
-@showing_errors_on_the_page
-def end_other_devices() -> ResponseReturnValue:
+@account_action("/devices/end-others")
+def end_other_devices() -> str:
     ended = container().accounts().end_other_devices(current_user.id, current_user.get_id())
-    flash(f"Signed out everywhere else ({ended} sessions ended).", "info")
-    return redirect(url_for("account.page"))
+    return f"Signed out everywhere else ({ended} sessions ended)."

@@ -4,6 +4,7 @@ import pytest
 
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from entrypoints.settings import dev_provider_profile
+from tests.dev_oidc import dev_oidc_provider, require_dev_oidc
 from tests.e2e.site import Site, served_app
 from tests.servers import serving
 
@@ -15,6 +16,14 @@ def op():
     """The dev OpenID provider, asking a person to approve each login."""
     with serving(lambda base: create_dev_provider(DevProviderSettings(base))) as base:
         yield base
+
+
+@pytest.fixture(scope="module")
+def oidc():
+    """panva's oidc-provider, the dev OIDC provider, started by the tests."""
+    require_dev_oidc()
+    with dev_oidc_provider() as issuer:
+        yield issuer
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dependency_injector import providers
 
-from tests.dev_oidc import dev_oidc_entry, dev_oidc_provider, require_dev_oidc
+from tests.dev_oidc import dev_oidc_entry
 from tests.e2e.test_login_flows import user_lines
 from tests.fakes import FakeClock
 
@@ -18,13 +18,6 @@ PHONE = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/156.0.0.0 Mobile Safari/537.36"
 )
-
-
-@pytest.fixture(scope="module")
-def oidc():
-    require_dev_oidc()
-    with dev_oidc_provider() as issuer:
-        yield issuer
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from entrypoints.settings import dev_provider_profile
-from tests.dev_oidc import dev_oidc_entry, dev_oidc_provider, require_dev_oidc
+from tests.dev_oidc import dev_oidc_entry
 from tests.e2e.site import served_app
 from tests.servers import serving
 
@@ -132,13 +132,11 @@ def test_an_answer_posted_back_from_another_site_signs_the_person_in(cross_site,
 
 
 @pytest.fixture
-def oidc_site(site_config):
-    require_dev_oidc()
-    with (
-        dev_oidc_provider() as issuer,
-        served_app(site_config | {"providers": [dev_oidc_entry(issuer)]}) as (url, _),
-    ):
-        yield url, issuer
+def oidc_site(site_config, oidc):
+    """The app with both dev providers: OpenID (as the e2e site has it) and OIDC."""
+    config = site_config | {"providers": [*site_config["providers"], dev_oidc_entry(oidc)]}
+    with served_app(config) as (url, _):
+        yield url, oidc
 
 
 def test_a_person_signs_in_through_the_dev_oidc_provider(oidc_site, page):
@@ -160,17 +158,8 @@ def test_a_person_signs_in_through_the_dev_oidc_provider(oidc_site, page):
     expect(page.get_by_text("You have been logged out.")).to_be_visible()
 
 
-@pytest.fixture
-def account_site(site_config, op):
-    require_dev_oidc()
-    with dev_oidc_provider() as issuer:
-        config = site_config | {"providers": [*site_config["providers"], dev_oidc_entry(issuer)]}
-        with served_app(config) as (url, _):
-            yield url, issuer
-
-
-def test_a_person_connects_a_second_login_on_the_account_page(account_site, page):
-    url, issuer = account_site
+def test_a_person_connects_a_second_login_on_the_account_page(oidc_site, page):
+    url, issuer = oidc_site
     expect = playwright_api.expect
     page.goto(f"{url}/login")
     page.get_by_role("button", name="Dev OpenID").click()

@@ -2,15 +2,8 @@
 
 import pytest
 
-from tests.dev_oidc import dev_oidc_entry, dev_oidc_provider, require_dev_oidc
+from tests.dev_oidc import dev_oidc_entry
 from tests.e2e.test_login_flows import user_lines
-
-
-@pytest.fixture(scope="module")
-def oidc():
-    require_dev_oidc()
-    with dev_oidc_provider() as issuer:
-        yield issuer
 
 
 @pytest.fixture
