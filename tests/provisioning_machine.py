@@ -33,7 +33,7 @@ from domain.use_cases import (
     rename_user,
 )
 from tests.fakes import FakeClock, FakeTokenSource
-from tests.strategies import emails, namespaces, nicknames, policies, subjects
+from tests.strategies import STEAM, UNTRUSTED, emails, namespaces, nicknames, policies, subjects
 from tests.unit.test_nicknames import is_valid_nickname
 
 
@@ -56,6 +56,9 @@ class ProvisioningMachine(RuleBasedStateMachine):
         self.disabled: set[int] = set()
         self.live_tokens: dict[str, int] = {}
         self.dead_tokens: set[str] = set()
+        # Identities waiting for the account that owns their email (LinkRequired).
+        self.waiting: list[tuple[int, VerifiedIdentity]] = []
+        self.newcomers = 0
 
     def make_ports(self) -> tuple[UnitOfWork, LoginSessions]:
         raise NotImplementedError
@@ -105,6 +108,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
             assert known_owner is None and email_owner is not None, "rule 6: only a verified email"
             assert not policy.trusted_for_email and signed_in.owner_id == email_owner.id
             assert self.users() == before, "a waiting identity wrote nothing"
+            self.waiting.append((signed_in.owner_id, verified))
             return multiple()
         user = signed_in.user
         if known_owner is not None:
@@ -140,6 +144,41 @@ class ProvisioningMachine(RuleBasedStateMachine):
         assert added == (owner is None)
         assert owner in (None, user_id), "an identity never moves to another user"
         self.owner_of_identity[(namespace, subject)] = user_id
+
+    @precondition(lambda self: any(user.email for user in self.users().values()))
+    @rule(data=st.data(), policy=st.sampled_from([UNTRUSTED, STEAM]))
+    def a_new_login_asserts_an_owned_verified_email(self, data, policy):
+        owner = data.draw(st.sampled_from([u for u in self.users().values() if u.email]))
+        self.newcomers += 1
+        verified = VerifiedIdentity(
+            policy, "https://issuer.example", f"newcomer-{self.newcomers}", None, owner.email, True
+        )
+        before = self.users()
+        waiting = complete_login(
+            verified,
+            remember=False,
+            uow=self.uow,
+            sessions=self.sessions,
+            clock=self.clock,
+            tokens=self.token_source,
+            policy=self.policy,
+        )
+        assert waiting == LinkRequired(owner.id), "rule 6: it waits for the email's account"
+        assert self.users() == before
+        self.waiting.append((owner.id, verified))
+
+    @precondition(lambda self: self.waiting)
+    @rule(data=st.data())
+    def owner_signs_in_and_the_waiting_identity_joins(self, data):
+        """What Logins does when the email's owner signs in in the waiting browser."""
+        owner_id, verified = self.waiting.pop(data.draw(st.integers(0, len(self.waiting) - 1)))
+        holder = self.owner_of_identity.get((verified.namespace, verified.subject))
+        try:
+            connect_identity(self.uow, owner_id, verified, self.clock)
+        except IdentityBelongsToAnotherAccount:
+            assert holder not in (None, owner_id), "taken meanwhile by another: it stays there"
+            return
+        self.owner_of_identity[(verified.namespace, verified.subject)] = owner_id
 
     @precondition(lambda self: self.owner_of_identity)
     @rule(data=st.data())
