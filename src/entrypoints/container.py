@@ -52,7 +52,11 @@ class Container(containers.DeclarativeContainer):
     audit_trail = providers.Singleton(LoggingAuditTrail)
     openid_store = providers.Singleton(SqlOpenIdStore, engine)
 
-    fetch_policy = providers.Singleton(FetchPolicy.allowing, config.fetch_allowed_networks)
+    fetch_policy = providers.Singleton(
+        FetchPolicy.allowing,
+        config.fetch_allowed_networks,
+        deadline=config.fetch_deadline_seconds.as_float(),
+    )
     http_client = providers.Singleton(SafeHttpClient, fetch_policy)
     association_refusals = providers.Singleton(AssociationRefusals)
     adapter_parts = providers.Singleton(

@@ -32,6 +32,7 @@ ENV_SETTINGS = (
     "session_hours",
     "remember_days",
     "fetch_allowed_networks",
+    "fetch_deadline_seconds",
 )
 GENERIC_OPENID = {"key": "openid", "name": "OpenID"}
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -55,6 +56,8 @@ class Settings(BaseModel):
     session_hours: Annotated[float, Field(gt=0)] = 12
     remember_days: Annotated[float, Field(gt=0)] = 30
     fetch_allowed_networks: list[str] | None = None
+    # However slowly a provider answers, one request to it (redirects included) ends by then.
+    fetch_deadline_seconds: Annotated[float, Field(gt=0, le=60)] = 10
     providers: list[dict[str, Any]] = Field(default_factory=lambda: [dict(GENERIC_OPENID)])
     testing: bool = False
     config_file: str | None = None

@@ -1,3 +1,9 @@
+import itertools
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
 import pytest
 from flask import Flask, Response, redirect
 from hypothesis import given
@@ -114,3 +120,93 @@ internal_ips = st.one_of(
 @given(internal_ips)
 def test_no_internal_address_is_permitted_by_default(ip):
     assert not FetchPolicy().permits(str(ip))
+
+
+# Each of these reaches an internal network although Python calls some of them "global".
+TRANSLATED_OR_TUNNELLED = [
+    "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+    "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+    "64:ff9b:1::a00:1",  # local-use NAT64
+    "2002:a00:1::1",  # 6to4 of 10.0.0.1
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "::ffff:10.0.0.1",  # IPv4-mapped
+    "::ffff:169.254.169.254",  # IPv4-mapped metadata service
+    "::10.0.0.1",  # IPv4-compatible (deprecated)
+    "::a9fe:a9fe",  # IPv4-compatible 169.254.169.254
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+    "100.64.0.1",  # carrier-grade NAT
+    "fd00:ec2::254",  # a cloud's IPv6 metadata service
+]
+
+
+@pytest.mark.parametrize("address", TRANSLATED_OR_TUNNELLED)
+def test_addresses_that_lead_to_internal_networks_are_refused(address):
+    assert not FetchPolicy().permits(address)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a00:1", "2002:a00:1::1", "::10.0.0.1"])
+def test_they_are_refused_before_any_connection(address):
+    with pytest.raises(ForbiddenAddress):
+        client(FetchPolicy()).request("GET", f"http://[{address}]:9/")
+
+
+def test_a_public_address_is_still_permitted():
+    assert FetchPolicy().permits("93.184.215.14") and FetchPolicy().permits("2606:4700::1")
+
+
+def test_a_public_ipv4_address_behind_nat64_or_6to4_is_permitted():
+    # An IPv6-only host reaches public providers through DNS64 and NAT64.
+    assert FetchPolicy().permits("64:ff9b::808:808") and FetchPolicy().permits("2002:808:808::1")
+
+
+@contextmanager
+def dripping_server(head: bytes, drip: bytes, every: float, lasts: float):
+    """Sends `head` at once, then `drip` one byte at a time, every `every` seconds, for at most
+    `lasts` seconds: each byte comes well within a read timeout, the whole never ends."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(4096)
+            connection.sendall(head)
+            ended = time.monotonic() + lasts
+            for byte in itertools.cycle(drip):
+                if stop.wait(every) or time.monotonic() > ended:
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+
+
+DRIP = FetchPolicy.allowing(["127.0.0.1/32"], connect_timeout=1.0, read_timeout=1.0, deadline=2.0)
+
+
+@pytest.mark.parametrize(
+    ("where", "head", "drip"),
+    [
+        ("headers", b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 1000),
+        ("body", b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b"x" * 1000),
+    ],
+)
+def test_a_provider_sending_a_byte_at_a_time_is_cut_off_at_the_deadline(where, head, drip):
+    with dripping_server(head, drip, every=0.3, lasts=10) as url:
+        started = time.monotonic()
+        with pytest.raises(HttpError):
+            client(DRIP).request("GET", url)
+        took = time.monotonic() - started
+    print(f"drip in the {where}: cut off after {took:.2f} s (deadline {DRIP.deadline} s)")
+    assert took < DRIP.deadline + 0.5

@@ -1,8 +1,10 @@
 """The one HTTP client of every provider adapter: timeouts, an overall deadline, a size cap,
 redirects followed by hand, and no connection to an address the policy does not permit."""
 
+import contextvars
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,7 +16,13 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# IPv6 addresses that carry an IPv4 address in their last 32 bits and lead to it: NAT64's
+# well-known prefix, and IPv4-compatible addresses. Python calls both "global".
+CARRY_IPV4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+# Local-use NAT64 (RFC 8215): translates into whatever the operator's network holds.
+LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 class HttpError(Exception):
@@ -33,6 +41,8 @@ class ResponseTooLarge(HttpError):
 class FetchPolicy:
     connect_timeout: float = 3.0
     read_timeout: float = 5.0
+    # However slowly the bytes come, a request (redirects included) ends by then.
+    deadline: float = 10.0
     max_response_bytes: int = 512 * 1024
     max_redirects: int = 5
     # Internal addresses reachable anyway (the dev providers on 127.0.0.1, say).
@@ -44,11 +54,26 @@ class FetchPolicy:
 
     def permits(self, address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        if any(ip in network for network in self.allowed_networks):
+        reached = _reached_address(ip)
+        if any(a in network for a in (ip, reached) for network in self.allowed_networks):
             return True
-        return ip.is_global and not ip.is_multicast
+        if reached is None:
+            return False
+        return reached.is_global and not reached.is_multicast
+
+
+def _reached_address(ip: IpAddress) -> IpAddress | None:
+    """The address a connection to `ip` really reaches: the IPv4 one inside an IPv4-mapped,
+    NAT64, 6to4 or IPv4-compatible IPv6 address; None when nobody can tell."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    if ip in LOCAL_NAT64:
+        return None
+    if ip.ipv4_mapped or ip.sixtofour:
+        return ip.ipv4_mapped or ip.sixtofour
+    if any(ip in network for network in CARRY_IPV4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
 
 
 @dataclass(frozen=True)
@@ -74,6 +99,50 @@ def resolve_permitted(host: str, port: int, policy: FetchPolicy) -> list[tuple[A
     return permitted
 
 
+# When the request being made must end (time.monotonic()); every socket read checks it.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+
+def _shorten_to_deadline(sock: socket.socket) -> None:
+    deadline = _deadline.get()
+    if deadline is None:
+        return
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("the provider answered too slowly")
+    timeout = sock.gettimeout()
+    sock.settimeout(remaining if timeout is None else min(timeout, remaining))
+
+
+class _DeadlineSocket(socket.socket):
+    """A socket whose every read waits no longer than the request's deadline allows, so a
+    provider dripping one byte at a time cannot outlast it."""
+
+    def recv(self, *args: Any) -> bytes:
+        _shorten_to_deadline(self)
+        return super().recv(*args)
+
+    def recv_into(self, *args: Any) -> int:
+        _shorten_to_deadline(self)
+        return super().recv_into(*args)
+
+
+class _DeadlineSSLSocket(ssl.SSLSocket):
+    def recv(self, *args: Any) -> bytes:
+        _shorten_to_deadline(self)
+        return super().recv(*args)
+
+    def recv_into(self, *args: Any) -> int:
+        _shorten_to_deadline(self)
+        return super().recv_into(*args)
+
+
+def _tls_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.sslsocket_class = _DeadlineSSLSocket
+    return context
+
+
 def _guarded_connection(base: type[HTTPConnection], policy: FetchPolicy) -> type[HTTPConnection]:
     class GuardedConnection(base):  # type: ignore[valid-type,misc]
         """Connects only to an address it has checked itself: no DNS rebinding in between."""
@@ -85,8 +154,9 @@ def _guarded_connection(base: type[HTTPConnection], policy: FetchPolicy) -> type
             for family, kind, proto, _, address in resolve_permitted(
                 self._dns_host, self.port, self.fetch_policy
             ):
-                sock = socket.socket(family, kind, proto)
+                sock = _DeadlineSocket(family, kind, proto)
                 sock.settimeout(self.timeout)
+                _shorten_to_deadline(sock)
                 try:
                     sock.connect(address)
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -103,7 +173,7 @@ class SafeHttpClient:
     def __init__(self, policy: FetchPolicy | None = None, user_agent: str = "microblog") -> None:
         self.policy = policy or FetchPolicy()
         self._user_agent = user_agent
-        self._pools = urllib3.PoolManager(num_pools=20, retries=False)
+        self._pools = urllib3.PoolManager(num_pools=20, retries=False, ssl_context=_tls_context())
         for scheme, pool_class, connection_class in (
             ("http", HTTPConnectionPool, HTTPConnection),
             ("https", HTTPSConnectionPool, HTTPSConnection),
@@ -121,7 +191,20 @@ class SafeHttpClient:
         body: str | bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> HttpResponse:
-        deadline = time.monotonic() + self.policy.connect_timeout + self.policy.read_timeout
+        token = _deadline.set(time.monotonic() + self.policy.deadline)
+        try:
+            return self._follow(method, url, body, headers)
+        finally:
+            _deadline.reset(token)
+
+    def _follow(
+        self,
+        method: str,
+        url: str,
+        body: str | bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> HttpResponse:
+        """The request, and its redirects by hand: each hop's address is checked too."""
         for _ in range(self.policy.max_redirects + 1):
             if urlsplit(url).scheme not in ("http", "https"):
                 raise HttpError(f"not an http(s) URL: {url!r}")
@@ -133,7 +216,7 @@ class SafeHttpClient:
                 if response.status in (301, 302, 303):
                     method, body = "GET", None
                 continue
-            return self._read(url, response, deadline)
+            return self._read(url, response)
         raise HttpError(f"more than {self.policy.max_redirects} redirects")
 
     def _send(
@@ -160,9 +243,9 @@ class SafeHttpClient:
         except urllib3.exceptions.HTTPError as error:
             raise HttpError(str(error)) from error
 
-    def _read(self, url: str, response: urllib3.BaseHTTPResponse, deadline: float) -> HttpResponse:
+    def _read(self, url: str, response: urllib3.BaseHTTPResponse) -> HttpResponse:
         try:
-            body = b"".join(self._capped_chunks(response, deadline))
+            body = b"".join(self._capped_chunks(response))
         except urllib3.exceptions.HTTPError as error:
             raise HttpError(str(error)) from error
         finally:
@@ -170,16 +253,12 @@ class SafeHttpClient:
         headers = {name.lower(): value for name, value in response.headers.items()}
         return HttpResponse(url, response.status, headers, body)
 
-    def _capped_chunks(
-        self, response: urllib3.BaseHTTPResponse, deadline: float
-    ) -> Iterator[bytes]:
+    def _capped_chunks(self, response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
         received = 0
         for chunk in response.stream(16 * 1024):
             received += len(chunk)
             if received > self.policy.max_response_bytes:
                 raise ResponseTooLarge(f"more than {self.policy.max_response_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise HttpError("the provider answered too slowly")
             yield chunk
 
 
