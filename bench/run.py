@@ -34,6 +34,7 @@ SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,100000,1000000").sp
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 PAGE_SECONDS = float(os.environ.get("BENCH_PAGE_SECONDS", "4"))
+RATE_LIMITS = ("LOGIN", "IDENTIFIER", "CALLBACK", "ACCOUNT")
 PROVIDERS_TOML = """
 [[providers]]
 key = "openid"
@@ -163,6 +164,9 @@ class Bench:
             "MICROBLOG_INSTANCE_PATH": str(self.workdir / "instance"),
             "MICROBLOG_SECRET_KEY": "bench-secret-key",
             "MICROBLOG_DEV_PROVIDER_URL": "",
+            "MICROBLOG_DEV_OIDC_URL": "",
+            # A few client processes sign hundreds of people in a minute from one address.
+            **{f"MICROBLOG_RATE_LIMIT_{name}": "off" for name in RATE_LIMITS},
         }
 
     def serve_app(self, database_url: str, name: str, **gunicorn_options: Any) -> Served:

@@ -18,6 +18,7 @@ from entrypoints.deps import container
 from entrypoints.error_pages import register_error_pages
 from entrypoints.login_user import LoginUser
 from entrypoints.protocols import PROTOCOLS, ProtocolAdapter
+from entrypoints.rate_limits import set_up_rate_limits
 from entrypoints.settings import load_settings
 
 SECURITY_HEADERS = {
@@ -52,6 +53,7 @@ def create_app(
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(pages.bp)
+    set_up_rate_limits(app, settings)
     register_error_pages(app)
     app.after_request(_add_security_headers)
     register_commands(app)

@@ -67,6 +67,8 @@ def http_error_page(error: HTTPException) -> ResponseReturnValue:
         message = "Something went wrong on our side. It has been logged; please try again."
     elif error.code == 404:
         message = "There is no page here."
+    elif error.code == 429:
+        message = "Too many attempts from here. Please wait a little and try again."
     else:
         message = error.description or error.name
     page = render_template("error.html", title=error.name, message=message)

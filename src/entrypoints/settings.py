@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
+from limits import parse_many
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
@@ -33,6 +34,11 @@ ENV_SETTINGS = (
     "remember_days",
     "fetch_allowed_networks",
     "fetch_deadline_seconds",
+    "redis_url",
+    "rate_limit_login",
+    "rate_limit_identifier",
+    "rate_limit_callback",
+    "rate_limit_account",
 )
 GENERIC_OPENID = {"key": "openid", "name": "OpenID"}
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -59,6 +65,12 @@ class Settings(BaseModel):
     # However slowly a provider answers, one request to it (redirects included) ends by then.
     fetch_deadline_seconds: Annotated[float, Field(gt=0, le=60)] = 10
     providers: list[dict[str, Any]] = Field(default_factory=lambda: [dict(GENERIC_OPENID)])
+    redis_url: Annotated[str, Field(pattern=r"^rediss?://")] | None = None
+    # Flask-Limiter's notation ("30/minute", "100 per hour; 10/second"), or "off".
+    rate_limit_login: str = "30/minute"
+    rate_limit_identifier: str = "10/minute"
+    rate_limit_callback: str = "60/minute"
+    rate_limit_account: str = "30/minute"
     testing: bool = False
     config_file: str | None = None
 
@@ -83,6 +95,19 @@ class Settings(BaseModel):
                     f"{text!r} is not a network such as 10.0.0.0/8 ({error})"
                 ) from None
         return checked
+
+    @field_validator(
+        "rate_limit_login", "rate_limit_identifier", "rate_limit_callback", "rate_limit_account"
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        if value.strip().lower() == "off":
+            return "off"
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f'{value!r} is not a limit such as "30/minute", nor "off"') from None
+        return value
 
     @model_validator(mode="after")
     def _production_needs_a_secret_key(self) -> Self:

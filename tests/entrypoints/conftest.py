@@ -26,6 +26,12 @@ def build_fake_provider(settings: FakeProviderSettings, parts) -> FakeIdentityPr
 # The real registry plus a protocol of the tests' own; nothing else knows about it.
 FAKE_PROTOCOL = ProtocolAdapter(FakeProviderSettings, build_fake_provider)
 WITH_FAKE_PROTOCOL = {**PROTOCOLS, "fake": FAKE_PROTOCOL}
+RATE_LIMITS = (
+    "rate_limit_login",
+    "rate_limit_identifier",
+    "rate_limit_callback",
+    "rate_limit_account",
+)
 FAKE_ENTRY = {"protocol": "fake", "key": "fake", "name": "Fake", "trusted_for_email": True}
 
 
@@ -36,6 +42,8 @@ def make_app(tmp_path, **settings):
         "providers": [FAKE_ENTRY],
         "dev_provider_url": "",
         "dev_oidc_url": "",
+        # Property tests sign in hundreds of times a minute; tests of the limits set them.
+        **dict.fromkeys(RATE_LIMITS, "off"),
     }
     return create_app(config | settings, protocols=WITH_FAKE_PROTOCOL)
 
