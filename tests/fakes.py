@@ -261,13 +261,20 @@ class FakePendingLinks(_FakeTakeOnceStore):
 
 class FakeAuditTrail:
     def __init__(self) -> None:
-        self.events: list[AuditEvent] = []
+        self.recorded: list[AuditEvent] = []
 
     def record(self, event: AuditEvent) -> None:
-        self.events.append(event)
+        self.recorded.append(event)
+
+    def events(self, *, user_id=None, since=None, limit=1000) -> list[AuditEvent]:
+        return [
+            e
+            for e in self.recorded
+            if (user_id is None or e.user_id == user_id) and (since is None or e.at >= since)
+        ][:limit]
 
     def kinds(self) -> list[str]:
-        return [event.kind for event in self.events]
+        return [event.kind for event in self.recorded]
 
 
 class FakeClock:

@@ -231,3 +231,5 @@ class AuditEvent:
     user_id: int | None = None
     provider: str | None = None
     detail: str | None = None
+    client_address: str | None = None
+    user_agent: str | None = None

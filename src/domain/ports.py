@@ -159,6 +159,12 @@ class PendingLinks(Protocol):
 class AuditTrail(Protocol):
     def record(self, event: AuditEvent) -> None: ...
 
+    def events(
+        self, *, user_id: int | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> Sequence[AuditEvent]:
+        """Oldest first."""
+        ...
+
 
 class IdentityProvider(Protocol):
     """One configured way to sign in, over any redirect-based protocol.

@@ -5,6 +5,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from domain.errors import (
+    DomainError,
     IdentityBelongsToAnotherAccount,
     LoginExpired,
     LoginMismatch,
@@ -109,6 +110,7 @@ class Logins:
         unit_of_work: Callable[[], UnitOfWork],
         sessions: LoginSessions,
         audit: AuditTrail,
+        origin: Callable[[], Device],
         clock: Clock,
         tokens: TokenSource,
         policy: SessionPolicy,
@@ -118,7 +120,7 @@ class Logins:
         self._transactions = transactions
         self._parked = parked
         self._pending = pending
-        self._audit = audit
+        self._audit = Recorder(audit, origin, clock)
         self._unit_of_work = unit_of_work
         self._sessions = sessions
         self._clock = clock
@@ -213,22 +215,27 @@ class Logins:
             callback = parked.params
         if transaction.provider != provider_key:
             raise LoginMismatch()
-        provider = self._provider(provider_key)
-        verified = provider.complete(callback or {}, transaction.provider_state)
-        if transaction.connect_user_id is not None:
-            return self._connect(transaction.connect_user_id, signed_in_user_id, verified)
-        result = complete_login(
-            verified,
-            remember=transaction.remember,
-            uow=self._unit_of_work(),
-            sessions=self._sessions,
-            clock=self._clock,
-            tokens=self._tokens,
-            policy=self.policy,
-            device=device,
-        )
+        try:
+            provider = self._provider(provider_key)
+            verified = provider.complete(callback or {}, transaction.provider_state)
+            if transaction.connect_user_id is not None:
+                return self._connect(transaction.connect_user_id, signed_in_user_id, verified)
+            result = complete_login(
+                verified,
+                remember=transaction.remember,
+                uow=self._unit_of_work(),
+                sessions=self._sessions,
+                clock=self._clock,
+                tokens=self._tokens,
+                policy=self.policy,
+                device=device,
+            )
+        except DomainError as refused:
+            self._audit.record("sign_in.refused", None, provider_key, type(refused).__name__)
+            raise
         if isinstance(result, LinkRequired):
             return self._wait_for_owner(result.owner_id, verified)
+        self._audit.record("sign_in.succeeded", result.user.id, provider_key)
         joined = self._join_pending(pending_link_id, result.user.id)
         return replace(result, next_url=transaction.next_url, joined=joined)
 
@@ -236,10 +243,15 @@ class Logins:
         return current_user(token, sessions=self._sessions, clock=self._clock, policy=self.policy)
 
     def log_out(self, token: str | None) -> None:
+        session = self._sessions.get(hash_token(token)) if token else None
         log_out(token, sessions=self._sessions)
+        if session is not None:
+            self._audit.record("sign_out", session.user_id)
 
     def log_out_everywhere(self, user_id: int) -> int:
-        return log_out_everywhere(user_id, sessions=self._sessions)
+        ended = log_out_everywhere(user_id, sessions=self._sessions)
+        self._audit.record("sign_out.everywhere", user_id, detail=f"{ended} sessions")
+        return ended
 
     def _provider(self, key: str) -> IdentityProvider:
         provider = self._providers.get(key)
@@ -260,7 +272,7 @@ class Logins:
             raise LoginMismatch()  # signed out, or someone else, since the round trip began
         added = connect_identity(self._unit_of_work(), user_id, verified, self._clock)
         if added:
-            self._record("login.connected", user_id, verified.provider)
+            self._audit.record("login.connected", user_id, verified.provider)
         return Connected(self._providers[verified.provider].name, added)
 
     def _wait_for_owner(self, owner_id: int, verified: VerifiedIdentity) -> "LinkPending":
@@ -273,7 +285,7 @@ class Logins:
             expires_at=self._clock.now() + PENDING_LINK_LIFETIME,
         )
         self._pending.add(link)
-        self._record("login.pending", owner_id, verified.provider)
+        self._audit.record("login.pending", owner_id, verified.provider)
         uow = self._unit_of_work()
         with uow:
             keys = {identity.provider for identity in uow.identities.of_user(owner_id)}
@@ -291,12 +303,9 @@ class Logins:
             connect_identity(self._unit_of_work(), user_id, verified, self._clock)
         except IdentityBelongsToAnotherAccount:
             return None  # taken in the meantime: it never moves
-        self._record("login.joined", user_id, link.provider)
+        self._audit.record("login.joined", user_id, link.provider)
         provider = self._providers.get(link.provider)
         return provider.name if provider else link.provider
-
-    def _record(self, kind: str, user_id: int, provider: str | None = None) -> None:
-        self._audit.record(AuditEvent(kind, self._clock.now(), user_id, provider))
 
     def _take_parked(self, handle: str) -> ParkedCallback:
         parked = self._parked.take(handle) if handle else None
@@ -325,8 +334,12 @@ class Administration:
         transactions: LoginTransactions,
         parked: ParkedCallbacks,
         pending: PendingLinks,
+        audit: AuditTrail,
+        origin: Callable[[], Device],
         clock: Clock,
     ) -> None:
+        self._audit_trail = audit
+        self._audit = Recorder(audit, origin, clock)
         self._unit_of_work = unit_of_work
         self._writing_unit_of_work = writing_unit_of_work
         self._sessions = sessions
@@ -342,16 +355,29 @@ class Administration:
         """Refuse the user's logins and end all their sessions."""
         user = self._find(nickname)
         disable_user(user.id, uow=self._writing_unit_of_work(), sessions=self._sessions)
+        self._audit.record("user.disabled", user.id)
         return user
 
     def enable(self, nickname: str) -> User:
         user = self._find(nickname)
         enable_user(user.id, uow=self._writing_unit_of_work())
+        self._audit.record("user.enabled", user.id)
         return user
 
     def revoke_sessions(self, nickname: str) -> tuple[User, int]:
         user = self._find(nickname)
-        return user, log_out_everywhere(user.id, sessions=self._sessions)
+        ended = log_out_everywhere(user.id, sessions=self._sessions)
+        self._audit.record(
+            "sign_out.everywhere", user.id, detail=f"{ended} sessions, by an operator"
+        )
+        return user, ended
+
+    def audit(
+        self, *, nickname: str | None = None, since: datetime | None = None
+    ) -> Sequence[AuditEvent]:
+        """Audit events, oldest first; of one user, since a moment, when asked."""
+        user_id = self._find(nickname).id if nickname else None
+        return self._audit_trail.events(user_id=user_id, since=since)
 
     def clean_up(self) -> Cleanup:
         """Delete expired sessions, abandoned logins, unclaimed parked answers and links."""
@@ -406,13 +432,14 @@ class Accounts:
         writing_unit_of_work: Callable[[], UnitOfWork],
         sessions: LoginSessions,
         audit: AuditTrail,
+        origin: Callable[[], Device],
         clock: Clock,
     ) -> None:
         self._providers = providers
         self._unit_of_work = unit_of_work
         self._writing_unit_of_work = writing_unit_of_work
         self._sessions = sessions
-        self._audit = audit
+        self._audit = Recorder(audit, origin, clock)
         self._clock = clock
 
     def overview(self, user_id: int, token: str) -> AccountOverview:
@@ -434,7 +461,7 @@ class Accounts:
 
     def rename(self, user_id: int, nickname: str) -> str:
         renamed = rename_user(self._writing_unit_of_work(), user_id, nickname)
-        self._record("nickname.changed", user_id)
+        self._audit.record("nickname.changed", user_id)
         return renamed
 
     def disconnect(self, token: str, namespace: str, subject: str) -> str:
@@ -442,7 +469,7 @@ class Accounts:
         session = require_recent_sign_in(token, sessions=self._sessions, clock=self._clock)
         uow = self._writing_unit_of_work()
         removed = disconnect_identity(uow, session.user_id, namespace, subject)
-        self._record("login.disconnected", session.user_id, removed.provider)
+        self._audit.record("login.disconnected", session.user_id, removed.provider)
         return self._name_of(removed.provider)
 
     def end_device(self, user_id: int, token_hash: str) -> None:
@@ -450,16 +477,41 @@ class Accounts:
         if session is None or session.user_id != user_id:
             raise NotYours()
         self._sessions.remove(token_hash)
-        self._record("device.ended", user_id)
+        self._audit.record("device.ended", user_id)
 
     def end_other_devices(self, user_id: int, token: str) -> int:
         ended = self._sessions.remove_all_of_except(user_id, hash_token(token))
-        self._record("device.ended_others", user_id)
+        self._audit.record("device.ended_others", user_id, detail=f"{ended} sessions")
         return ended
 
     def _name_of(self, provider_key: str) -> str:
         provider = self._providers.get(provider_key)
         return provider.name if provider else provider_key or "OpenID"
 
-    def _record(self, kind: str, user_id: int, provider: str | None = None) -> None:
-        self._audit.record(AuditEvent(kind, self._clock.now(), user_id, provider))
+
+class Recorder:
+    """Writes audit events stamped with the time and with where the action came from."""
+
+    def __init__(self, trail: AuditTrail, origin: Callable[[], Device], clock: Clock) -> None:
+        self._trail = trail
+        self._origin = origin
+        self._clock = clock
+
+    def record(
+        self,
+        kind: str,
+        user_id: int | None,
+        provider: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        device = self._origin()
+        event = AuditEvent(
+            kind,
+            self._clock.now(),
+            user_id,
+            provider,
+            detail,
+            device.client_address,
+            device.user_agent,
+        )
+        self._trail.record(event)

@@ -6,9 +6,8 @@ from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
-from domain.model import Device
 from domain.services import Connected, LinkPending
-from entrypoints.container import RETURN_PATH
+from entrypoints.container import RETURN_PATH, request_origin
 from entrypoints.deps import container
 from entrypoints.login_user import LoginUser
 
@@ -86,7 +85,7 @@ def provider_return(key: str) -> ResponseReturnValue:
         session.pop(TRANSACTION_KEY, None),
         None if parked else request.args.to_dict(),
         parked_handle=parked,
-        device=Device(request.user_agent.string, request.remote_addr),
+        device=request_origin(),
         pending_link_id=session.get(PENDING_LINK_KEY),
         signed_in_user_id=signed_in_as,
     )

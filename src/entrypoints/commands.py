@@ -1,6 +1,8 @@
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -9,8 +11,8 @@ from urllib.parse import urlsplit
 import click
 from dependency_injector import providers
 from flask import Flask, current_app
-from flask.cli import AppGroup
-from werkzeug.serving import BaseWSGIServer, make_server
+from flask.cli import AppGroup, with_appcontext
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from adapters.sql.migrate import upgrade_database
 from domain.errors import DomainError
@@ -20,6 +22,9 @@ from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from entrypoints.settings import DEVELOPMENT
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+SINCE = re.compile(r"(\d+)\s*([mhd])")
+UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 db = AppGroup("db", help="The database schema.")
 users = AppGroup("users", help="Accounts.")
@@ -32,6 +37,7 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(group)
     app.cli.add_command(dev_provider)
     app.cli.add_command(dev)
+    app.cli.add_command(audit)
 
 
 def reporting_domain_errors(command: F) -> F:
@@ -110,6 +116,45 @@ def openid_cleanup() -> None:
     store = container().openid_store()
     nonces, associations = store.cleanupNonces(), store.cleanupAssociations()
     click.echo(f"Deleted {nonces} nonces and {associations} associations.")
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """`--since`: "90m", "2h", "7d" ago, or an ISO date or time (UTC unless it says)."""
+    relative = SINCE.fullmatch(text.strip())
+    if relative:
+        return now - timedelta(**{UNITS[relative.group(2)]: int(relative.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a time ago (90m, 2h, 7d) nor a date (2026-11-22T10:00)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.command("audit")
+@with_appcontext
+@click.option("--user", "nickname", help="Only this user's events.")
+@click.option("--since", help="Only events since then: 90m, 2h, 7d, or an ISO date or time.")
+@reporting_domain_errors
+def audit(nickname: str | None, since: str | None) -> None:
+    """Audit events, oldest first: time, event, user, provider, address, browser, detail."""
+    services = container()
+    moment = parse_since(since, services.clock().now()) if since else None
+    administration = services.administration()
+    names = {user.id: user.nickname for user in administration.users()}
+    for event in administration.audit(nickname=nickname, since=moment):
+        user = f"{names.get(event.user_id, '?')}({event.user_id})" if event.user_id else "-"
+        fields = [
+            event.at.isoformat(timespec="seconds"),
+            event.kind,
+            user,
+            event.provider or "-",
+            event.client_address or "-",
+            event.user_agent or "-",
+            event.detail or "",
+        ]
+        click.echo("\t".join(fields).rstrip())
 
 
 provider_options = [
@@ -196,11 +241,26 @@ def _start_dev_oidc(stack: ExitStack, directory: Path) -> str | None:
         return None
 
 
+class _PathOnlyLog(WSGIRequestHandler):
+    """The development server's access log, without query strings: an OIDC code or an
+    OpenID signature in a return URL has no place in a log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        self.log("info", '"%s %s %s" %s %s', self.command, path, self.request_version, code, size)
+
+
 @contextmanager
 def served(app: Flask, url: str) -> Iterator[BaseWSGIServer]:
     """Serves `app` at `url` (host and port) in a background thread until the block ends."""
     address = urlsplit(url)
-    server = make_server(address.hostname or "127.0.0.1", address.port or 80, app, threaded=True)
+    server = make_server(
+        address.hostname or "127.0.0.1",
+        address.port or 80,
+        app,
+        threaded=True,
+        request_handler=_PathOnlyLog,
+    )
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

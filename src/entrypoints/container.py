@@ -2,11 +2,12 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from dependency_injector import containers, providers
+from flask import has_request_context, request
 from sqlalchemy import Engine
 
-from adapters.audit import LoggingAuditTrail
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.openid.relying_party import AssociationRefusals
+from adapters.sql.audit import SqlAuditTrail
 from adapters.sql.engine import create_database_engine
 from adapters.sql.openid_store import SqlOpenIdStore
 from adapters.sql.stores import (
@@ -17,7 +18,7 @@ from adapters.sql.stores import (
 )
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
-from domain.model import SessionPolicy
+from domain.model import Device, SessionPolicy
 from domain.services import Accounts, Administration, Logins, Timeline
 from entrypoints.protocols import PROTOCOLS, AdapterParts, build_identity_providers
 
@@ -28,6 +29,13 @@ def database_engine(url: str) -> Iterator[Engine]:
     engine = create_database_engine(url)
     yield engine
     engine.dispose()
+
+
+def request_origin() -> Device:
+    """The browser and address of the request being served; nothing outside one (the CLI)."""
+    if not has_request_context():
+        return Device()
+    return Device(request.user_agent.string, request.remote_addr)
 
 
 def return_urls(base_url: str) -> Callable[[str], str]:
@@ -49,7 +57,9 @@ class Container(containers.DeclarativeContainer):
     login_transactions = providers.Singleton(SqlLoginTransactions, engine)
     parked_callbacks = providers.Singleton(SqlParkedCallbacks, engine)
     pending_links = providers.Singleton(SqlPendingLinks, engine)
-    audit_trail = providers.Singleton(LoggingAuditTrail)
+    audit_trail = providers.Singleton(SqlAuditTrail, engine)
+    # Where the action being done comes from (the request's browser and address, if any).
+    origin = providers.Object(request_origin)
     openid_store = providers.Singleton(SqlOpenIdStore, engine)
 
     fetch_policy = providers.Singleton(
@@ -92,6 +102,7 @@ class Container(containers.DeclarativeContainer):
         unit_of_work=writing_unit_of_work.provider,
         sessions=login_sessions,
         audit=audit_trail,
+        origin=origin,
         clock=clock,
         tokens=tokens,
         policy=session_policy,
@@ -103,6 +114,7 @@ class Container(containers.DeclarativeContainer):
         writing_unit_of_work=writing_unit_of_work.provider,
         sessions=login_sessions,
         audit=audit_trail,
+        origin=origin,
         clock=clock,
     )
     administration = providers.Factory(
@@ -113,6 +125,8 @@ class Container(containers.DeclarativeContainer):
         transactions=login_transactions,
         parked=parked_callbacks,
         pending=pending_links,
+        audit=audit_trail,
+        origin=origin,
         clock=clock,
     )
     timeline = providers.Factory(Timeline, unit_of_work=unit_of_work.provider)

@@ -2,13 +2,17 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import click
 from dependency_injector import providers
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 
 from adapters.sql.tables import login_sessions, openid_nonces
+from entrypoints.commands import parse_since
 from tests.entrypoints.conftest import log_in
 from tests.fakes import FakeClock
 
@@ -113,3 +117,29 @@ def test_without_node_the_dev_command_says_why_and_drops_the_dev_oidc_button(tmp
         "Dev OIDC provider not started: its packages are not installed" in capsys.readouterr().out
     )
     assert [choice.key for choice in services.logins().choices()] == ["openid", "dev"]
+
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@given(st.integers(min_value=0, max_value=10_000), st.sampled_from(["m", "h", "d"]))
+def test_since_a_time_ago(amount, unit):
+    delta = timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    assert parse_since(f"{amount}{unit}", NOW) == NOW - delta
+
+
+@given(st.datetimes(timezones=st.sampled_from([None, UTC])))
+def test_since_a_date_or_time(moment):
+    parsed = parse_since(moment.isoformat(), NOW)
+    assert parsed.tzinfo is not None
+    assert parsed == (moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+@given(st.text(max_size=40))
+def test_since_anything_else_is_a_clear_refusal(text):
+    try:
+        parsed = parse_since(text, NOW)
+    except click.BadParameter as refused:
+        assert "neither a time ago" in refused.message
+    else:
+        assert parsed.tzinfo is not None

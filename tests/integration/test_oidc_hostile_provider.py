@@ -10,7 +10,7 @@ from joserfc.jwk import ECKey
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
 from domain.errors import DomainError, LoginCancelled, LoginMismatch, ProviderUnavailable
-from domain.model import ProviderPolicy, SessionPolicy
+from domain.model import Device, ProviderPolicy, SessionPolicy
 from domain.services import Logins
 from entrypoints.error_pages import status_of
 from tests.fakes import (
@@ -74,6 +74,7 @@ class Site:
             parked=FakeParkedCallbacks(),
             pending=FakePendingLinks(),
             audit=FakeAuditTrail(),
+            origin=Device,
             unit_of_work=lambda: self.uow,
             sessions=FakeLoginSessions(self.uow.database),
             clock=FakeClock(),

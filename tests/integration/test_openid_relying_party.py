@@ -371,7 +371,7 @@ def test_the_dev_provider_answers_an_unsupported_association_type_with_400(op):
 
 @pytest.fixture
 def log_in_through(engine):
-    from adapters.audit import LoggingAuditTrail
+    from adapters.sql.audit import SqlAuditTrail
     from adapters.sql.stores import (
         SqlLoginSessions,
         SqlLoginTransactions,
@@ -380,7 +380,7 @@ def log_in_through(engine):
     )
     from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
     from adapters.system import SecretsTokenSource, SystemClock
-    from domain.model import SessionPolicy
+    from domain.model import Device, SessionPolicy
     from domain.services import Logins
 
     def log_in_through(rp, identifier, **answer):
@@ -390,7 +390,8 @@ def log_in_through(engine):
             transactions=SqlLoginTransactions(engine),
             parked=SqlParkedCallbacks(engine),
             pending=SqlPendingLinks(engine),
-            audit=LoggingAuditTrail(),
+            audit=SqlAuditTrail(engine),
+            origin=Device,
             unit_of_work=lambda: SqlAlchemyUnitOfWork(engine, writing=True),
             sessions=SqlLoginSessions(engine),
             clock=SystemClock(),

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.errors import LoginRefused
-from domain.model import SessionPolicy, VerifiedIdentity, hash_token
+from domain.model import Device, SessionPolicy, VerifiedIdentity, hash_token
 from domain.nicknames import nickname_key
 from domain.services import LinkPending, Logins
 from domain.use_cases import LinkRequired, SignedIn, complete_login, current_user, disable_user
@@ -218,6 +218,7 @@ class LinkingSite:
             unit_of_work=lambda: self.uow,
             sessions=FakeLoginSessions(self.uow.database),
             audit=self.audit,
+            origin=Device,
             clock=self.clock,
             tokens=FakeTokenSource(),
             policy=SessionPolicy(),

@@ -14,7 +14,7 @@ from domain.errors import (
     UnknownProvider,
     UserNotFound,
 )
-from domain.model import NewUser, ProviderPolicy, VerifiedIdentity, hash_token
+from domain.model import Device, NewUser, ProviderPolicy, VerifiedIdentity, hash_token
 from domain.services import Logins, ProviderChoice
 from domain.use_cases import (
     LinkRequired,
@@ -334,6 +334,7 @@ def make_logins(transactions, parked, pending, audit, uow, sessions, clock, toke
             parked=parked,
             pending=pending,
             audit=audit,
+            origin=lambda: Device("TestBrowser/1.0", "198.51.100.7"),
             unit_of_work=lambda: uow,
             sessions=sessions,
             clock=clock,
@@ -493,3 +494,22 @@ def test_providers_taking_an_identifier_are_offered_first(make_logins):
         ProviderChoice("openid", "OpenID", True),
         ProviderChoice("steam", "Steam", False),
     ]
+
+
+def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(logins, audit, clock):
+    started = begin(logins)
+    signed_in = logins.finish("dev", started.transaction_id, answer(started, nickname="alice"))
+    cancelled = begin(logins)
+    with pytest.raises(LoginCancelled):
+        logins.finish("dev", cancelled.transaction_id, answer(cancelled, mode="cancel"))
+    logins.log_out(signed_in.token)
+    logins.log_out_everywhere(signed_in.user.id)
+    assert [(e.kind, e.user_id, e.provider, e.detail) for e in audit.recorded] == [
+        ("sign_in.succeeded", signed_in.user.id, "dev", None),
+        ("sign_in.refused", None, "dev", "LoginCancelled"),
+        ("sign_out", signed_in.user.id, None, None),
+        ("sign_out.everywhere", signed_in.user.id, None, "0 sessions"),
+    ]
+    assert {(e.client_address, e.user_agent, e.at) for e in audit.recorded} == {
+        ("198.51.100.7", "TestBrowser/1.0", clock.now())
+    }

@@ -151,6 +151,20 @@ openid_nonces = Table(
     Column("salt", String(40), primary_key=True),
 )
 
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    # No foreign key: what happened to an account stays when the account goes.
+    Column("user_id", Integer, index=True),
+    Column("provider", String(64)),
+    Column("detail", String(255)),
+    Column("client_address", String(MAX_ADDRESS_LENGTH)),
+    Column("user_agent", String(MAX_USER_AGENT_LENGTH)),
+)
+
 posts = Table(
     "posts",
     metadata,
