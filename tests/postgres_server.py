@@ -49,6 +49,10 @@ class PostgresServer:
             "UTF8",
             "--no-sync",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after `pause`)."""
         options = (
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
@@ -65,9 +69,13 @@ class PostgresServer:
             "start",
         )
 
+    def pause(self) -> None:
+        """Stop the server, keeping its data: what a database outage looks like."""
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+
     def stop(self) -> None:
         try:
-            self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+            self.pause()
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
 

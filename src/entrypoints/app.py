@@ -11,12 +11,13 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
-from entrypoints import account, auth, pages
+from entrypoints import account, auth, health, pages
 from entrypoints.commands import register_commands
 from entrypoints.container import Container
 from entrypoints.deps import container
 from entrypoints.error_pages import register_error_pages
 from entrypoints.login_user import LoginUser
+from entrypoints.logs import set_up_request_ids
 from entrypoints.protocols import PROTOCOLS, ProtocolAdapter
 from entrypoints.rate_limits import set_up_rate_limits
 from entrypoints.settings import load_settings
@@ -52,7 +53,9 @@ def create_app(
     _set_up_login(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    set_up_request_ids(app)
     set_up_rate_limits(app, settings)
     register_error_pages(app)
     app.after_request(_add_security_headers)

@@ -4,11 +4,13 @@ import click
 from flask.cli import FlaskGroup
 
 from entrypoints.app import create_app
+from entrypoints.logs import configure_logging
 from entrypoints.settings import ConfigurationError, load_settings
 
 
 def main() -> None:
     """`microblog ...`: Flask's CLI on the app, configured by MICROBLOG_* variables."""
+    configure_logging()
     try:
         load_settings()  # a bad setting stops every command here, in one line
     except ConfigurationError as error:

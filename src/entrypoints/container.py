@@ -1,6 +1,8 @@
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 
+import redis
 from dependency_injector import containers, providers
 from flask import has_request_context, request
 from sqlalchemy import Engine
@@ -8,7 +10,7 @@ from sqlalchemy import Engine
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.openid.relying_party import AssociationRefusals
 from adapters.sql.audit import SqlAuditTrail
-from adapters.sql.engine import create_database_engine
+from adapters.sql.engine import create_database_engine, database_answers
 from adapters.sql.openid_store import SqlOpenIdStore
 from adapters.sql.stores import (
     SqlLoginSessions,
@@ -36,6 +38,21 @@ def request_origin() -> Device:
     if not has_request_context():
         return Device()
     return Device(request.user_agent.string, request.remote_addr)
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def readiness(engine: Engine, redis_url: str | None) -> dict[str, Callable[[], bool]]:
+    """What must answer for this instance to serve: the database, and Redis if configured."""
+    checks: dict[str, Callable[[], bool]] = {"database": partial(database_answers, engine)}
+    if redis_url:
+        checks["redis"] = partial(redis_answers, redis_url)
+    return checks
 
 
 def return_urls(base_url: str) -> Callable[[str], str]:
@@ -82,6 +99,8 @@ class Container(containers.DeclarativeContainer):
         protocols=protocols,
         parts=adapter_parts,
     )
+
+    readiness_checks = providers.Singleton(readiness, engine, config.redis_url)
 
     clock = providers.Singleton(SystemClock)
     tokens = providers.Singleton(SecretsTokenSource)

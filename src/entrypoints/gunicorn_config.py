@@ -5,11 +5,13 @@ import gc
 import sys
 from typing import Any
 
+from entrypoints.logs import configure_logging
 from entrypoints.settings import ConfigurationError, load_settings
 
 
 def on_starting(server: Any) -> None:
     # Checked once in the master: bad settings stop it in one line, not a traceback per worker.
+    configure_logging()
     try:
         load_settings()
     except ConfigurationError as error:
@@ -18,6 +20,7 @@ def on_starting(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
+    configure_logging()
     # What start-up made (modules, the app, its compiled statements) lives as long as the
     # worker: frozen, it is no longer walked by every full garbage collection.
     gc.freeze()

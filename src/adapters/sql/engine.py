@@ -2,6 +2,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_IMMEDIATE = "sqlite_immediate"
@@ -41,6 +42,16 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(SQLITE_IMMEDIATE) else "BEGIN")
 
     return engine
+
+
+def database_answers(engine: Engine) -> bool:
+    """Whether a trivial query succeeds now."""
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        return True
+    except SQLAlchemyError:
+        return False
 
 
 def autocommitting(engine: Engine) -> Engine:

@@ -1,0 +1,64 @@
+"""Log lines as JSON, each with the id of the request it belongs to; the id also goes back
+to the client as X-Request-ID. Configured at start by the CLI and by gunicorn's workers."""
+
+import json
+import logging
+import re
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy's id is kept when it looks like one; anything else is replaced.
+ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Fields of a LogRecord that every record has: what is left over was passed as `extra`.
+STANDARD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line |= {k: v for k, v in vars(record).items() if k not in STANDARD_FIELDS}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class RequestIds(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context() and "request_id" in g:
+            record.request_id = g.request_id
+        return True
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr for the whole process (once)."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, JsonLines) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines())
+    handler.addFilter(RequestIds())
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def set_up_request_ids(app: Flask) -> None:
+    @app.before_request
+    def name_the_request() -> None:
+        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = offered if ACCEPTED_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+
+    @app.after_request
+    def say_its_name(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers[REQUEST_ID_HEADER] = g.request_id
+        return response

@@ -1,0 +1,83 @@
+import json
+import logging
+import os
+import re
+
+import pytest
+
+from adapters.sql.migrate import upgrade_database
+from entrypoints.logs import JsonLines, RequestIds
+from tests.entrypoints.conftest import make_app
+from tests.postgres_server import PostgresServer, free_port, postgres_bin_dir
+
+
+def test_healthz_says_the_process_is_up_without_a_cookie(client):
+    page = client.get("/healthz")
+    assert (page.status_code, page.get_data(as_text=True)) == (200, "ok\n")
+    assert "Set-Cookie" not in page.headers
+
+
+def test_readyz_is_200_when_the_database_answers(client):
+    page = client.get("/readyz")
+    assert (page.status_code, page.get_json()) == (200, {"database": "ok"})
+
+
+def test_readyz_is_503_when_the_database_or_redis_does_not_answer(tmp_path):
+    no_database = make_app(tmp_path, database_url=f"sqlite:///{tmp_path}/no/such/dir.sqlite")
+    page = no_database.test_client().get("/readyz")
+    assert (page.status_code, page.get_json()) == (503, {"database": "unreachable"})
+    no_redis = make_app(tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    upgrade_database(no_redis.extensions["container"].engine())
+    page = no_redis.test_client().get("/readyz")
+    assert (page.status_code, page.get_json()) == (503, {"database": "ok", "redis": "unreachable"})
+
+
+@pytest.mark.postgres
+def test_readyz_follows_a_postgresql_outage_and_recovery(tmp_path):
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed")
+        pytest.skip("PostgreSQL is not installed")
+    server = PostgresServer(bin_dir)
+    server.start()
+    try:
+        app = make_app(tmp_path, database_url=server.url())
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        server.pause()
+        assert client.get("/readyz").status_code == 503
+        server.resume()
+        assert client.get("/readyz").status_code == 200
+        app.extensions["container"].shutdown_resources()
+    finally:
+        server.stop()
+
+
+def test_every_response_names_its_request(client):
+    first, second = client.get("/login"), client.get("/login")
+    assert re.fullmatch(r"[0-9a-f]{32}", first.headers["X-Request-ID"])
+    assert first.headers["X-Request-ID"] != second.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize(
+    ("offered", "kept"), [("lb-1234.abc", True), ("x" * 65, False), ("a b;c", False)]
+)
+def test_a_proxys_request_id_is_kept_when_it_looks_like_one(client, offered, kept):
+    answered = client.get("/healthz", headers={"X-Request-ID": offered}).headers["X-Request-ID"]
+    assert (answered == offered) is kept
+
+
+def test_log_lines_are_json_with_the_request_id_and_extra_fields(app):
+    formatter, ids = JsonLines(), RequestIds()
+    with app.test_request_context("/login"):
+        app.preprocess_request()
+        record = logging.makeLogRecord(
+            {"name": "microblog.audit", "levelname": "INFO", "msg": "%s happened", "args": ("x",)}
+        )
+        record.audit_kind = "sign_out"
+        ids.filter(record)
+        line = json.loads(formatter.format(record))
+    assert line["message"] == "x happened" and line["level"] == "info"
+    assert line["audit_kind"] == "sign_out"
+    assert re.fullmatch(r"[0-9a-f]{32}", line["request_id"])
