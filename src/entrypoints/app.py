@@ -5,11 +5,12 @@ from pathlib import Path
 from typing import Any
 
 from dependency_injector import providers
-from flask import Flask, Response
+from flask import Flask, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from entrypoints import account, auth, health, pages
 from entrypoints.commands import register_commands
@@ -30,6 +31,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 MAX_REQUEST_BYTES = 64 * 1024
+HSTS = "max-age=31536000; includeSubDomains"
+PRIVATE_BLUEPRINTS = frozenset({"auth", "account", "pages"})
 
 
 def create_app(
@@ -59,6 +62,10 @@ def create_app(
     set_up_rate_limits(app, settings)
     register_error_pages(app)
     app.after_request(_add_security_headers)
+    if settings["trusted_proxies"]:
+        # Client address and scheme from the X-Forwarded-* headers the proxies in front set.
+        hops = settings["trusted_proxies"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_commands(app)
     return app
 
@@ -66,7 +73,13 @@ def create_app(
 def _flask_config(settings: Mapping[str, Any], services: Container) -> dict[str, Any]:
     https = settings["base_url"].startswith("https://")
     cookie = {"HTTPONLY": True, "SAMESITE": "Lax", "SECURE": https}
+    # "__Host-": browsers take such a cookie only from a secure origin, for the whole host,
+    # so a neighbouring subdomain or a plain-http page cannot plant or shadow it.
+    prefix = "__Host-" if https else ""
     return {
+        "SESSION_COOKIE_NAME": f"{prefix}session",
+        "REMEMBER_COOKIE_NAME": f"{prefix}remember_token",
+        "MICROBLOG_HTTPS": https,
         "SECRET_KEY": _secret_key(settings),
         "MAX_CONTENT_LENGTH": MAX_REQUEST_BYTES,
         "PREFERRED_URL_SCHEME": "https" if https else "http",
@@ -125,4 +138,9 @@ def _set_up_login(app: Flask) -> None:
 def _add_security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if current_app.config["MICROBLOG_HTTPS"]:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    if (request.blueprint or "") in PRIVATE_BLUEPRINTS:
+        # Sign-in pages, providers' answers and account details stay out of every cache.
+        response.headers["Cache-Control"] = "no-store"
     return response

@@ -39,6 +39,8 @@ ENV_SETTINGS = (
     "rate_limit_identifier",
     "rate_limit_callback",
     "rate_limit_account",
+    "allow_http",
+    "trusted_proxies",
 )
 GENERIC_OPENID = {"key": "openid", "name": "OpenID"}
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -71,6 +73,10 @@ class Settings(BaseModel):
     rate_limit_identifier: str = "10/minute"
     rate_limit_callback: str = "60/minute"
     rate_limit_account: str = "30/minute"
+    # Production is served over https; an http base URL there needs this, said on purpose.
+    allow_http: bool = False
+    # How many proxies in front of the app set X-Forwarded-For and -Proto (0: none).
+    trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
     testing: bool = False
     config_file: str | None = None
 
@@ -116,6 +122,15 @@ class Settings(BaseModel):
                 f"production needs its own secret key of at least {MIN_PRODUCTION_SECRET_LENGTH}"
                 " characters in MICROBLOG_SECRET_KEY (python3 -c 'import secrets;"
                 " print(secrets.token_hex(32))' makes one)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_is_served_over_https(self) -> Self:
+        if self.env == PRODUCTION and self.base_url.startswith("http:") and not self.allow_http:
+            raise ValueError(
+                "production serves over https: make MICROBLOG_BASE_URL https://..., or set"
+                " MICROBLOG_ALLOW_HTTP=true if a proxy in front really terminates TLS elsewhere"
             )
         return self
 

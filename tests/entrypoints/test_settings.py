@@ -137,6 +137,11 @@ BAD_CONFIGURATIONS = {
         {"MICROBLOG_ENV": "staging"},
         ["environment variable MICROBLOG_ENV", "env: Input should be 'development' or"],
     ),
+    "production over plain http": (
+        "",
+        {"MICROBLOG_ENV": "production", "MICROBLOG_SECRET_KEY": "s" * 32},
+        ["production serves over https", "MICROBLOG_ALLOW_HTTP"],
+    ),
     "production without a secret key": (
         "",
         {"MICROBLOG_ENV": "production"},
@@ -200,7 +205,13 @@ def test_an_oidc_client_secret_may_come_from_the_environment_and_stays_hidden(tm
     }
     environ = {"MICROBLOG_PROVIDER_CORP_SSO_CLIENT_SECRET": "from-the-environment"}
     [provider] = load_settings(
-        {"providers": [entry], "env": "production", "secret_key": "k" * 32}, environ
+        {
+            "providers": [entry],
+            "env": "production",
+            "secret_key": "k" * 32,
+            "base_url": "https://microblog.example",
+        },
+        environ,
     )["providers"]
     assert provider.client_secret.get_secret_value() == "from-the-environment"
     assert "from-the" not in repr(provider) and "from-the" not in str(provider)

@@ -157,7 +157,14 @@ def test_development_keeps_its_generated_secret_key_in_the_instance_folder(tmp_p
 
 
 def test_production_offers_no_dev_provider(tmp_path):
-    app = create_app({"instance_path": str(tmp_path), "env": "production", "secret_key": "k" * 40})
+    app = create_app(
+        {
+            "instance_path": str(tmp_path),
+            "env": "production",
+            "secret_key": "k" * 40,
+            "base_url": "https://microblog.example",
+        }
+    )
     assert [choice.key for choice in app.extensions["container"].logins().choices()] == ["openid"]
 
 
@@ -302,3 +309,55 @@ def test_the_device_list_names_browsers_shortly(user_agent, shown):
 @given(st.text(max_size=600))
 def test_any_user_agent_gets_a_short_name(user_agent):
     assert 0 < len(browser_of(user_agent)) <= 60
+
+
+def test_over_https_cookies_are_host_prefixed_and_secure_and_hsts_is_sent(tmp_path):
+    app = make_app(tmp_path, base_url="https://microblog.example")
+    upgrade_database(app.extensions["container"].engine())
+    client = app.test_client()
+    # A browser on https: Secure cookies come back, and forms carry a same-origin Referer.
+    client.environ_base |= {"wsgi.url_scheme": "https", "HTTP_REFERER": "https://localhost/login"}
+    page = log_in(client, remember=True, nickname="alice")
+    assert page.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    cookies = {c.split("=", 1)[0]: c for c in page.headers.getlist("Set-Cookie")}
+    assert set(cookies) == {"__Host-session", "__Host-remember_token"}
+    for cookie in cookies.values():
+        assert "Secure" in cookie and "HttpOnly" in cookie and "Path=/" in cookie
+        assert "Domain=" not in cookie
+
+
+def test_plain_http_sends_no_hsts(client):
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+
+
+def test_production_may_serve_plain_http_only_when_told_to(tmp_path):
+    production = {"env": "production", "secret_key": "k" * 32, "base_url": "http://10.0.0.5"}
+    with pytest.raises(ConfigurationError, match="production serves over https"):
+        make_app(tmp_path, **production)
+    assert make_app(tmp_path, **production, allow_http=True).config["MICROBLOG_HTTPS"] is False
+
+
+@pytest.mark.parametrize("path", ["/login", "/login/return/fake?state=x", "/account", "/index"])
+def test_sign_in_return_and_account_pages_are_never_cached(client, path):
+    log_in(client, nickname="alice") if path in ("/account", "/index") else None
+    assert client.get(path).headers["Cache-Control"] == "no-store"
+
+
+def test_behind_trusted_proxies_the_client_address_is_the_forwarded_one(tmp_path):
+    app = make_app(tmp_path, trusted_proxies=1, rate_limit_login="1/minute")
+    upgrade_database(app.extensions["container"].engine())
+    client = app.test_client()
+    for address in ("203.0.113.1", "203.0.113.2"):
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+        assert start_login(client).status_code == 303, "each address has its own limit"
+    assert start_login(client).status_code == 429
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_ignored(tmp_path):
+    app = make_app(tmp_path, rate_limit_login="1/minute")
+    upgrade_database(app.extensions["container"].engine())
+    client = app.test_client()
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.1"
+    assert start_login(client).status_code == 303
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.2"
+    assert start_login(client).status_code == 429, "a client cannot pick its address"
