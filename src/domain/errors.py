@@ -25,6 +25,10 @@ class LoginExpired(InvalidInput):
     message = "Your sign-in attempt expired or was already used. Please sign in again."
 
 
+class ValueTooLong(InvalidInput):
+    message = "Your provider's answer is too long for this site."
+
+
 class LoginRefused(DomainError):
     message = "This sign-in is not allowed."
 

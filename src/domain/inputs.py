@@ -3,6 +3,9 @@ from urllib.parse import urlsplit
 # What a person may type for a provider that takes an identifier; the adapter parses it.
 MAX_IDENTIFIER_LENGTH = 2048
 MAX_EMAIL_LENGTH = 254
+# An identity's subject (an OpenID claimed identifier, an OIDC `sub`) and its namespace.
+MAX_SUBJECT_LENGTH = 2048
+MAX_NAMESPACE_LENGTH = 255
 MAX_NEXT_LENGTH = 2048
 
 

@@ -17,8 +17,9 @@ from domain.errors import (
     RecentSignInRequired,
     TooManyConflicts,
     UserNotFound,
+    ValueTooLong,
 )
-from domain.inputs import normalise_email
+from domain.inputs import MAX_NAMESPACE_LENGTH, MAX_SUBJECT_LENGTH, normalise_email
 from domain.model import (
     Device,
     Identity,
@@ -42,6 +43,9 @@ from domain.ports import (
 CONFLICT_ATTEMPTS = 10
 RECENT_SIGN_IN = timedelta(minutes=10)
 CONFLICT_BACKOFF_SECONDS = 0.002
+# Retries stop well inside a worker's timeout (gunicorn's is 30 s), each waiting at most
+# SQLite's 5 s busy timeout.
+CONFLICT_BUDGET_SECONDS = 10.0
 
 T = TypeVar("T")
 
@@ -97,17 +101,27 @@ def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User
 
 def _retrying_conflicts(attempt: Callable[[], T]) -> T:
     # n logins racing for one nickname need up to n attempts; random pauses spread them out.
+    give_up_at = time.monotonic() + CONFLICT_BUDGET_SECONDS
     for attempt_number in range(1, CONFLICT_ATTEMPTS + 1):
         try:
             return attempt()
         except Conflict:
+            if time.monotonic() > give_up_at:
+                break
             time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * attempt_number))
     raise TooManyConflicts()
+
+
+def _fits(verified: VerifiedIdentity) -> VerifiedIdentity:
+    if len(verified.subject) > MAX_SUBJECT_LENGTH or len(verified.namespace) > MAX_NAMESPACE_LENGTH:
+        raise ValueTooLong()
+    return verified
 
 
 def _provision_once(
     uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock
 ) -> User | LinkRequired:
+    _fits(verified)
     with uow:
         known_owner = uow.users.of_identity(verified.namespace, verified.subject)
         if known_owner is not None:
@@ -139,6 +153,8 @@ def connect_identity(
 ) -> bool:
     """Attach a verified identity to a user; False when it was theirs already. An identity
     another user holds never moves: IdentityBelongsToAnotherAccount, nothing written."""
+
+    _fits(verified)
 
     def attempt() -> bool:
         with uow:

@@ -1,4 +1,5 @@
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ from entrypoints.login_user import LoginUser
 from entrypoints.logs import set_up_request_ids
 from entrypoints.protocols import PROTOCOLS, ProtocolAdapter
 from entrypoints.rate_limits import set_up_rate_limits
-from entrypoints.settings import load_settings
+from entrypoints.settings import ConfigurationError, load_settings
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -31,6 +32,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 MAX_REQUEST_BYTES = 64 * 1024
+DEV_SECRET = re.compile(r"[0-9a-f]{64}")
 HSTS = "max-age=31536000; includeSubDomains"
 PRIVATE_BLUEPRINTS = frozenset({"auth", "account", "pages"})
 
@@ -98,15 +100,27 @@ def _secret_key(settings: Mapping[str, Any]) -> str:
 
 
 def _instance_secret(path: Path) -> str:
-    """The development secret key, made once and kept (0600) so restarts keep sessions."""
+    """The development secret key, made once and kept (0600) so restarts keep sessions.
+
+    It is written whole to a file of its own, then linked into place: a worker starting at
+    the same moment finds either no key or a complete one, never half of it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as file:
-        file.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    if not path.exists():
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another worker's key got there first: everyone uses that one
+        finally:
+            draft.unlink()
+    key = path.read_text().strip()
+    if not DEV_SECRET.fullmatch(key):
+        raise ConfigurationError(f"{path} is not a key this site made: delete it to make a new one")
+    return key
 
 
 class SessionCookies(SecureCookieSessionInterface):

@@ -361,3 +361,35 @@ def test_without_trusted_proxies_a_forwarded_address_is_ignored(tmp_path):
     assert start_login(client).status_code == 303
     client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.2"
     assert start_login(client).status_code == 429, "a client cannot pick its address"
+
+
+@pytest.mark.parametrize("field", ["subject", "namespace"])
+def test_a_3000_character_subject_or_namespace_is_a_400(tmp_path, field):
+    entry = FAKE_ENTRY | ({"namespace": "https://" + "n" * 3000} if field == "namespace" else {})
+    app = make_app(tmp_path, providers=[entry])
+    upgrade_database(app.extensions["container"].engine())
+    client = app.test_client()
+    started = start_login(client, identifier="https://id.example/a")
+    answer = {"state": state_of(started)}
+    answer |= {"subject": "https://id.example/" + "s" * 3000} if field == "subject" else {}
+    page = client.get("/login/return/fake", query_string=answer)
+    assert page.status_code == 400
+    assert "too long" in page.get_data(as_text=True)
+
+
+def test_workers_starting_together_all_get_the_same_whole_development_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from entrypoints.app import _instance_secret
+
+    path = tmp_path / "instance" / "secret_key"
+    with ThreadPoolExecutor(16) as pool:
+        keys = set(pool.map(lambda _: _instance_secret(path), range(64)))
+    [key] = keys
+    assert len(key) == 64 and not list(path.parent.glob(".secret_key.*")), "no drafts left"
+
+
+def test_a_damaged_development_key_is_a_clear_error(tmp_path):
+    (tmp_path / "secret_key").write_text("")  # what a crash in the middle once left
+    with pytest.raises(ConfigurationError, match="delete it to make a new one"):
+        create_app({"instance_path": str(tmp_path)})

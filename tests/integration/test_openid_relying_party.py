@@ -470,3 +470,29 @@ def test_stateless_login_with_the_op_identifier(stateless_op, store, engine):
     verified = rp.complete(approve(started.url, name="frank"), started.state)
     assert (verified.subject, verified.nickname) == (f"{stateless_op}/id/frank", "frank")
     assert count(engine, openid_associations) == 0
+
+
+def test_a_database_outage_during_the_answer_check_is_a_503_not_a_bad_answer(op, store, engine):
+    from adapters.sql.engine import create_database_engine
+    from domain.errors import StoreUnavailable
+
+    rp = relying_party(store)
+    started = start(rp, f"{op}/id/alice")
+    answer = approve(started.url)
+    unreachable = create_database_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")
+    try:
+        with pytest.raises(StoreUnavailable):
+            relying_party(SqlOpenIdStore(unreachable)).complete(answer, started.state)
+    finally:
+        unreachable.dispose()
+
+
+def test_remembered_refusals_are_bounded():
+    from adapters.openid.relying_party import AssociationRefusals
+
+    refusals = AssociationRefusals(capacity=100)
+    for n in range(5000):
+        refusals.remember(f"https://op-{n}.example/endpoint")
+    assert len(refusals._until) == 100
+    assert refusals.recently_refused("https://op-4999.example/endpoint")
+    assert not refusals.recently_refused("https://op-0.example/endpoint")

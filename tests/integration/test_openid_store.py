@@ -127,3 +127,9 @@ def test_nonces_older_than_the_skew_are_cleaned_up(store, clock):
 def test_the_store_works_with_the_real_clock(engine):
     store = SqlOpenIdStore(engine)
     assert store.useNonce(SERVER, int(time.time()), "now") is True
+
+
+def test_a_nonce_salt_may_be_255_characters_long(store, clock):
+    salt = "s" * 255
+    assert store.useNonce("https://op.example/", int(clock()), salt)
+    assert not store.useNonce("https://op.example/", int(clock()), salt)

@@ -230,3 +230,18 @@ def test_a_users_recent_posts_are_listed_newest_first(uow):
     assert recent_posts(alice.id, uow=uow) == [second, first]
     assert recent_posts(alice.id, uow=uow, limit=1) == [second]
     assert [post.body for post in recent_posts(bob.id, uow=uow)] == ["Not Alice's"]
+
+
+@pytest.mark.postgres
+def test_a_value_too_long_for_its_column_is_a_clear_refusal_on_postgresql(migrated_postgres_url):
+    from adapters.sql.engine import create_database_engine
+    from domain.errors import ValueTooLong
+
+    engine = create_database_engine(migrated_postgres_url)
+    try:
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            user = uow.users.add(NewUser("longface", None, created_at=NOW))
+            with pytest.raises(ValueTooLong):
+                uow.identities.add(Identity("openid", "x" * 3000, user.id))
+    finally:
+        engine.dispose()

@@ -513,3 +513,27 @@ def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(logins, a
     assert {(e.client_address, e.user_agent, e.at) for e in audit.recorded} == {
         ("198.51.100.7", "TestBrowser/1.0", clock.now())
     }
+
+
+def test_retrying_conflicts_stops_within_its_time_budget(
+    sessions, clock, tokens, session_policy, monkeypatch
+):
+    import domain.use_cases as use_cases
+
+    moments = iter(range(0, 1000, 4))  # every attempt seems to take 4 s (a busy database)
+    monkeypatch.setattr(use_cases.time, "monotonic", lambda: next(moments))
+    uow = AlwaysConflictingUnitOfWork()
+    attempts = []
+    original = uow.commit
+    uow.commit = lambda: (attempts.append(1), original())
+    with pytest.raises(TooManyConflicts):
+        complete_login(
+            identity(),
+            remember=False,
+            uow=uow,
+            sessions=sessions,
+            clock=clock,
+            tokens=tokens,
+            policy=session_policy,
+        )
+    assert len(attempts) == 3, "gave up after 12 s of the 10 s budget, not after 10 attempts"

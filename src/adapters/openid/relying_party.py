@@ -65,16 +65,29 @@ class OpenIdProfile:
 
 
 class AssociationRefusals:
-    """Providers that refused to associate lately, so no Diffie-Hellman runs for each login."""
+    """Providers that refused to associate lately, so no Diffie-Hellman runs for each login.
 
-    def __init__(self, memory_seconds: float = 3600, now: Callable[[], float] = time.monotonic):
+    Anyone can type an identifier that leads to a provider of theirs: at most `capacity`
+    providers are remembered, the oldest forgotten first.
+    """
+
+    def __init__(
+        self,
+        memory_seconds: float = 3600,
+        now: Callable[[], float] = time.monotonic,
+        capacity: int = 1000,
+    ):
         self._memory = memory_seconds
         self._now = now
+        self._capacity = capacity
         self._until: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def remember(self, server_url: str) -> None:
         with self._lock:
+            self._until.pop(server_url, None)
+            while len(self._until) >= self._capacity:
+                del self._until[next(iter(self._until))]
             self._until[server_url] = self._now() + self._memory
 
     def recently_refused(self, server_url: str) -> bool:

@@ -1,9 +1,9 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from domain.errors import Conflict, StoreUnavailable
+from domain.errors import Conflict, StoreUnavailable, ValueTooLong
 
 
 def _is_lock_contention(error: OperationalError) -> bool:
@@ -22,6 +22,9 @@ def domain_errors() -> Iterator[None]:
         yield
     except IntegrityError as error:
         raise Conflict(str(error.orig)) from error
+    except DataError as error:
+        # PostgreSQL refuses a value longer than its column; SQLite keeps it.
+        raise ValueTooLong() from error
     except OperationalError as error:
         if _is_lock_contention(error):
             raise Conflict(str(error.orig)) from error

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.sql.engine import autocommitting
+from adapters.sql.errors import domain_errors
 from adapters.sql.tables import openid_associations, openid_nonces
 
 # python3-openid's own stores allow 5 hours; an hour is plenty for honest clocks and keeps
@@ -73,7 +74,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
             "assoc_type": association.assoc_type,
             "expires": _expires(association),
         }
-        with self._engine.begin() as connection:
+        with domain_errors(), self._engine.begin() as connection:
             connection.execute(_REMOVE_ASSOCIATION, row)
             connection.execute(_ADD_ASSOCIATION, row)
         self._forget(server_url, association.handle)
@@ -96,7 +97,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
     ) -> Association | None:
         statement = _NEWEST_ASSOCIATION if handle is None else _ASSOCIATION
         parameters = {"server_url": server_url, "handle": handle, "now": now}
-        with self._statements.connect() as connection:
+        with domain_errors(), self._statements.connect() as connection:
             row = connection.execute(statement, parameters).first()
         if row is None:
             return None
@@ -105,7 +106,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
     def removeAssociation(self, server_url: str, handle: str) -> bool:
         self._forget(server_url, handle)
         parameters = {"server_url": server_url, "handle": handle}
-        with self._statements.connect() as connection:
+        with domain_errors(), self._statements.connect() as connection:
             return connection.execute(_REMOVE_ASSOCIATION, parameters).rowcount > 0
 
     def _forget(self, server_url: str, handle: str) -> None:
@@ -117,20 +118,21 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
         if abs(timestamp - self._now()) > self._skew:
             return False
         nonce = {"server_url": server_url, "timestamp": timestamp, "salt": salt}
-        try:
-            with self._statements.connect() as connection:
-                connection.execute(_ADD_NONCE, nonce)
-        except IntegrityError:
-            return False
+        with domain_errors():
+            try:
+                with self._statements.connect() as connection:
+                    connection.execute(_ADD_NONCE, nonce)
+            except IntegrityError:
+                return False  # seen before: a replay
         return True
 
     def cleanupNonces(self) -> int:
         cutoff = int(self._now()) - self._skew
-        with self._statements.connect() as connection:
+        with domain_errors(), self._statements.connect() as connection:
             return connection.execute(_REMOVE_OLD_NONCES, {"cutoff": cutoff}).rowcount
 
     def cleanupAssociations(self) -> int:
-        with self._statements.connect() as connection:
+        with domain_errors(), self._statements.connect() as connection:
             now = int(self._now())
             return connection.execute(_REMOVE_EXPIRED_ASSOCIATIONS, {"now": now}).rowcount
 

@@ -148,7 +148,7 @@ openid_nonces = Table(
     metadata,
     Column("server_url", String(URL_LENGTH), primary_key=True),
     Column("timestamp", Integer, primary_key=True, autoincrement=False, index=True),
-    Column("salt", String(40), primary_key=True),
+    Column("salt", String(255), primary_key=True),
 )
 
 audit_events = Table(
