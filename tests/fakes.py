@@ -209,8 +209,8 @@ class FakeLoginSessions:
                 del self.sessions[token_hash]
         return len(doomed) - (kept_token_hash in doomed)
 
-    def remove_expired(self, now: datetime) -> int:
-        doomed = [h for h, s in self.sessions.items() if s.is_expired(now)]
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        doomed = [h for h, s in self.sessions.items() if s.is_expired(now)][:limit]
         for token_hash in doomed:
             del self.sessions[token_hash]
         return len(doomed)
@@ -229,8 +229,8 @@ class _FakeTakeOnceStore:
     def take(self, key: str):  # type: ignore[no-untyped-def]
         return self.items.pop(key, None)
 
-    def remove_expired(self, now: datetime) -> int:
-        doomed = [key for key, item in self.items.items() if item.is_expired(now)]
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        doomed = [key for key, item in self.items.items() if item.is_expired(now)][:limit]
         for key in doomed:
             del self.items[key]
         return len(doomed)

@@ -123,7 +123,9 @@ class LoginSessions(Protocol):
         """Newest first."""
         ...
 
-    def remove_expired(self, now: datetime) -> int: ...
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        """All expired ones, or at most `limit` of them."""
+        ...
 
 
 class LoginTransactions(Protocol):
@@ -133,7 +135,9 @@ class LoginTransactions(Protocol):
         """Remove and return it: a transaction can be completed at most once."""
         ...
 
-    def remove_expired(self, now: datetime) -> int: ...
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        """All expired ones, or at most `limit` of them."""
+        ...
 
 
 class ParkedCallbacks(Protocol):
@@ -143,7 +147,9 @@ class ParkedCallbacks(Protocol):
         """Remove and return it: a parked answer can be used at most once."""
         ...
 
-    def remove_expired(self, now: datetime) -> int: ...
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        """All expired ones, or at most `limit` of them."""
+        ...
 
 
 class PendingLinks(Protocol):
@@ -153,7 +159,9 @@ class PendingLinks(Protocol):
         """Remove and return it: a pending link is used at most once."""
         ...
 
-    def remove_expired(self, now: datetime) -> int: ...
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        """All expired ones, or at most `limit` of them."""
+        ...
 
 
 class AuditTrail(Protocol):

@@ -1,5 +1,6 @@
 """Application services: what the entrypoints call, each built by the container with its ports."""
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -114,7 +115,9 @@ class Logins:
         clock: Clock,
         tokens: TokenSource,
         policy: SessionPolicy,
+        housekeeping: Callable[[], int] = lambda: 0,
     ) -> None:
+        self._housekeeping = housekeeping
         self._providers = providers
         self._return_url = return_url
         self._transactions = transactions
@@ -168,6 +171,7 @@ class Logins:
                 connect_user_id=connect_user_id,
             )
         )
+        self._housekeeping()
         return LoginStarted(transaction_id, redirect.url)
 
     def park(self, provider_key: str, callback: Mapping[str, str]) -> str:
@@ -515,3 +519,30 @@ class Recorder:
             device.user_agent,
         )
         self._trail.record(event)
+
+
+Chore = Callable[[datetime, int], int]
+
+
+class Housekeeping:
+    """Expired rows go without cron: every `every`-th call of `tick` (made on a write, a login
+    start) sweeps each store, at most `batch` rows apiece, so that no sweep takes long."""
+
+    def __init__(self, chores: Sequence[Chore], clock: Clock, every: int, batch: int) -> None:
+        self._chores = chores
+        self._clock = clock
+        self._every = every
+        self._batch = batch
+        self._ticks = 0
+        self._lock = threading.Lock()
+
+    def tick(self) -> int:
+        """Rows removed by this tick's sweep (0 when it was not the turn of one)."""
+        with self._lock:
+            self._ticks += 1
+            due = self._every > 0 and self._ticks % self._every == 0
+        return self.sweep() if due else 0
+
+    def sweep(self) -> int:
+        now = self._clock.now()
+        return sum(chore(now, self._batch) for chore in self._chores)

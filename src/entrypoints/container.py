@@ -1,5 +1,5 @@
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import redis
@@ -21,10 +21,11 @@ from adapters.sql.stores import (
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
 from domain.model import Device, SessionPolicy
-from domain.services import Accounts, Administration, Logins, Timeline
+from domain.services import Accounts, Administration, Housekeeping, Logins, Timeline
 from entrypoints.protocols import PROTOCOLS, AdapterParts, build_identity_providers
 
 RETURN_PATH = "/login/return/"
+HOUSEKEEPING_BATCH = 500
 
 
 def database_engine(url: str) -> Iterator[Engine]:
@@ -53,6 +54,10 @@ def readiness(engine: Engine, redis_url: str | None) -> dict[str, Callable[[], b
     if redis_url:
         checks["redis"] = partial(redis_answers, redis_url)
     return checks
+
+
+def openid_store_chore(store: SqlOpenIdStore) -> Callable[[datetime, int], int]:
+    return lambda now, limit: store.sweep(limit)
 
 
 def return_urls(base_url: str) -> Callable[[str], str]:
@@ -111,6 +116,20 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Services are built per use (a few microseconds), so an overridden port is always seen.
+    housekeeping = providers.Singleton(
+        Housekeeping,
+        chores=providers.List(
+            login_sessions.provided.remove_expired,
+            login_transactions.provided.remove_expired,
+            parked_callbacks.provided.remove_expired,
+            pending_links.provided.remove_expired,
+            providers.Callable(openid_store_chore, openid_store),
+        ),
+        clock=clock,
+        every=config.housekeeping_every.as_int(),
+        batch=HOUSEKEEPING_BATCH,
+    )
+
     logins = providers.Factory(
         Logins,
         providers=identity_providers,
@@ -125,6 +144,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         tokens=tokens,
         policy=session_policy,
+        housekeeping=housekeeping.provided.tick,
     )
     accounts = providers.Factory(
         Accounts,

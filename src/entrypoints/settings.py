@@ -40,6 +40,7 @@ ENV_SETTINGS = (
     "rate_limit_callback",
     "rate_limit_account",
     "allow_http",
+    "housekeeping_every",
     "trusted_proxies",
 )
 GENERIC_OPENID = {"key": "openid", "name": "OpenID"}
@@ -73,6 +74,8 @@ class Settings(BaseModel):
     rate_limit_identifier: str = "10/minute"
     rate_limit_callback: str = "60/minute"
     rate_limit_account: str = "30/minute"
+    # Every this many login starts, a bounded sweep of expired rows (0: none; use the CLI).
+    housekeeping_every: Annotated[int, Field(ge=0)] = 100
     # Production is served over https; an http base URL there needs this, said on purpose.
     allow_http: bool = False
     # How many proxies in front of the app set X-Forwarded-For and -Proto (0: none).

@@ -81,3 +81,118 @@ def test_log_lines_are_json_with_the_request_id_and_extra_fields(app):
     assert line["message"] == "x happened" and line["level"] == "info"
     assert line["audit_kind"] == "sign_out"
     assert re.fullmatch(r"[0-9a-f]{32}", line["request_id"])
+
+
+def expire_everything(app):
+    """Rows of every kind the sweep deletes, all long expired."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from adapters.sql.tables import (
+        login_sessions,
+        login_transactions,
+        openid_associations,
+        openid_nonces,
+        parked_callbacks,
+    )
+
+    past = datetime.now(UTC) - timedelta(days=60)
+    services = app.extensions["container"]
+    with services.unit_of_work() as uow:
+        user = uow.users.add(__import__("domain.model").model.NewUser("old", None, past))
+        uow.commit()
+    rows = {
+        login_sessions: [
+            {
+                "token_hash": f"h{n}",
+                "user_id": user.id,
+                "remember": False,
+                "created_at": past,
+                "last_seen_at": past,
+                "expires_at": past,
+            }
+            for n in range(5)
+        ],
+        login_transactions: [
+            {
+                "id": f"t{n}",
+                "provider": "fake",
+                "next_url": None,
+                "remember": False,
+                "provider_state": "{}",
+                "created_at": past,
+                "expires_at": past,
+            }
+            for n in range(5)
+        ],
+        parked_callbacks: [
+            {"handle": f"p{n}", "provider": "fake", "params": "{}", "expires_at": past}
+            for n in range(5)
+        ],
+        openid_nonces: [
+            {"server_url": "https://op", "timestamp": 1, "salt": f"s{n}"} for n in range(5)
+        ],
+        openid_associations: [
+            {
+                "server_url": "https://op",
+                "handle": f"a{n}",
+                "secret": b"x",
+                "issued": 1,
+                "lifetime": 1,
+                "assoc_type": "HMAC-SHA1",
+                "expires": 2,
+            }
+            for n in range(5)
+        ],
+    }
+    with services.engine().begin() as connection:
+        for table, values in rows.items():
+            connection.execute(insert(table), values)
+    return list(rows)
+
+
+def remaining(app, tables):
+    from sqlalchemy import func, select
+
+    with app.extensions["container"].engine().connect() as connection:
+        return {
+            t.name: connection.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in tables
+        }
+
+
+def test_housekeeping_removes_expired_rows_without_any_cli_call(tmp_path):
+    app = make_app(tmp_path, housekeeping_every=3)
+    upgrade_database(app.extensions["container"].engine())
+    tables = expire_everything(app)
+    client = app.test_client()
+    from tests.entrypoints.conftest import start_login
+
+    for _ in range(2):
+        start_login(client)
+    before = remaining(app, tables)
+    assert before.pop("login_transactions") == 7, "5 expired, 2 fresh"
+    assert set(before.values()) == {5}, "not its turn yet"
+    start_login(client)
+    counts = remaining(app, tables)
+    assert counts.pop("login_transactions") == 3, "the 3 fresh logins in flight stay"
+    assert set(counts.values()) == {0}
+
+
+def test_a_sweep_takes_a_bounded_batch_from_each_store(tmp_path):
+    app = make_app(tmp_path, housekeeping_every=1)
+    app.extensions["container"].housekeeping.add_kwargs(batch=2)
+    upgrade_database(app.extensions["container"].engine())
+    tables = expire_everything(app)
+    from tests.entrypoints.conftest import start_login
+
+    start_login(app.test_client())
+    counts = remaining(app, tables)
+    assert counts == {
+        "login_sessions": 3,
+        "login_transactions": 4,  # 5 - 2 expired + the fresh one
+        "parked_callbacks": 3,
+        "openid_nonces": 3,
+        "openid_associations": 3,
+    }

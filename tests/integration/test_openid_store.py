@@ -133,3 +133,15 @@ def test_a_nonce_salt_may_be_255_characters_long(store, clock):
     salt = "s" * 255
     assert store.useNonce("https://op.example/", int(clock()), salt)
     assert not store.useNonce("https://op.example/", int(clock()), salt)
+
+
+def test_a_sweep_removes_at_most_its_batch_of_old_nonces_and_expired_associations(
+    store, clock, engine
+):
+    for n in range(5):
+        assert store.useNonce("https://op.example/", int(clock()), f"salt-{n}")
+        store.storeAssociation("https://op.example/", association(f"h{n}", int(clock()), 60))
+    clock.now += 4 * 3600  # nonces past the skew, associations past their lifetime
+    assert store.sweep(limit=3) == 6
+    assert store.sweep(limit=3) == 4
+    assert store.sweep(limit=3) == 0

@@ -3,7 +3,17 @@ from collections.abc import Callable
 
 from openid.association import Association
 from openid.store.interface import OpenIDStore
-from sqlalchemy import Engine, bindparam, delete, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Engine,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError
 
 from adapters.sql.engine import autocommitting
@@ -131,10 +141,35 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
         with domain_errors(), self._statements.connect() as connection:
             return connection.execute(_REMOVE_OLD_NONCES, {"cutoff": cutoff}).rowcount
 
+    def sweep(self, limit: int) -> int:
+        """Housekeeping: at most `limit` old nonces and `limit` expired associations."""
+        parameters = {"cutoff": int(self._now()) - self._skew, "now": int(self._now())}
+        with domain_errors(), self._statements.connect() as connection:
+            nonces = connection.execute(_OLD_NONCES_BATCH, parameters | {"limit": limit})
+            associations = connection.execute(
+                _EXPIRED_ASSOCIATIONS_BATCH, parameters | {"limit": limit}
+            )
+            return nonces.rowcount + associations.rowcount
+
     def cleanupAssociations(self) -> int:
         with domain_errors(), self._statements.connect() as connection:
             now = int(self._now())
             return connection.execute(_REMOVE_EXPIRED_ASSOCIATIONS, {"now": now}).rowcount
+
+
+def _expired_batch(table: Table, keys: list[str], expired: ColumnElement[bool]) -> Delete:
+    picked = select(*(table.c[key] for key in keys)).where(expired).limit(bindparam("limit"))
+    return delete(table).where(tuple_(*(table.c[key] for key in keys)).in_(picked))
+
+
+_OLD_NONCES_BATCH = _expired_batch(
+    openid_nonces,
+    ["server_url", "timestamp", "salt"],
+    openid_nonces.c.timestamp < bindparam("cutoff"),
+)
+_EXPIRED_ASSOCIATIONS_BATCH = _expired_batch(
+    openid_associations, ["server_url", "handle"], openid_associations.c.expires < bindparam("now")
+)
 
 
 def _expires(association: Association) -> int:

@@ -2,7 +2,18 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Executable, Row, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Delete,
+    Engine,
+    Executable,
+    Row,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
@@ -15,6 +26,15 @@ from adapters.sql.tables import (
     users,
 )
 from domain.model import LoginSession, LoginTransaction, ParkedCallback, PendingLink, User
+
+
+def expired_rows(table: Table, key: str) -> tuple[Delete, Delete]:
+    """Deleting the rows of `table` expired at :now: all of them, or a batch of :limit
+    (picked by `key`), so that one sweep takes a bounded time however many piled up."""
+    expired = table.c.expires_at <= bindparam("now")
+    batch = select(table.c[key]).where(expired).limit(bindparam("limit")).scalar_subquery()
+    return delete(table).where(expired), delete(table).where(table.c[key].in_(batch))
+
 
 # Built once: SQLAlchemy then finds each compiled statement in its cache at once.
 _ADD_SESSION = insert(login_sessions)
@@ -49,9 +69,7 @@ _SESSIONS_OF = (
     .where(login_sessions.c.user_id == bindparam("user_id"))
     .order_by(login_sessions.c.created_at.desc())
 )
-_REMOVE_EXPIRED_SESSIONS = delete(login_sessions).where(
-    login_sessions.c.expires_at <= bindparam("now")
-)
+_REMOVE_EXPIRED_SESSIONS = expired_rows(login_sessions, "token_hash")
 _SESSION_FIELDS = [column.name for column in login_sessions.c]
 
 _ADD_TRANSACTION = insert(login_transactions)
@@ -60,26 +78,20 @@ _TAKE_TRANSACTION = (
     .where(login_transactions.c.id == bindparam("id"))
     .returning(*login_transactions.c)
 )
-_REMOVE_EXPIRED_TRANSACTIONS = delete(login_transactions).where(
-    login_transactions.c.expires_at <= bindparam("now")
-)
+_REMOVE_EXPIRED_TRANSACTIONS = expired_rows(login_transactions, "id")
 
 _ADD_PENDING_LINK = insert(pending_links)
 _TAKE_PENDING_LINK = (
     delete(pending_links).where(pending_links.c.id == bindparam("id")).returning(*pending_links.c)
 )
-_REMOVE_EXPIRED_PENDING_LINKS = delete(pending_links).where(
-    pending_links.c.expires_at <= bindparam("now")
-)
+_REMOVE_EXPIRED_PENDING_LINKS = expired_rows(pending_links, "id")
 _PARK = insert(parked_callbacks)
 _TAKE_PARKED = (
     delete(parked_callbacks)
     .where(parked_callbacks.c.handle == bindparam("handle"))
     .returning(*parked_callbacks.c)
 )
-_REMOVE_EXPIRED_PARKED = delete(parked_callbacks).where(
-    parked_callbacks.c.expires_at <= bindparam("now")
-)
+_REMOVE_EXPIRED_PARKED = expired_rows(parked_callbacks, "handle")
 
 
 class _SingleStatements:
@@ -95,6 +107,14 @@ class _SingleStatements:
     def _count(self, statement: Executable, **parameters: Any) -> int:
         with domain_errors(), self._engine.connect() as connection:
             return connection.execute(statement, parameters).rowcount
+
+    def _remove_expired(
+        self, statements: tuple[Delete, Delete], now: datetime, limit: int | None
+    ) -> int:
+        everything, batch = statements
+        if limit is None:
+            return self._count(everything, now=now)
+        return self._count(batch, now=now, limit=limit)
 
 
 class SqlLoginSessions(_SingleStatements):
@@ -133,8 +153,8 @@ class SqlLoginSessions(_SingleStatements):
             rows = connection.execute(_SESSIONS_OF, {"user_id": user_id})
             return [LoginSession(**row._mapping) for row in rows]
 
-    def remove_expired(self, now: datetime) -> int:
-        return self._count(_REMOVE_EXPIRED_SESSIONS, now=now)
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        return self._remove_expired(_REMOVE_EXPIRED_SESSIONS, now, limit)
 
 
 class SqlLoginTransactions(_SingleStatements):
@@ -151,8 +171,8 @@ class SqlLoginTransactions(_SingleStatements):
         fields = dict(row._mapping) | {"provider_state": json.loads(row.provider_state)}
         return LoginTransaction(**fields)
 
-    def remove_expired(self, now: datetime) -> int:
-        return self._count(_REMOVE_EXPIRED_TRANSACTIONS, now=now)
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        return self._remove_expired(_REMOVE_EXPIRED_TRANSACTIONS, now, limit)
 
 
 class SqlParkedCallbacks(_SingleStatements):
@@ -167,8 +187,8 @@ class SqlParkedCallbacks(_SingleStatements):
             return None
         return ParkedCallback(**dict(row._mapping) | {"params": json.loads(row.params)})
 
-    def remove_expired(self, now: datetime) -> int:
-        return self._count(_REMOVE_EXPIRED_PARKED, now=now)
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        return self._remove_expired(_REMOVE_EXPIRED_PARKED, now, limit)
 
 
 class SqlPendingLinks(_SingleStatements):
@@ -179,5 +199,5 @@ class SqlPendingLinks(_SingleStatements):
         row = self._first(_TAKE_PENDING_LINK, id=link_id)
         return None if row is None else PendingLink(**row._mapping)
 
-    def remove_expired(self, now: datetime) -> int:
-        return self._count(_REMOVE_EXPIRED_PENDING_LINKS, now=now)
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        return self._remove_expired(_REMOVE_EXPIRED_PENDING_LINKS, now, limit)
