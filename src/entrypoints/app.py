@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from entrypoints import account, auth, health, pages
+from entrypoints import account, auth, health, metrics, pages
 from entrypoints.commands import register_commands
 from entrypoints.container import Container
 from entrypoints.deps import container
@@ -59,8 +59,10 @@ def create_app(
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(pages.bp)
     set_up_request_ids(app)
+    metrics.measure(app)  # before the limits wrap the views: a refused return is not timed
     set_up_rate_limits(app, settings)
     register_error_pages(app)
     app.after_request(_add_security_headers)

@@ -8,6 +8,7 @@ from flask import has_request_context, request
 from sqlalchemy import Engine
 
 from adapters.http.client import FetchPolicy, SafeHttpClient
+from adapters.metrics import CountingAuditTrail, scrape_registry
 from adapters.openid.relying_party import AssociationRefusals
 from adapters.sql.audit import SqlAuditTrail
 from adapters.sql.engine import create_database_engine, database_answers
@@ -60,6 +61,10 @@ def openid_store_chore(store: SqlOpenIdStore) -> Callable[[datetime, int], int]:
     return lambda now, limit: store.sweep(limit)
 
 
+def live_sessions_counter(sessions: SqlLoginSessions, clock: SystemClock) -> Callable[[], int]:
+    return lambda: sessions.count_live(clock.now())
+
+
 def return_urls(base_url: str) -> Callable[[str], str]:
     """Each provider's return URL, from configuration, never from a request's Host header."""
     return lambda key: f"{base_url}{RETURN_PATH}{key}"
@@ -79,7 +84,9 @@ class Container(containers.DeclarativeContainer):
     login_transactions = providers.Singleton(SqlLoginTransactions, engine)
     parked_callbacks = providers.Singleton(SqlParkedCallbacks, engine)
     pending_links = providers.Singleton(SqlPendingLinks, engine)
-    audit_trail = providers.Singleton(SqlAuditTrail, engine)
+    audit_trail = providers.Singleton(
+        CountingAuditTrail, providers.Singleton(SqlAuditTrail, engine)
+    )
     # Where the action being done comes from (the request's browser and address, if any).
     origin = providers.Object(request_origin)
     openid_store = providers.Singleton(SqlOpenIdStore, engine)
@@ -108,6 +115,9 @@ class Container(containers.DeclarativeContainer):
     readiness_checks = providers.Singleton(readiness, engine, config.redis_url)
 
     clock = providers.Singleton(SystemClock)
+    metrics_registry = providers.Singleton(
+        scrape_registry, providers.Singleton(live_sessions_counter, login_sessions, clock)
+    )
     tokens = providers.Singleton(SecretsTokenSource)
     session_policy = providers.Singleton(
         SessionPolicy,

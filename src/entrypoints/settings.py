@@ -41,6 +41,7 @@ ENV_SETTINGS = (
     "rate_limit_account",
     "allow_http",
     "housekeeping_every",
+    "metrics_allowed_networks",
     "trusted_proxies",
 )
 GENERIC_OPENID = {"key": "openid", "name": "OpenID"}
@@ -74,6 +75,8 @@ class Settings(BaseModel):
     rate_limit_identifier: str = "10/minute"
     rate_limit_callback: str = "60/minute"
     rate_limit_account: str = "30/minute"
+    # Who may read /metrics (Prometheus): comma-separated networks.
+    metrics_allowed_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # Every this many login starts, a bounded sweep of expired rows (0: none; use the CLI).
     housekeeping_every: Annotated[int, Field(ge=0)] = 100
     # Production is served over https; an http base URL there needs this, said on purpose.
@@ -83,14 +86,14 @@ class Settings(BaseModel):
     testing: bool = False
     config_file: str | None = None
 
-    @field_validator("fetch_allowed_networks", mode="before")
+    @field_validator("fetch_allowed_networks", "metrics_allowed_networks", mode="before")
     @classmethod
     def _split_a_list_from_the_environment(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("fetch_allowed_networks")
+    @field_validator("fetch_allowed_networks", "metrics_allowed_networks")
     @classmethod
     def _networks(cls, value: list[str] | None) -> list[str] | None:
         if value is None:

@@ -196,3 +196,54 @@ def test_a_sweep_takes_a_bounded_batch_from_each_store(tmp_path):
         "openid_nonces": 3,
         "openid_associations": 3,
     }
+
+
+def metric(client, name, **labels):
+    """A value of /metrics, 0.0 when the series is not there yet."""
+    text = client.get("/metrics").get_data(as_text=True)
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    pattern = (
+        rf"^{name}(?:\{{{re.escape(wanted)}\}})? ([0-9.e+]+)$"
+        if labels
+        else rf"^{name} ([0-9.e+]+)$"
+    )
+    found = re.search(pattern, text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_metrics_count_sign_ins_refusals_durations_and_live_sessions(app, client):
+    from tests.entrypoints.conftest import log_in
+
+    succeeded = dict(provider="fake", outcome="succeeded")
+    refused = dict(provider="fake", outcome="refused")
+    before = (
+        metric(client, "microblog_logins_total", **succeeded),
+        metric(client, "microblog_logins_total", **refused),
+        metric(client, "microblog_login_duration_seconds_count"),
+    )
+    log_in(client, nickname="alice")
+    log_in(app.test_client(), mode="cancel")
+    after = (
+        metric(client, "microblog_logins_total", **succeeded),
+        metric(client, "microblog_logins_total", **refused),
+        metric(client, "microblog_login_duration_seconds_count"),
+    )
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 2]
+    assert metric(client, "microblog_active_sessions") == 1
+
+
+def test_metrics_count_rate_limit_refusals(tmp_path):
+    from tests.entrypoints.conftest import start_login
+
+    app = make_app(tmp_path, rate_limit_login="1/minute")
+    upgrade_database(app.extensions["container"].engine())
+    client = app.test_client()
+    before = metric(client, "microblog_rate_limited_total", endpoint="auth.login")
+    start_login(client)
+    assert start_login(client).status_code == 429
+    assert metric(client, "microblog_rate_limited_total", endpoint="auth.login") == before + 1
+
+
+def test_metrics_are_hidden_from_addresses_not_allowed(client):
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    assert client.get("/metrics").status_code == 404

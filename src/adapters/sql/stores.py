@@ -10,6 +10,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     insert,
     select,
     update,
@@ -71,6 +72,7 @@ _SESSIONS_OF = (
 )
 _REMOVE_EXPIRED_SESSIONS = expired_rows(login_sessions, "token_hash")
 _SESSION_FIELDS = [column.name for column in login_sessions.c]
+_LIVE_SESSIONS = select(func.count()).where(login_sessions.c.expires_at > bindparam("now"))
 
 _ADD_TRANSACTION = insert(login_transactions)
 _TAKE_TRANSACTION = (
@@ -155,6 +157,10 @@ class SqlLoginSessions(_SingleStatements):
 
     def remove_expired(self, now: datetime, limit: int | None = None) -> int:
         return self._remove_expired(_REMOVE_EXPIRED_SESSIONS, now, limit)
+
+    def count_live(self, now: datetime) -> int:
+        row = self._first(_LIVE_SESSIONS, now=now)
+        return int(row[0]) if row else 0
 
 
 class SqlLoginTransactions(_SingleStatements):
