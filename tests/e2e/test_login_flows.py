@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dependency_injector import providers
 
+from entrypoints.settings import dev_provider_profile
 from tests.e2e.site import login_path
 from tests.fakes import FakeClock
 
@@ -243,3 +244,39 @@ def test_a_typed_identifier_and_the_provider_button_reach_the_same_user(site):
     button.sign_in("alice")
     assert button.greeting() == "alice"
     assert [line.split("\t")[1] for line in user_lines(site)] == ["alice"]
+
+
+@pytest.mark.postgres
+def test_a_database_outage_during_the_return_gives_the_503_page(op, tmp_path):
+    import os
+
+    from tests.e2e.site import Site, served_app
+    from tests.postgres_server import PostgresServer, postgres_bin_dir
+
+    if postgres_bin_dir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed")
+        pytest.skip("PostgreSQL is not installed")
+    server = PostgresServer(postgres_bin_dir())
+    server.start()
+    config = {
+        "instance_path": str(tmp_path / "instance"),
+        "database_url": server.url(),
+        "secret_key": "e2e-secret-key",
+        "dev_oidc_url": "",
+        "providers": [dev_provider_profile(op)],
+    }
+    try:
+        with served_app(config) as (url, app):
+            visitor = Site(url, app, op).visitor()
+            provider_page = visitor.start_sign_in()
+            server.pause()
+            try:
+                page = visitor.approve(provider_page, "alice")
+            finally:
+                server.resume()
+            assert page.status_code == 503
+            assert "trouble with its database" in page.text and "Traceback" not in page.text
+            assert visitor.sign_in("alice").url == f"{url}/index", "it recovers by itself"
+    finally:
+        server.stop()
