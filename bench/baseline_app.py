@@ -47,6 +47,12 @@ def create_baseline_app():
         return {"signed_in": current_user.is_authenticated}
 
     pages, auth = Blueprint("pages", __name__), Blueprint("auth", __name__)
+    # The layout links these; the baseline only needs them to exist.
+    account = Blueprint("account", __name__)
+
+    @account.get("/account")
+    def page():
+        return redirect("/index")
 
     @pages.get("/index")
     @login_required
@@ -76,4 +82,5 @@ def create_baseline_app():
 
     app.register_blueprint(pages)
     app.register_blueprint(auth)
+    app.register_blueprint(account)
     return app

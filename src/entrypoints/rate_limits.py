@@ -62,10 +62,14 @@ def set_up_rate_limits(app: Flask, settings: Mapping[str, Any]) -> Limiter:
         # A storage that is down is logged by Flask-Limiter and lets requests through.
         swallow_errors=True,
     )
+    limited: set[str] = set()
+    # Pages without a limit (most of them) skip Flask-Limiter's work on every request.
+    limiter.request_filter(lambda: request.endpoint not in limited)
     for setting, endpoints, whose in LIMITED:
         limit = settings[setting]
         if limit == OFF:
             continue
+        limited.update(endpoints)
         for endpoint in endpoints:
             app.view_functions[endpoint] = limiter.limit(  # type: ignore[assignment]
                 limit,
