@@ -71,19 +71,26 @@ def _on_the_page(error: DomainError) -> ResponseReturnValue:
     return account_page(status_of(error))
 
 
-def account_action(path: str) -> Callable[[Callable[[], str]], Callable[[], ResponseReturnValue]]:
-    """A button of the account page: the view returns what to tell the person, who comes
-    back to the page; a domain error is shown on the page with its status."""
+AccountView = Callable[[], str | ResponseReturnValue]
 
-    def register(view: Callable[[], str]) -> Callable[[], ResponseReturnValue]:
+
+def account_action(path: str) -> Callable[[AccountView], Callable[[], ResponseReturnValue]]:
+    """A button of the account page. A view that returns text has it told to the person, who
+    comes back to the page; one that returns a response sends the browser on. A domain error
+    is shown on the page with its status."""
+
+    def register(view: AccountView) -> Callable[[], ResponseReturnValue]:
         @wraps(view)
         def run() -> ResponseReturnValue:
             try:
-                flash(view(), "info")
+                done = view()
             except RecentSignInRequired:
                 raise  # the site's handler asks the person to sign in again
             except DomainError as error:
                 return _on_the_page(error)
+            if not isinstance(done, str):
+                return done
+            flash(done, "info")
             return redirect(url_for("account.page"))
 
         return bp.post(path)(login_required(run))  # type: ignore[no-any-return]
@@ -97,21 +104,18 @@ def page() -> ResponseReturnValue:
     return account_page()
 
 
-@bp.post("/connect")
-@login_required
+@account_action("/connect")
 def connect() -> ResponseReturnValue:
     """Starts a round trip to the provider (see auth.provider_return for its end)."""
-    logins = container().logins()
-    try:
-        started = logins.begin_connect(
+    started = (
+        container()
+        .logins()
+        .begin_connect(
             request.form.get("provider", ""),
             current_user.get_id(),
             identifier=request.form.get("identifier") or None,
         )
-    except RecentSignInRequired:
-        raise
-    except DomainError as error:
-        return _on_the_page(error)
+    )
     session[TRANSACTION_KEY] = started.transaction_id
     return redirect(started.redirect_url, 303)
 

@@ -3,6 +3,7 @@ lists; the sign-in duration and rate-limit refusals are measured here."""
 
 import ipaddress
 import time
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, request
@@ -30,6 +31,7 @@ def measure(app: Flask) -> None:
     """Times the provider-return view, and counts requests a rate limit refused."""
     returning = app.view_functions["auth.provider_return"]
 
+    @wraps(returning)  # keeps the view's name, by which CSRF and the limits know it
     def timed(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
@@ -37,7 +39,6 @@ def measure(app: Flask) -> None:
         finally:
             LOGIN_SECONDS.observe(time.perf_counter() - started)
 
-    timed.__name__, timed.__module__ = returning.__name__, returning.__module__
     app.view_functions["auth.provider_return"] = timed
 
     @app.after_request

@@ -44,6 +44,16 @@ def chromium():
         browser.close()
 
 
+def approve_at_dev_openid(page, op, name, email=None):
+    """Press "Dev OpenID" on the login page, then type a name (and email) and approve."""
+    page.get_by_role("button", name="Dev OpenID").click()
+    playwright_api.expect(page).to_have_url(re.compile(re.escape(f"{op}/approve/")))
+    page.get_by_label("Name").fill(name)
+    if email:
+        page.get_by_label("Email (optional)").fill(email)
+    page.get_by_role("button", name="Approve").click()
+
+
 @pytest.fixture
 def page(chromium):
     context = chromium.new_context()
@@ -58,11 +68,7 @@ def test_a_person_signs_in_through_the_dev_provider_and_out_again(site, page):
     expect(page.get_by_text("Please log in to access this page.")).to_be_visible()
 
     page.get_by_label("Remember me").check()
-    page.get_by_role("button", name="Dev OpenID").click()
-    expect(page).to_have_url(re.compile(re.escape(f"{site.op}/approve/")))
-    page.get_by_label("Name").fill("alice")
-    page.get_by_label("Email (optional)").fill("alice@example.com")
-    page.get_by_role("button", name="Approve").click()
+    approve_at_dev_openid(page, site.op, "alice", "alice@example.com")
 
     expect(page).to_have_url(f"{site.url}/")
     expect(page.get_by_role("heading", name="Hi, alice!")).to_be_visible()
@@ -83,9 +89,7 @@ def test_a_person_signs_in_through_the_dev_provider_and_out_again(site, page):
 def test_remember_me_keeps_a_person_signed_in_after_a_browser_restart(site, chromium, page):
     page.goto(f"{site.url}/login")
     page.get_by_label("Remember me").check()
-    page.get_by_role("button", name="Dev OpenID").click()
-    page.get_by_label("Name").fill("bob")
-    page.get_by_role("button", name="Approve").click()
+    approve_at_dev_openid(page, site.op, "bob")
     playwright_api.expect(page.get_by_role("heading", name="Hi, bob!")).to_be_visible()
 
     # A restart keeps only the cookies that have an expiry date.
@@ -116,10 +120,7 @@ def test_an_answer_posted_back_from_another_site_signs_the_person_in(cross_site,
     returns = []
     page.on("request", lambda r: returns.append(r) if "/login/return/" in r.url else None)
     page.goto(f"{url}/")
-    page.get_by_role("button", name="Dev OpenID").click()
-    playwright_api.expect(page).to_have_url(re.compile(re.escape(f"{op}/approve/")))
-    page.get_by_label("Name").fill("carol")
-    page.get_by_role("button", name="Approve").click()
+    approve_at_dev_openid(page, op, "carol")
 
     playwright_api.expect(page).to_have_url(f"{url}/")
     playwright_api.expect(page.get_by_role("heading", name="Hi, carol!")).to_be_visible()
@@ -158,13 +159,11 @@ def test_a_person_signs_in_through_the_dev_oidc_provider(oidc_site, page):
     expect(page.get_by_text("You have been logged out.")).to_be_visible()
 
 
-def test_a_person_connects_a_second_login_on_the_account_page(oidc_site, page):
+def test_a_person_connects_a_second_login_on_the_account_page(oidc_site, op, page):
     url, issuer = oidc_site
     expect = playwright_api.expect
     page.goto(f"{url}/login")
-    page.get_by_role("button", name="Dev OpenID").click()
-    page.get_by_label("Name").fill("fay")
-    page.get_by_role("button", name="Approve").click()
+    approve_at_dev_openid(page, op, "fay")
     page.get_by_role("link", name="Account").click()
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     expect(page.get_by_text("your only login")).to_be_visible()

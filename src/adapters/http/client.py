@@ -114,9 +114,9 @@ def _shorten_to_deadline(sock: socket.socket) -> None:
     sock.settimeout(remaining if timeout is None else min(timeout, remaining))
 
 
-class _DeadlineSocket(socket.socket):
-    """A socket whose every read waits no longer than the request's deadline allows, so a
-    provider dripping one byte at a time cannot outlast it."""
+class _ReadsWithinDeadline(socket.socket):
+    """Every read waits no longer than the request's deadline allows, so a provider dripping
+    one byte at a time cannot outlast it. Mixed into the plain and the TLS socket."""
 
     def recv(self, *args: Any) -> bytes:
         _shorten_to_deadline(self)
@@ -127,14 +127,12 @@ class _DeadlineSocket(socket.socket):
         return super().recv_into(*args)
 
 
-class _DeadlineSSLSocket(ssl.SSLSocket):
-    def recv(self, *args: Any) -> bytes:
-        _shorten_to_deadline(self)
-        return super().recv(*args)
+class _DeadlineSocket(_ReadsWithinDeadline):
+    pass
 
-    def recv_into(self, *args: Any) -> int:
-        _shorten_to_deadline(self)
-        return super().recv_into(*args)
+
+class _DeadlineSSLSocket(_ReadsWithinDeadline, ssl.SSLSocket):
+    pass
 
 
 def _tls_context() -> ssl.SSLContext:
