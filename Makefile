@@ -9,7 +9,7 @@ NODE_STAMP := $(DEV_OIDC)/node_modules/.installed
 WORKERS ?= 2
 BIND ?= 127.0.0.1:8000
 
-.PHONY: install node-deps run serve test lint typecheck contracts bench clean
+.PHONY: install node-deps run serve stack test lint typecheck contracts bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ serve: install
 	$(BIN)/gunicorn --config python:entrypoints.gunicorn_config --workers $(WORKERS) --bind $(BIND) \
 		'entrypoints.app:create_app()'
 
+# The production shape on this machine: PostgreSQL, Redis, two instances, nginx in front.
+stack: install
+	bash scripts/install-system-deps stack
+	$(BIN)/python -m devtools.stack
+
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_STAMP)
@@ -54,8 +59,8 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench devtools
+	$(BIN)/ruff format --check src tests bench devtools
 
 typecheck: install
 	$(BIN)/mypy

@@ -18,13 +18,13 @@ from typing import Any
 
 import psutil
 import requests
-from tests.postgres_server import PostgresServer, free_port, postgres_bin_dir
 
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
 from bench.clients import run_logins, session_cookie
 from bench.provisioning import provisioning_rate
 from bench.seeding import FIRST_SEED_ID, seed_users
+from devtools.servers import PostgresServer, free_port, postgres_bin_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

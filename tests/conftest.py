@@ -2,6 +2,7 @@ import os
 
 import pytest
 
+from devtools.servers import PostgresServer, RedisServer, postgres_bin_dir, redis_server_path
 from domain.model import SessionPolicy
 from tests.fakes import (
     FakeClock,
@@ -10,7 +11,6 @@ from tests.fakes import (
     FakeTokenSource,
     FakeUnitOfWork,
 )
-from tests.postgres_server import PostgresServer, postgres_bin_dir
 
 
 @pytest.fixture
@@ -52,6 +52,21 @@ def postgres():
             pytest.fail(message)
         pytest.skip(message)
     server = PostgresServer(bin_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server, started once for the session's tests."""
+    executable = redis_server_path()
+    if executable is None:
+        message = "Redis is not installed (make test installs Debian's redis-server as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = RedisServer(executable)
     server.start()
     yield server
     server.stop()

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.servers import free_port
 from entrypoints.dev_oidc import dev_oidc_profile, missing_requirement, served_dev_oidc
-from tests.postgres_server import free_port
 
 DEV_OIDC = Path(__file__).resolve().parents[1] / "devtools" / "oidc-provider"
 

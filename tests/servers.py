@@ -3,8 +3,8 @@ from contextlib import contextmanager
 
 from flask import Flask
 
+from devtools.servers import free_port
 from entrypoints.commands import served
-from tests.postgres_server import free_port
 
 
 @contextmanager

@@ -10,6 +10,12 @@ from sqlalchemy import Engine
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.metrics import CountingAuditTrail, scrape_registry
 from adapters.openid.relying_party import AssociationRefusals
+from adapters.redis.stores import (
+    RedisLoginSessions,
+    RedisLoginTransactions,
+    RedisParkedCallbacks,
+    redis_client,
+)
 from adapters.sql.audit import SqlAuditTrail
 from adapters.sql.engine import create_database_engine, database_answers
 from adapters.sql.openid_store import SqlOpenIdStore
@@ -18,6 +24,7 @@ from adapters.sql.stores import (
     SqlLoginTransactions,
     SqlParkedCallbacks,
     SqlPendingLinks,
+    SqlUserDirectory,
 )
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
@@ -33,6 +40,12 @@ def database_engine(url: str) -> Iterator[Engine]:
     engine = create_database_engine(url)
     yield engine
     engine.dispose()
+
+
+def redis_connection(url: str) -> Iterator[redis.Redis]:
+    client = redis_client(url)
+    yield client
+    client.close()
 
 
 def request_origin() -> Device:
@@ -61,7 +74,9 @@ def openid_store_chore(store: SqlOpenIdStore) -> Callable[[datetime, int], int]:
     return lambda now, limit: store.sweep(limit)
 
 
-def live_sessions_counter(sessions: SqlLoginSessions, clock: SystemClock) -> Callable[[], int]:
+def live_sessions_counter(
+    sessions: SqlLoginSessions | RedisLoginSessions, clock: SystemClock
+) -> Callable[[], int]:
     return lambda: sessions.count_live(clock.now())
 
 
@@ -80,9 +95,25 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Resource(database_engine, config.database_url)
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine)
     writing_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine, writing=True)
-    login_sessions = providers.Singleton(SqlLoginSessions, engine)
-    login_transactions = providers.Singleton(SqlLoginTransactions, engine)
-    parked_callbacks = providers.Singleton(SqlParkedCallbacks, engine)
+    # MICROBLOG_SESSION_STORE picks where sessions, logins in flight and parked answers live.
+    redis = providers.Resource(redis_connection, config.redis_url)
+    login_sessions = providers.Selector(
+        config.session_store,
+        sql=providers.Singleton(SqlLoginSessions, engine),
+        redis=providers.Singleton(
+            RedisLoginSessions, redis, providers.Singleton(SqlUserDirectory, engine).provided.get
+        ),
+    )
+    login_transactions = providers.Selector(
+        config.session_store,
+        sql=providers.Singleton(SqlLoginTransactions, engine),
+        redis=providers.Singleton(RedisLoginTransactions, redis),
+    )
+    parked_callbacks = providers.Selector(
+        config.session_store,
+        sql=providers.Singleton(SqlParkedCallbacks, engine),
+        redis=providers.Singleton(RedisParkedCallbacks, redis),
+    )
     pending_links = providers.Singleton(SqlPendingLinks, engine)
     audit_trail = providers.Singleton(
         CountingAuditTrail, providers.Singleton(SqlAuditTrail, engine)

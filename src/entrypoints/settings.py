@@ -35,6 +35,7 @@ ENV_SETTINGS = (
     "fetch_allowed_networks",
     "fetch_deadline_seconds",
     "redis_url",
+    "session_store",
     "rate_limit_login",
     "rate_limit_identifier",
     "rate_limit_callback",
@@ -70,6 +71,8 @@ class Settings(BaseModel):
     fetch_deadline_seconds: Annotated[float, Field(gt=0, le=60)] = 10
     providers: list[dict[str, Any]] = Field(default_factory=lambda: [dict(GENERIC_OPENID)])
     redis_url: Annotated[str, Field(pattern=r"^rediss?://")] | None = None
+    # Where login sessions, logins in flight and parked answers live: the database, or Redis.
+    session_store: Literal["sql", "redis"] = "sql"
     # Flask-Limiter's notation ("30/minute", "100 per hour; 10/second"), or "off".
     rate_limit_login: str = "30/minute"
     rate_limit_identifier: str = "10/minute"
@@ -120,6 +123,14 @@ class Settings(BaseModel):
         except ValueError:
             raise ValueError(f'{value!r} is not a limit such as "30/minute", nor "off"') from None
         return value
+
+    @model_validator(mode="after")
+    def _redis_sessions_need_a_redis(self) -> Self:
+        if self.session_store == "redis" and not self.redis_url:
+            raise ValueError(
+                "session_store: sessions in Redis need MICROBLOG_REDIS_URL (redis://host:6379/0)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_a_secret_key(self) -> Self:

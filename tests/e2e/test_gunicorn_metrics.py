@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from devtools.servers import free_port
 from tests.e2e.site import Site
-from tests.postgres_server import free_port
 
 BIN = Path(sys.executable).parent
 

@@ -250,8 +250,8 @@ def test_a_typed_identifier_and_the_provider_button_reach_the_same_user(site):
 def test_a_database_outage_during_the_return_gives_the_503_page(op, tmp_path):
     import os
 
+    from devtools.servers import PostgresServer, postgres_bin_dir
     from tests.e2e.site import Site, served_app
-    from tests.postgres_server import PostgresServer, postgres_bin_dir
 
     if postgres_bin_dir() is None:
         if os.environ.get("CI"):

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from devtools.servers import free_port
 from entrypoints.dev_oidc import missing_requirement
 from tests.e2e.site import Site
-from tests.postgres_server import free_port
 
 # scripts/check-make-run points this at a fresh clone; by default, this checkout.
 CHECKOUT = Path(os.environ.get("MAKE_RUN_CHECKOUT", Path(__file__).resolve().parents[2]))

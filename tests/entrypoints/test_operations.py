@@ -6,9 +6,9 @@ import re
 import pytest
 
 from adapters.sql.migrate import upgrade_database
+from devtools.servers import PostgresServer, free_port, postgres_bin_dir
 from entrypoints.logs import JsonLines, RequestIds
 from tests.entrypoints.conftest import make_app
-from tests.postgres_server import PostgresServer, free_port, postgres_bin_dir
 
 
 def test_healthz_says_the_process_is_up_without_a_cookie(client):

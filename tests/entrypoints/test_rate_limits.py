@@ -4,8 +4,8 @@ import time
 import pytest
 
 from adapters.sql.migrate import upgrade_database
+from devtools.servers import free_port
 from tests.entrypoints.conftest import log_in, make_app, start_login
-from tests.postgres_server import free_port
 
 
 @pytest.fixture

@@ -147,6 +147,16 @@ BAD_CONFIGURATIONS = {
         {"MICROBLOG_ENV": "production"},
         ["production needs its own secret key", "MICROBLOG_SECRET_KEY"],
     ),
+    "sessions in Redis without a Redis": (
+        "",
+        {"MICROBLOG_SESSION_STORE": "redis"},
+        ["session_store: sessions in Redis need MICROBLOG_REDIS_URL"],
+    ),
+    "an unknown session store": (
+        "",
+        {"MICROBLOG_SESSION_STORE": "memcached", "MICROBLOG_REDIS_URL": "redis://r:6379/0"},
+        ["environment variable MICROBLOG_SESSION_STORE", "session_store: Input should be 'sql'"],
+    ),
     "a config file that is not TOML": (
         "base_url = \n",
         {},

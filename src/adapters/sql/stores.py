@@ -70,6 +70,7 @@ _SESSIONS_OF = (
     .where(login_sessions.c.user_id == bindparam("user_id"))
     .order_by(login_sessions.c.created_at.desc())
 )
+_USER = select(users).where(users.c.id == bindparam("id"))
 _REMOVE_EXPIRED_SESSIONS = expired_rows(login_sessions, "token_hash")
 _SESSION_FIELDS = [column.name for column in login_sessions.c]
 _LIVE_SESSIONS = select(func.count()).where(login_sessions.c.expires_at > bindparam("now"))
@@ -161,6 +162,16 @@ class SqlLoginSessions(_SingleStatements):
     def count_live(self, now: datetime) -> int:
         row = self._first(_LIVE_SESSIONS, now=now)
         return int(row[0]) if row else 0
+
+
+class SqlUserDirectory(_SingleStatements):
+    """A user by id in one statement, for session stores kept outside the database."""
+
+    def get(self, user_id: int) -> User | None:
+        row = self._first(_USER, id=user_id)
+        if row is None:
+            return None
+        return User(row.id, row.nickname, row.email, row.active, row.created_at)
 
 
 class SqlLoginTransactions(_SingleStatements):

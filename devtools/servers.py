@@ -3,6 +3,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -90,3 +91,67 @@ class PostgresServer:
         ) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+
+def redis_server_path() -> Path | None:
+    found = shutil.which("redis-server") or "/usr/bin/redis-server"
+    return Path(found) if Path(found).exists() else None
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port of 127.0.0.1, keeping nothing on disk."""
+
+    def __init__(self, executable: Path) -> None:
+        self.executable = executable
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="microblog-redis-"))
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after `pause`: empty, as a Redis without persistence)."""
+        command = [
+            str(self.executable),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.directory),
+        ]  # fmt: skip
+        log = (self.directory / "log").open("ab")
+        with log:
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self._process)
+
+    def pause(self) -> None:
+        """Stop the server: what a Redis outage looks like."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=30)
+            self._process = None
+
+    def stop(self) -> None:
+        try:
+            self.pause()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def wait_for_port(port: int, process: "subprocess.Popen[bytes]", seconds: float = 30) -> None:
+    """Until something accepts connections on 127.0.0.1:`port`; fails if `process` ends."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing answered on 127.0.0.1:{port} within {seconds} s")

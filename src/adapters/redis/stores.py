@@ -1,0 +1,262 @@
+"""Login sessions, login transactions and parked answers in Redis (redis-py).
+
+Every key expires by itself at its domain `expires_at` (PXAT), so Redis forgets what the
+SQL stores sweep. Writes that touch several keys run as Lua scripts: atomic, one round trip.
+One Redis (with replicas if you like), not Redis Cluster: the scripts derive some key names.
+
+Keys, under `prefix` (default "microblog:"):
+  session:<token hash>      a hash of the session's fields
+  user-sessions:<user id>   a sorted set of that user's session hashes, scored by expiry (ms);
+                            trimmed of expired members on every add, and expiring with its last
+                            member, so it cannot grow without bound
+  sessions                  every live session hash, scored by expiry: counts live sessions
+  login:<transaction id>    a login in flight, as JSON; taken with GETDEL
+  parked:<handle>           a parked provider answer, as JSON; taken with GETDEL
+"""
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import redis
+
+from domain.errors import Conflict, StoreUnavailable
+from domain.model import LoginSession, LoginTransaction, ParkedCallback, User
+
+DEFAULT_PREFIX = "microblog:"
+SESSION_STORE_DOWN = "The site cannot reach its session store. Please try again in a moment."
+
+_ADD_SESSION = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local expires, now, hash = ARGV[1], ARGV[2], ARGV[3]
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIREAT', KEYS[1], expires)
+for i = 2, 3 do
+  redis.call('ZADD', KEYS[i], expires, hash)
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+end
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIREAT', KEYS[2], last[2]) end
+return 1
+"""
+# A session that expired meanwhile is not brought back as a key without expiry.
+_TOUCH_SESSION = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1]) end
+"""
+_REMOVE_SESSION = """
+local user_id = redis.call('HGET', KEYS[1], 'user_id')
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if user_id then redis.call('ZREM', ARGV[2] .. user_id, ARGV[1]) end
+"""
+_REMOVE_SESSIONS_OF = """
+local removed = 0
+for _, hash in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if hash ~= ARGV[2] then
+    removed = removed + redis.call('DEL', ARGV[1] .. hash)
+    redis.call('ZREM', KEYS[1], hash)
+    redis.call('ZREM', KEYS[2], hash)
+  end
+end
+return removed
+"""
+_REMOVE_EXPIRED_SESSIONS = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
+return #expired
+"""
+
+
+def redis_client(url: str, timeout_seconds: float = 1.0) -> redis.Redis:
+    """A client whose every call ends within about `timeout_seconds` when Redis is away,
+    and which reconnects by itself when it is back."""
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        health_check_interval=30,
+    )
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as error:
+        raise StoreUnavailable(SESSION_STORE_DOWN) from error
+
+
+def _milliseconds(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _session_of(token_hash: str, fields: Mapping[str, str]) -> LoginSession:
+    return LoginSession(
+        token_hash=token_hash,
+        user_id=int(fields["user_id"]),
+        remember=fields["remember"] == "1",
+        created_at=datetime.fromisoformat(fields["created_at"]),
+        last_seen_at=datetime.fromisoformat(fields["last_seen_at"]),
+        expires_at=datetime.fromisoformat(fields["expires_at"]),
+        user_agent=fields.get("user_agent"),
+        client_address=fields.get("client_address"),
+    )
+
+
+class RedisLoginSessions:
+    """Sessions in Redis; their users still come from the database through `user_by_id`."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        user_by_id: Callable[[int], User | None],
+        prefix: str = DEFAULT_PREFIX,
+    ) -> None:
+        self._redis = client
+        self._user_by_id = user_by_id
+        self._prefix = prefix
+        self._all = f"{prefix}sessions"
+        self._add = client.register_script(_ADD_SESSION)
+        self._touch = client.register_script(_TOUCH_SESSION)
+        self._remove = client.register_script(_REMOVE_SESSION)
+        self._remove_of = client.register_script(_REMOVE_SESSIONS_OF)
+        self._remove_expired = client.register_script(_REMOVE_EXPIRED_SESSIONS)
+
+    def _key(self, token_hash: str) -> str:
+        return f"{self._prefix}session:{token_hash}"
+
+    def _index(self, user_id: int) -> str:
+        return f"{self._prefix}user-sessions:{user_id}"
+
+    def add(self, session: LoginSession) -> None:
+        fields = {k: _text(v) for k, v in asdict(session).items() if v is not None}
+        del fields["token_hash"]
+        pairs = [item for field in fields.items() for item in field]
+        now = _milliseconds(datetime.now(UTC))
+        keys = [self._key(session.token_hash), self._index(session.user_id), self._all]
+        expires = _milliseconds(session.expires_at)
+        with _store_errors():
+            added = self._add(keys=keys, args=[expires, now, session.token_hash, *pairs])
+        if not added:
+            raise Conflict("a session with this token hash exists")
+
+    def get(self, token_hash: str) -> LoginSession | None:
+        with _store_errors():
+            fields = cast(dict[str, str], self._redis.hgetall(self._key(token_hash)))
+        return _session_of(token_hash, fields) if fields else None
+
+    def get_with_user(self, token_hash: str) -> tuple[LoginSession, User] | None:
+        session = self.get(token_hash)
+        user = None if session is None else self._user_by_id(session.user_id)
+        return None if session is None or user is None else (session, user)
+
+    def touch(self, token_hash: str, now: datetime) -> None:
+        with _store_errors():
+            self._touch(keys=[self._key(token_hash)], args=[now.isoformat()])
+
+    def remove(self, token_hash: str) -> None:
+        with _store_errors():
+            self._remove(
+                keys=[self._key(token_hash), self._all],
+                args=[token_hash, f"{self._prefix}user-sessions:"],
+            )
+
+    def remove_all_of(self, user_id: int) -> int:
+        return self.remove_all_of_except(user_id, "")
+
+    def remove_all_of_except(self, user_id: int, kept_token_hash: str) -> int:
+        with _store_errors():
+            removed = self._remove_of(
+                keys=[self._index(user_id), self._all],
+                args=[f"{self._prefix}session:", kept_token_hash],
+            )
+        return int(removed)
+
+    def of_user(self, user_id: int) -> list[LoginSession]:
+        now = _milliseconds(datetime.now(UTC))
+        with _store_errors():
+            hashes = cast(list[str], self._redis.zrangebyscore(self._index(user_id), now, "+inf"))
+            pipeline = self._redis.pipeline(transaction=False)
+            for token_hash in hashes:
+                pipeline.hgetall(self._key(token_hash))
+            found = pipeline.execute()
+        sessions = [_session_of(h, f) for h, f in zip(hashes, found, strict=True) if f]
+        return sorted(sessions, key=lambda session: session.created_at, reverse=True)
+
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        """The sessions expire by themselves; this trims the set that counts them."""
+        with _store_errors():
+            removed = self._remove_expired(keys=[self._all], args=[_milliseconds(now), limit or -1])
+        return int(removed)
+
+    def count_live(self, now: datetime) -> int:
+        with _store_errors():
+            return cast(int, self._redis.zcount(self._all, f"({_milliseconds(now)}", "+inf"))
+
+
+class _SingleUseValues:
+    """Values written once under a fresh key and taken once: SET NX PXAT, then GETDEL."""
+
+    kind = ""
+
+    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+        self._redis = client
+        self._prefix = f"{prefix}{self.kind}:"
+
+    def _put(self, key: str, fields: dict[str, Any], expires_at: datetime) -> None:
+        text = json.dumps(fields, default=_text)
+        with _store_errors():
+            written = self._redis.set(
+                self._prefix + key, text, nx=True, pxat=max(_milliseconds(expires_at), 1)
+            )
+        if not written:
+            raise Conflict(f"{self.kind} {key[:8]}... exists")
+
+    def _take(self, key: str) -> dict[str, Any] | None:
+        with _store_errors():
+            text = cast(str | None, self._redis.getdel(self._prefix + key))
+        return None if text is None else dict(json.loads(text))
+
+    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
+        """Nothing to do: Redis drops each key when it expires."""
+        return 0
+
+
+def _datetimes(fields: dict[str, Any], *names: str) -> dict[str, Any]:
+    return fields | {name: datetime.fromisoformat(fields[name]) for name in names}
+
+
+class RedisLoginTransactions(_SingleUseValues):
+    kind = "login"
+
+    def add(self, transaction: LoginTransaction) -> None:
+        self._put(transaction.id, asdict(transaction), transaction.expires_at)
+
+    def take(self, transaction_id: str) -> LoginTransaction | None:
+        fields = self._take(transaction_id)
+        if fields is None:
+            return None
+        return LoginTransaction(**_datetimes(fields, "created_at", "expires_at"))
+
+
+class RedisParkedCallbacks(_SingleUseValues):
+    kind = "parked"
+
+    def park(self, callback: ParkedCallback) -> None:
+        self._put(callback.handle, asdict(callback), callback.expires_at)
+
+    def take(self, handle: str) -> ParkedCallback | None:
+        fields = self._take(handle)
+        return None if fields is None else ParkedCallback(**_datetimes(fields, "expires_at"))

@@ -1,0 +1,78 @@
+"""What only the Redis stores must show: every key expires, the per-user index stays bounded,
+and a Redis that does not answer is a clear refusal."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters.redis.stores import (
+    SESSION_STORE_DOWN,
+    RedisLoginSessions,
+    RedisLoginTransactions,
+    RedisParkedCallbacks,
+    redis_client,
+)
+from devtools.servers import free_port
+from domain.errors import StoreUnavailable
+from domain.model import LoginSession, LoginTransaction, ParkedCallback, User
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+ALICE = User(1, "alice", None, True, NOW)
+
+
+@pytest.fixture
+def client(redis_server):
+    client = redis_client(redis_server.url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+def a_session(token_hash, created_at=NOW, hours=1):
+    return LoginSession(
+        token_hash, ALICE.id, False, created_at, created_at, created_at + timedelta(hours=hours)
+    )
+
+
+def test_every_key_expires_by_itself_at_the_latest_expiry(client):
+    sessions = RedisLoginSessions(client, {1: ALICE}.get)
+    sessions.add(a_session("a" * 64, hours=1))
+    sessions.add(a_session("b" * 64, hours=30 * 24))
+    RedisLoginTransactions(client).add(
+        LoginTransaction("tx", "dev", None, False, NOW, NOW + timedelta(minutes=10))
+    )
+    RedisParkedCallbacks(client).park(ParkedCallback("p", "dev", {}, NOW + timedelta(minutes=5)))
+    keys = client.keys("*")
+    assert len(keys) == 6
+    expiries = {key: client.pexpiretime(key) for key in keys}
+    no_expiry = [key for key, at in expiries.items() if at < 0 and key != "microblog:sessions"]
+    assert no_expiry == []
+    latest = int((NOW + timedelta(hours=30 * 24)).timestamp() * 1000)
+    assert expiries["microblog:user-sessions:1"] == latest
+    assert expiries["microblog:session:" + "a" * 64] == latest - (30 * 24 - 1) * 3600 * 1000
+
+
+def test_the_per_user_index_drops_expired_entries_whenever_a_session_is_added(client):
+    sessions = RedisLoginSessions(client, {1: ALICE}.get)
+    for n in range(50):  # sessions that expired a while ago, as a year of logins leaves
+        sessions.add(a_session(f"{n:064}", created_at=NOW - timedelta(hours=2)))
+    sessions.add(a_session("n" * 64))
+    assert client.zrange("microblog:user-sessions:1", 0, -1) == ["n" * 64]
+    assert client.zcard("microblog:sessions") == 1
+    assert [s.token_hash for s in sessions.of_user(ALICE.id)] == ["n" * 64]
+
+
+def test_a_redis_that_does_not_answer_is_a_clear_refusal_for_every_store():
+    client = redis_client(f"redis://127.0.0.1:{free_port()}/0", timeout_seconds=0.2)
+    sessions = RedisLoginSessions(client, {1: ALICE}.get)
+    calls = [
+        lambda: sessions.add(a_session("a" * 64)),
+        lambda: sessions.get_with_user("a" * 64),
+        lambda: sessions.remove_all_of(ALICE.id),
+        lambda: RedisLoginTransactions(client).take("tx"),
+        lambda: RedisParkedCallbacks(client).take("p"),
+    ]
+    for call in calls:
+        with pytest.raises(StoreUnavailable) as refused:
+            call()
+        assert refused.value.message == SESSION_STORE_DOWN
