@@ -1,5 +1,7 @@
 """The load generator's login clients: separate processes, each one a browser (requests keeps
-the cookies) doing whole logins, so that the server's CPU can be divided by logins."""
+the cookies) doing whole logins as a person does them, so that the server's CPU can be divided
+by logins. A login: open /index, be sent to the login page, submit it (begin, the provider
+approving at once, the return), land on /index, log out and follow where that leads."""
 
 import re
 import time
@@ -8,59 +10,69 @@ from concurrent.futures import ProcessPoolExecutor
 import requests
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+TIMEOUT = 30
 
 
-class SharedBrowser:
-    """A browser that people sign in and out of in turn: the login page it lands on after one
-    person logs out is the page the next one signs in from, so each login costs one login page.
-    """
+class Browser:
+    """A browser that people sign in and out of in turn. `site_kind`: "microblog" (this
+    project: a provider button plus a typed identifier, logout by POST with a CSRF token) or
+    "tutorial" (the tutorial's app: an `openid` field, logout by a GET link)."""
 
-    def __init__(self, site: str, op: str, provider: str) -> None:
-        self._site, self._op, self._provider = site, op, provider
+    def __init__(self, site: str, op: str, provider: str, site_kind: str = "microblog") -> None:
+        self._site, self._op, self._provider, self._kind = site, op, provider, site_kind
         self.http = requests.Session()
-        self._login_page: requests.Response | None = None
 
     def log_in(self, name: str) -> requests.Response:
-        """Begin, provider (auto-approving), return; the index page it lands on."""
-        page = self._login_page or self.http.get(f"{self._site}/login", timeout=30)
-        form = {
-            "csrf_token": CSRF_FIELD.search(page.text).group(1),
-            "provider": self._provider,
-            "identifier": f"{self._op}/id/{name}",
-        }
-        index = self.http.post(f"{self._site}/login", data=form, timeout=30)
+        """From /index to the index page of a signed-in `name`."""
+        page = self.http.get(f"{self._site}/index", timeout=TIMEOUT)
+        identifier = f"{self._op}/id/{name}"
+        form = {"csrf_token": CSRF_FIELD.search(page.text).group(1)}
+        if self._kind == "tutorial":
+            form["openid"] = identifier
+        else:
+            form |= {"provider": self._provider, "identifier": identifier}
+        target = page.url if self._kind == "tutorial" else f"{self._site}/login"
+        index = self.http.post(target, data=form, timeout=TIMEOUT)
         if index.url != f"{self._site}/index" or "<h1>Hi, " not in index.text:
             raise RuntimeError(f"login of {name} failed: {index.status_code} {index.url}")
         return index
 
     def log_out(self, index: requests.Response) -> None:
-        token = CSRF_FIELD.search(index.text).group(1)
-        page = self.http.post(f"{self._site}/logout", data={"csrf_token": token}, timeout=30)
+        if self._kind == "tutorial":
+            page = self.http.get(f"{self._site}/logout", timeout=TIMEOUT)
+        else:
+            token = CSRF_FIELD.search(index.text).group(1)
+            page = self.http.post(
+                f"{self._site}/logout", data={"csrf_token": token}, timeout=TIMEOUT
+            )
         page.raise_for_status()
-        self._login_page = page
 
 
-def _log_in_many(site: str, op: str, names: list[str], provider: str) -> int:
-    browser = SharedBrowser(site, op, provider)
+def _log_in_many(site: str, op: str, names: list[str], provider: str, site_kind: str) -> int:
+    browser = Browser(site, op, provider, site_kind)
     for name in names:
         browser.log_out(browser.log_in(name))
     return len(names)
 
 
-def run_logins(site: str, op: str, names: list[str], provider: str, processes: int) -> float:
+def run_logins(
+    site: str, op: str, names: list[str], provider: str, processes: int, site_kind="microblog"
+) -> float:
     """Logs every name in and out, `processes` at a time; returns the wall time."""
     chunks = [names[i::processes] for i in range(processes)]
     with ProcessPoolExecutor(processes) as pool:
         started = time.perf_counter()
-        batches = [pool.submit(_log_in_many, site, op, chunk, provider) for chunk in chunks]
+        batches = [
+            pool.submit(_log_in_many, site, op, chunk, provider, site_kind) for chunk in chunks
+        ]
         done = sum(batch.result() for batch in batches)
         wall = time.perf_counter() - started
     assert done == len(names)
     return wall
 
 
-def session_cookie(site: str, op: str, name: str, provider: str) -> str:
-    """Signs `name` in and returns the session cookie a page benchmark can replay."""
-    browser = SharedBrowser(site, op, provider)
+def session_cookies(site: str, op: str, name: str, provider: str, site_kind="microblog") -> str:
+    """Signs `name` in; the Cookie header a page benchmark can replay."""
+    browser = Browser(site, op, provider, site_kind)
     browser.log_in(name)
-    return browser.http.cookies["session"]
+    return "; ".join(f"{key}={value}" for key, value in browser.http.cookies.items())

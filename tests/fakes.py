@@ -30,9 +30,18 @@ class FakeDatabase:
     identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
     # Shared by copies and never rolled back, like a database sequence.
     user_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    # The last nickname suffix handed out per nickname key (rolled back with the work).
+    nickname_suffixes: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> "FakeDatabase":
-        return FakeDatabase(dict(self.users), dict(self.identities), self.user_ids)
+        return FakeDatabase(
+            dict(self.users), dict(self.identities), self.user_ids, dict(self.nickname_suffixes)
+        )
+
+
+def _number_after(base: str, key: str) -> bool:
+    rest = key[len(base) :]
+    return key.startswith(base) and rest.isascii() and rest.isdigit() and rest[0] != "0"
 
 
 class FakeUsers:
@@ -55,6 +64,14 @@ class FakeUsers:
 
     def nickname_taken(self, key: str) -> bool:
         return any(nickname_key(u.nickname) == key for u in self._data.users.values())
+
+    def next_nickname_suffix(self, key: str) -> int:
+        if key not in self._data.nickname_suffixes:
+            keys = (nickname_key(u.nickname) for u in self._data.users.values())
+            used = [int(k[len(key) :]) for k in keys if _number_after(key, k)]
+            self._data.nickname_suffixes[key] = max([1, *used])
+        self._data.nickname_suffixes[key] += 1
+        return self._data.nickname_suffixes[key]
 
     def add(self, new_user: NewUser) -> User:
         user_id = next(self._data.user_ids)
@@ -138,6 +155,7 @@ class FakeUnitOfWork:
         merged = _merge(self.database, self._base, self._work)
         _check_unique(merged)
         self.database.users, self.database.identities = merged.users, merged.identities
+        self.database.nickname_suffixes = merged.nickname_suffixes
         self.commits += 1
         self._start()
 
@@ -159,6 +177,8 @@ def _merge(current: FakeDatabase, base: FakeDatabase, work: FakeDatabase) -> Fak
             merged.identities[key] = identity
     for key in base.identities.keys() - work.identities.keys():
         merged.identities.pop(key, None)
+    for key, last in work.nickname_suffixes.items():
+        merged.nickname_suffixes[key] = max(last, merged.nickname_suffixes.get(key, 0))
     return merged
 
 

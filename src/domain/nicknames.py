@@ -1,3 +1,4 @@
+import itertools
 import unicodedata
 from collections.abc import Callable, Iterable
 
@@ -56,18 +57,26 @@ def choose_nickname(candidates: Iterable[str | None]) -> str:
     return LAST_RESORT_NICKNAME
 
 
-def make_unique(nickname: str, is_taken: Callable[[str], bool]) -> str:
-    """`nickname` itself if free, else the first free `nickname2`, `nickname3`, ...
+def make_unique(
+    nickname: str,
+    is_taken: Callable[[str], bool],
+    next_suffix: Callable[[str], int] | None = None,
+) -> str:
+    """`nickname` itself if free, else `nickname2`, `nickname3`, ... skipping taken ones.
 
-    `is_taken` receives the nickname key (see `nickname_key`). The base is shortened when
-    needed so the suffixed form still fits in MAX_NICKNAME_LENGTH.
+    `is_taken` receives a nickname key (see `nickname_key`). `next_suffix(key)` hands out the
+    numbers to try for the nickname with that key: 2, then one more on each call. Kept by the
+    store, it makes the thousandth "gamer" as cheap as the second; without it, the numbers
+    start at 2 on every call. The base is shortened when needed so the suffixed form still
+    fits in MAX_NICKNAME_LENGTH.
     """
-    if not is_taken(nickname_key(nickname)):
+    key = nickname_key(nickname)
+    if not is_taken(key):
         return nickname
-    suffix = 2
+    counted_from_two = itertools.count(2)
     while True:
+        suffix = next_suffix(key) if next_suffix else next(counted_from_two)
         base = normalise_nickname(nickname, MAX_NICKNAME_LENGTH - len(str(suffix)))
         candidate = f"{base}{suffix}"
         if not is_taken(nickname_key(candidate)):
             return candidate
-        suffix += 1

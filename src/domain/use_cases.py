@@ -218,7 +218,7 @@ def _create_user(
     # Only an email the provider vouches for is kept: an unverified one, once kept, would let
     # whoever typed it capture the real owner's later login through a trusted provider.
     kept_email = email if verified.email_is_trusted else None
-    unique = make_unique(nickname, uow.users.nickname_taken)
+    unique = make_unique(nickname, uow.users.nickname_taken, uow.users.next_nickname_suffix)
     return uow.users.add(NewUser(unique, kept_email, created_at=clock.now()))
 
 

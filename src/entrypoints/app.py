@@ -142,8 +142,12 @@ def _set_up_login(app: Flask) -> None:
     # page about a database outage can still render while loading the user fails.
     manager = LoginManager(app, add_context_processor=False)
     manager.login_view = "auth.login"
-    manager.login_message = "Please log in to access this page."
-    manager.login_message_category = "info"
+    # The login page says "please log in" when it has a `next` page to return to: a flash
+    # would be written into the session cookie by every anonymous hit on a protected page.
+    manager.login_message = None
+    # Sessions are rows the site can end (see LoginUser); "recent sign-in" is the domain's
+    # rule. Flask-Login's freshness marks would only rewrite cookies and hash every request.
+    manager.session_protection = None
 
     @manager.user_loader
     def load_user(token: str) -> LoginUser | None:

@@ -18,6 +18,7 @@ PENDING_LINK_KEY = "pending_link"
 PENDING_LINK_MESSAGE = (
     "An account already uses this email. Sign in with one of its logins to connect this one."
 )
+LOG_IN_TO_SEE_IT = "Please log in to access this page."
 # The query parameter that brings a browser back to the answer parked for it (see below).
 PARKED_PARAMETER = "parked_callback"
 
@@ -34,7 +35,10 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
 
 
 def login_page(
-    form: LoginForm, status: int = 200, owner_providers: list[str] | None = None
+    form: LoginForm,
+    status: int = 200,
+    owner_providers: list[str] | None = None,
+    notices: list[tuple[str, str]] | None = None,
 ) -> ResponseReturnValue:
     page = render_template(
         "login.html",
@@ -43,8 +47,16 @@ def login_page(
         buttons=container().logins().choices(),
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
         owner_providers=owner_providers,
+        notices=notices,
     )
     return page, status
+
+
+def _sent_here_from_a_page() -> bool:
+    """A protected page sent the browser here (Flask-Login adds `next`), not "sign in again"."""
+    return (
+        request.method == "GET" and bool(request.args.get("next")) and not request.args.get("again")
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -54,7 +66,8 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("pages.index"))
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
-        return login_page(form, 400 if form.errors else 200)
+        notices = [("info", LOG_IN_TO_SEE_IT)] if _sent_here_from_a_page() else None
+        return login_page(form, 400 if form.errors else 200, notices=notices)
     started = (
         container()
         .logins()

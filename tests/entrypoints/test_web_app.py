@@ -393,3 +393,25 @@ def test_a_damaged_development_key_is_a_clear_error(tmp_path):
     (tmp_path / "secret_key").write_text("")  # what a crash in the middle once left
     with pytest.raises(ConfigurationError, match="delete it to make a new one"):
         create_app({"instance_path": str(tmp_path)})
+
+
+def session_cookie_set_by(response) -> str | None:
+    cookies = [v for v in response.headers.getlist("Set-Cookie") if v.startswith("session=")]
+    return cookies[0] if cookies else None
+
+
+def test_anonymous_pages_and_redirects_set_no_session_cookie(client):
+    for path in ["/index", "/", "/account", "/healthz", "/user/nobody"]:
+        page = client.get(path)
+        assert session_cookie_set_by(page) is None, path
+
+
+def test_anonymous_hits_on_a_protected_page_do_not_grow_the_session_cookie(client):
+    client.get("/login")  # the login form keeps its CSRF token in the session cookie
+    cookie = client.get_cookie("session").value
+    for _ in range(20):
+        redirect = client.get("/index")
+        assert redirect.status_code == 302 and session_cookie_set_by(redirect) is None
+    assert client.get_cookie("session").value == cookie
+    page = client.get(redirect.headers["Location"])
+    assert page.get_data(as_text=True).count("Please log in to access this page.") == 1

@@ -101,3 +101,56 @@ def test_made_unique_nicknames_never_share_a_key(texts):
 def test_key_of_a_normalised_nickname_is_stable(text):
     nickname = normalise_nickname(text)
     assert nickname_key(nickname) == nickname_key(normalise_nickname(nickname))
+
+
+def counter_kept_by_a_store(keys: set[str]):
+    """`next_suffix` as a store keeps it: the first call for a base starts after the numbers
+    already used after it, each later call goes one further."""
+    last: dict[str, int] = {}
+
+    def next_suffix(base: str) -> int:
+        if base not in last:
+            rest = [k[len(base) :] for k in keys if k.startswith(base)]
+            used = [int(r) for r in rest if r.isascii() and r.isdigit() and r[0] != "0"]
+            last[base] = max([1, *used])
+        last[base] += 1
+        return last[base]
+
+    return next_suffix
+
+
+@given(st.lists(nickname_texts, min_size=1, max_size=30))
+def test_a_kept_counter_gives_the_nicknames_of_the_first_free_search(texts):
+    """People sign up, nobody renames, no nickname ends in a digit: counting on from the last
+    number handed out finds the nicknames that trying 2, 3, ... from the start finds, without
+    walking the taken ones."""
+    searched: set[str] = set()
+    counted: set[str] = set()
+    next_suffix = counter_kept_by_a_store(counted)
+    for text in texts:
+        nickname = choose_nickname([text])
+        if nickname[-1].isdigit():
+            continue
+        by_search = make_unique(nickname, searched.__contains__)
+        by_counter = make_unique(nickname, counted.__contains__, next_suffix)
+        assert by_counter == by_search
+        searched.add(nickname_key(by_search))
+        counted.add(nickname_key(by_counter))
+
+
+def test_a_kept_counter_starts_after_the_highest_number_in_use():
+    keys = {"alice", "alice7"}
+    assert make_unique("Alice", keys.__contains__, counter_kept_by_a_store(keys)) == "Alice8"
+
+
+@given(st.lists(st.tuples(nickname_texts, st.booleans()), min_size=1, max_size=30))
+def test_with_a_kept_counter_and_nicknames_taken_by_hand_no_two_share_a_key(steps):
+    keys: set[str] = set()
+    next_suffix = counter_kept_by_a_store(keys)
+    for text, by_hand in steps:
+        if by_hand:  # a rename to a numbered form the counter did not hand out
+            keys.add(nickname_key(normalise_nickname(text) + "7"))
+            continue
+        nickname = make_unique(choose_nickname([text]), keys.__contains__, next_suffix)
+        assert is_valid_nickname(nickname) and nickname_key(nickname) not in keys
+        keys.add(nickname_key(nickname))

@@ -72,6 +72,15 @@ users = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+# The last number handed out after each taken nickname ("gamer" -> 41: the next is gamer42),
+# so that finding a free nickname takes the same few statements however many came before.
+nickname_suffixes = Table(
+    "nickname_suffixes",
+    metadata,
+    Column("base_key", String(NICKNAME_KEY_LENGTH), primary_key=True),
+    Column("last_suffix", Integer, nullable=False),
+)
+
 identities = Table(
     "identities",
     metadata,

@@ -18,7 +18,7 @@ from sqlalchemy import (
 
 from adapters.sql.engine import SQLITE_IMMEDIATE
 from adapters.sql.errors import domain_errors
-from adapters.sql.tables import identities, posts, row_of, users
+from adapters.sql.tables import identities, nickname_suffixes, posts, row_of, users
 from domain.model import Identity, NewUser, Post, User
 from domain.nicknames import nickname_key
 
@@ -35,6 +35,16 @@ _USER_OF_IDENTITY = (
     )
 )
 _NICKNAME_TAKEN = select(users.c.id).where(users.c.nickname_key == bindparam("key"))
+_NEXT_SUFFIX = (
+    update(nickname_suffixes)
+    .where(nickname_suffixes.c.base_key == bindparam("key"))
+    .values(last_suffix=nickname_suffixes.c.last_suffix + 1)
+    .returning(nickname_suffixes.c.last_suffix)
+)
+_KEYS_STARTING_WITH = select(users.c.nickname_key).where(
+    users.c.nickname_key.like(bindparam("pattern"), escape="\\")
+)
+_FIRST_SUFFIX = insert(nickname_suffixes)
 _ADD_USER = insert(users).returning(users.c.id)
 # An update's own parameters may not bear its columns' names.
 _SET_ACTIVE = (
@@ -90,6 +100,18 @@ def _user(row: Row[Any]) -> User:
     return User(row.id, row.nickname, row.email, row.active, row.created_at)
 
 
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def suffix_after(base_key: str, key: str) -> int:
+    """The number `key` adds after `base_key` ("gamer", "gamer12" -> 12), else 0."""
+    rest = key[len(base_key) :]
+    numbered = key.startswith(base_key) and rest.isascii() and rest.isdigit()
+    return int(rest) if numbered and rest[0] != "0" else 0
+
+
 class SqlUsers:
     def __init__(self, database: _Database) -> None:
         self._db = database
@@ -108,6 +130,17 @@ class SqlUsers:
 
     def nickname_taken(self, key: str) -> bool:
         return self._db.execute(_NICKNAME_TAKEN, key=key).first() is not None
+
+    def next_nickname_suffix(self, key: str) -> int:
+        # One statement, except the first time a nickname is taken twice: then one scan of
+        # the nicknames that start with it (made before this table, or by renames).
+        last = self._db.execute(_NEXT_SUFFIX, key=key).scalar_one_or_none()
+        if last is not None:
+            return int(last)
+        rows = self._db.execute(_KEYS_STARTING_WITH, pattern=_like_prefix(key))
+        first = 1 + max([1, *(suffix_after(key, taken) for (taken,) in rows)])
+        self._db.execute(_FIRST_SUFFIX, base_key=key, last_suffix=first)
+        return first
 
     def add(self, new_user: NewUser) -> User:
         user_id = self._db.execute(
