@@ -7,10 +7,11 @@ import os
 import pstats
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench.clients import run_logins
-from bench.run import Bench, dev_provider
+from bench.run import Bench, start_services
 
 LOGINS = int(os.environ.get("BENCH_LOGINS", "300"))
 TOP = int(os.environ.get("BENCH_TOP", "25"))
@@ -33,14 +34,12 @@ def main() -> None:
     out = workdir / "worker.prof"
     hooks = workdir / "hooks.py"
     hooks.write_text(HOOKS.format(out=str(out)))
-    op = dev_provider(workdir)
-    bench = Bench(workdir, op.url, postgres=None)
-    try:
+    with ExitStack() as running:
+        bench = Bench(workdir, running)
+        start_services(bench, databases=False)
         app = bench.serve_app(bench.database("sqlite"), "app", config=str(hooks), workers=1)
-        run_logins(app.url, op.url, [f"profiled-{i}" for i in range(LOGINS)], "openid", 2)
+        run_logins(app.url, bench.op, [f"profiled-{i}" for i in range(LOGINS)], "openid", 2)
         app.stop()
-    finally:
-        op.stop()
     stats = pstats.Stats(str(out), stream=sys.stdout)
     print(f"{LOGINS} logins through one gunicorn worker; profile in {out}")
     stats.sort_stats("tottime").print_stats(TOP)

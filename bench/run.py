@@ -1,30 +1,45 @@
-"""`make bench`: login cost, page throughput against a baseline, growth with the user count,
-provisioning throughput. Prints figures (median and min-max of several runs); asserts none."""
+"""`make bench`: what a login and a page cost, as ratios to the tutorial's own app (and to a
+bare Flask-Login app) measured in the same run, alternating; then serving options, session
+stores, one and two instances behind nginx, sign-ups under a crowded nickname, growth with the
+user count, provisioning. Prints figures (median and min-max of several runs); asserts none.
+
+BENCH_SECTIONS picks sections (comma-separated; default all): tutorial, serving, stores,
+instances, nicknames, growth, provisioning.
+"""
 
 import os
 import platform
 import re
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psutil
 import requests
 
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
-from bench.clients import run_logins, session_cookie
+from bench.clients import run_logins, session_cookies
+from bench.nicknames import crowded_sign_up_costs
 from bench.provisioning import provisioning_rate
 from bench.seeding import FIRST_SEED_ID, seed_users
-from devtools.servers import PostgresServer, free_port, postgres_bin_dir
+from devtools.servers import (
+    PostgresServer,
+    RedisServer,
+    free_port,
+    postgres_bin_dir,
+    redis_server_path,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -34,6 +49,9 @@ SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,100000,1000000").sp
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 PAGE_SECONDS = float(os.environ.get("BENCH_PAGE_SECONDS", "4"))
+START_SECONDS = float(os.environ.get("BENCH_START_SECONDS", "120"))
+ALL_SECTIONS = "tutorial,serving,stores,instances,nicknames,growth,provisioning"
+SECTIONS = os.environ.get("BENCH_SECTIONS", ALL_SECTIONS).split(",")
 RATE_LIMITS = ("LOGIN", "IDENTIFIER", "CALLBACK", "ACCOUNT")
 PROVIDERS_TOML = """
 [[providers]]
@@ -45,6 +63,7 @@ key = "openid-stateless"
 name = "OpenID (stateless)"
 stateless = true
 """
+RATIOS = "Ratios (this app / the tutorial's app, same run, alternating)"
 
 
 def children_cpu_seconds() -> float:
@@ -77,71 +96,75 @@ class Served:
         self.process = subprocess.Popen(
             command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        self._wait_until_up()
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_until_up(self) -> None:
-        deadline = time.monotonic() + 60
+        # A slow start (a busy machine, a first import) is waited for; any error of the
+        # request is "not yet" until the deadline.
+        deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: see {self._log.name}")
             try:
-                requests.get(self.url + "/", timeout=1)
+                requests.get(self.url + "/healthz", timeout=5)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
-        raise RuntimeError(f"{self.url} did not come up")
+        raise RuntimeError(f"{self.url} did not come up within {START_SECONDS} s")
 
     def cpu_seconds(self) -> float:
-        root = psutil.Process(self.process.pid)
-        total = 0.0
-        for process in [root, *root.children(recursive=True)]:
-            times = process.cpu_times()
-            total += times.user + times.system
-        return total
+        return process_tree_cpu(self.process.pid)
 
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=30)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
         self._log.close()
 
 
-def gunicorn(
-    spec: str,
-    env: dict[str, str],
-    log: Path,
-    port: int | None = None,
-    *,
-    config: str = "python:entrypoints.gunicorn_config",
-    workers: int = WORKERS,
-) -> Served:
+def process_tree_cpu(pid: int) -> float:
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def gunicorn_command(spec: str, port: int, workers: int, config: str, *extra: str) -> list[str]:
     """The production serve command (`make serve`), on a port of 127.0.0.1."""
-    port = port or free_port()
     command = [str(BIN / "gunicorn"), "--config", config, "--workers", str(workers)]
-    command += ["--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), spec]
-    return Served(command, env, f"http://127.0.0.1:{port}", log)
-
-
-def dev_provider(workdir: Path) -> Served:
-    """The dev OpenID provider, approving every login at once."""
-    url = f"http://127.0.0.1:{free_port()}"
-    return Served(
-        [str(BIN / "microblog"), "dev-provider", "--auto-approve", "--url", url],
-        os.environ | {"MICROBLOG_INSTANCE_PATH": str(workdir / "op-instance")},
-        url,
-        workdir / "op.log",
-    )
+    return [*command, *extra, "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), spec]
 
 
 @dataclass
 class Bench:
     workdir: Path
-    op: str
-    postgres: PostgresServer | None
+    running: ExitStack
+    postgres: PostgresServer | None = None
+    redis: RedisServer | None = None
+    op: str = ""
     results: dict[str, dict[str, Figure]] = field(default_factory=dict)
     counter: int = 0
 
     def figure(self, table: str, row: str) -> Figure:
         return self.results.setdefault(table, {}).setdefault(row, Figure())
+
+    def serve(self, command: list[str], env: dict[str, str], port: int, name: str) -> Served:
+        served = Served(command, env, f"http://127.0.0.1:{port}", self.workdir / f"{name}.log")
+        self.running.callback(served.stop)
+        return served
 
     def database(self, kind: str) -> str:
         self.counter += 1
@@ -155,40 +178,71 @@ class Bench:
         engine.dispose()
         return url
 
-    def app_env(self, database_url: str) -> dict[str, str]:
+    def app_env(self, database_url: str, port: int, **settings: str) -> dict[str, str]:
         config = self.workdir / "providers.toml"
         config.write_text(PROVIDERS_TOML)
+        metrics = Path(tempfile.mkdtemp(dir=self.workdir, prefix="metrics-"))
         return os.environ | {
             "MICROBLOG_CONFIG": str(config),
+            "MICROBLOG_BASE_URL": f"http://127.0.0.1:{port}",
             "MICROBLOG_DATABASE_URL": database_url,
             "MICROBLOG_INSTANCE_PATH": str(self.workdir / "instance"),
             "MICROBLOG_SECRET_KEY": "bench-secret-key",
             "MICROBLOG_DEV_PROVIDER_URL": "",
             "MICROBLOG_DEV_OIDC_URL": "",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics),
             # A few client processes sign hundreds of people in a minute from one address.
             **{f"MICROBLOG_RATE_LIMIT_{name}": "off" for name in RATE_LIMITS},
+            **{f"MICROBLOG_{name.upper()}": value for name, value in settings.items()},
         }
 
-    def serve_app(self, database_url: str, name: str, **gunicorn_options: Any) -> Served:
+    def serve_app(
+        self,
+        database_url: str,
+        name: str,
+        *extra: str,
+        workers: int = WORKERS,
+        config: str = "python:entrypoints.gunicorn_config",
+        **settings: str,
+    ) -> Served:
         port = free_port()
-        env = self.app_env(database_url) | {"MICROBLOG_BASE_URL": f"http://127.0.0.1:{port}"}
-        log = self.workdir / f"{name}.log"
-        return gunicorn("entrypoints.app:create_app()", env, log, port, **gunicorn_options)
+        command = gunicorn_command("entrypoints.app:create_app()", port, workers, config, *extra)
+        return self.serve(command, self.app_env(database_url, port, **settings), port, name)
 
-    def names(self, prefix: str) -> list[str]:
+    def serve_tutorial(self, name: str) -> Served:
+        port = free_port()
+        folder = self.workdir / name
+        env = os.environ | {"TUTORIAL_WORKDIR": str(folder)}
+        command = gunicorn_command(
+            "bench.tutorial_app:app", port, WORKERS, "python:entrypoints.gunicorn_config"
+        )
+        return self.serve(command, env, port, name)
+
+    def serve_baseline(self, database_url: str) -> Served:
+        port = free_port()
+        command = gunicorn_command(
+            "bench.baseline_app:create_baseline_app()",
+            port,
+            WORKERS,
+            "python:entrypoints.gunicorn_config",
+        )
+        return self.serve(command, self.app_env(database_url, port), port, "baseline")
+
+    def names(self, prefix: str, count: int = LOGINS) -> list[str]:
         self.counter += 1
-        return [f"{prefix}{self.counter}-{i}" for i in range(LOGINS)]
+        return [f"{prefix}{self.counter}-{i}" for i in range(count)]
 
-    def logins(self, app: Served, names: list[str], provider: str) -> tuple[float, float]:
+    def logins(
+        self, site: str, cpu: Callable[[], float], names: list[str], kind: str = "microblog"
+    ) -> tuple[float, float]:
         """Server CPU ms per login and logins per second for one batch."""
-        before = app.cpu_seconds()
-        wall = run_logins(app.url, self.op, names, provider, CLIENTS)
-        return (app.cpu_seconds() - before) * 1000 / len(names), len(names) / wall
+        before = cpu()
+        wall = run_logins(site, self.op, names, "openid", CLIENTS, kind)
+        return (cpu() - before) * 1000 / len(names), len(names) / wall
 
 
-def wrk(url: str, cookie: str, seconds: float) -> tuple[float, float, float, float]:
-    """Requests/s, p50 ms, p99 ms of GET url with the cookie; and wrk's own CPU seconds."""
-    before = children_cpu_seconds()
+def wrk(url: str, cookie: str, seconds: float = PAGE_SECONDS) -> tuple[float, float, float]:
+    """Requests/s, p50 ms, p99 ms of GET url with the cookie header."""
     output = subprocess.run(
         [
             "wrk",
@@ -197,18 +251,17 @@ def wrk(url: str, cookie: str, seconds: float) -> tuple[float, float, float, flo
             f"-d{max(1, round(seconds))}s",
             "--latency",
             "-H",
-            f"Cookie: session={cookie}",
+            f"Cookie: {cookie}",
             url,
         ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    cpu = children_cpu_seconds() - before
     if "Non-2xx" in output:
         raise RuntimeError(f"wrk saw errors:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    return rps, _latency(output, "50%"), _latency(output, "99%"), cpu
+    return rps, _latency(output, "50%"), _latency(output, "99%")
 
 
 def _latency(output: str, percentile: str) -> float:
@@ -216,42 +269,193 @@ def _latency(output: str, percentile: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def login_costs(bench: Bench, app: Served, table: str) -> None:
-    for provider, label in (("openid", "stateful"), ("openid-stateless", "stateless")):
-        run_logins(app.url, bench.op, bench.names("warm"), provider, CLIENTS)
-        for _ in range(REPEATS):
-            names = bench.names("new")
-            cpu, rate = bench.logins(app, names, provider)
-            bench.figure(table, f"new user, {label}: server CPU ms/login").samples.append(cpu)
-            bench.figure(table, f"new user, {label}: logins/s").samples.append(rate)
-            cpu, rate = bench.logins(app, names, provider)
-            bench.figure(table, f"returning user, {label}: server CPU ms/login").samples.append(cpu)
-            bench.figure(table, f"returning user, {label}: logins/s").samples.append(rate)
+# -- sections -------------------------------------------------------------------------------
 
 
-def page_versus_baseline(bench: Bench, database_url: str, app: Served) -> None:
-    env = bench.app_env(database_url)
-    baseline = gunicorn("bench.baseline_app:create_baseline_app()", env, bench.workdir / "base.log")
-    try:
-        app_cookie = session_cookie(app.url, bench.op, "reader", "openid")
-        user_id = FIRST_SEED_ID
-        base_browser = requests.Session()
-        base_browser.get(f"{baseline.url}/bench-login/{user_id}", timeout=10)
-        base_cookie = base_browser.cookies["session"]
-        table = "Authenticated index page (wrk, 16 connections)"
-        for _ in range(REPEATS):
-            base = wrk(f"{baseline.url}/index", base_cookie, PAGE_SECONDS)
-            ours = wrk(f"{app.url}/index", app_cookie, PAGE_SECONDS)
-            for name, (rps, p50, p99, cpu) in (("baseline", base), ("microblog", ours)):
-                bench.figure(table, f"{name}: requests/s").samples.append(rps)
-                bench.figure(table, f"{name}: p50 ms").samples.append(p50)
-                bench.figure(table, f"{name}: p99 ms").samples.append(p99)
-                bench.figure(table, f"{name}: wrk CPU s").samples.append(cpu)
-            bench.figure(table, "ratio microblog/baseline requests/s").samples.append(
-                ours[0] / base[0]
+def against_the_tutorial(bench: Bench) -> None:
+    """Both apps on SQLite, one typed OpenID identifier per person, stateful, the same
+    gunicorn command, provider and clients; the order alternates every round."""
+    database_url = bench.database("sqlite")
+    seed_users(create_database_engine(database_url), 1000)
+    ours = bench.serve_app(database_url, "microblog")
+    tutorial = bench.serve_tutorial("tutorial")
+    baseline = bench.serve_baseline(database_url)
+    sites = {"tutorial": tutorial, "microblog": ours}
+    for name, site in sites.items():  # warm both: imports, associations, statement caches
+        bench.logins(site.url, site.cpu_seconds, bench.names(f"warm-{name}", 40), name)
+    cookies = {
+        name: session_cookies(site.url, bench.op, f"reader-{name}", "openid", name)
+        for name, site in sites.items()
+    }
+    base_browser = requests.Session()
+    base_browser.get(f"{baseline.url}/bench-login/{FIRST_SEED_ID}", timeout=30)
+    cookies["baseline"] = f"session={base_browser.cookies['session']}"
+    table = "Logins and the index page: absolute figures"
+    for round_ in range(REPEATS):
+        order = list(sites) if round_ % 2 == 0 else list(reversed(sites))
+        costs: dict[str, dict[str, float]] = {}
+        for name in order:
+            site, names = sites[name], bench.names(f"{name}-")
+            new_cpu, new_rate = bench.logins(site.url, site.cpu_seconds, names, name)
+            old_cpu, old_rate = bench.logins(site.url, site.cpu_seconds, names, name)
+            costs[name] = {"new": new_cpu, "returning": old_cpu, "rate": new_rate}
+            bench.figure(table, f"{name}: server CPU ms per login, new user").samples.append(
+                new_cpu
             )
-    finally:
-        baseline.stop()
+            bench.figure(table, f"{name}: server CPU ms per login, returning user").samples.append(
+                old_cpu
+            )
+            bench.figure(table, f"{name}: logins/s, new users").samples.append(new_rate)
+            bench.figure(table, f"{name}: logins/s, returning users").samples.append(old_rate)
+        pages = {}
+        for name, site in [("baseline", baseline), *((n, sites[n]) for n in order)]:
+            pages[name] = wrk(f"{site.url}/index", cookies[name])
+            rps, p50, p99 = pages[name]
+            bench.figure(table, f"{name}: index requests/s").samples.append(rps)
+            bench.figure(table, f"{name}: index p50 ms").samples.append(p50)
+            bench.figure(table, f"{name}: index p99 ms").samples.append(p99)
+        ratio = bench.figure
+        ours_, theirs = costs["microblog"], costs["tutorial"]
+        ratio(RATIOS, "server CPU per login, new users (target <= 0.5)").samples.append(
+            ours_["new"] / theirs["new"]
+        )
+        ratio(RATIOS, "server CPU per login, returning users (target <= 0.5)").samples.append(
+            ours_["returning"] / theirs["returning"]
+        )
+        ratio(RATIOS, "logins per second, new users").samples.append(ours_["rate"] / theirs["rate"])
+        ratio(RATIOS, "index requests/s (target >= 1.5)").samples.append(
+            pages["microblog"][0] / pages["tutorial"][0]
+        )
+        ratio(RATIOS, "index p50 latency").samples.append(
+            pages["microblog"][1] / pages["tutorial"][1]
+        )
+        ratio(RATIOS, "index p99 latency").samples.append(
+            pages["microblog"][2] / pages["tutorial"][2]
+        )
+        ratio(
+            RATIOS, "index requests/s vs the bare Flask-Login app (target >= 0.9)"
+        ).samples.append(pages["microblog"][0] / pages["baseline"][0])
+    for served in (ours, tutorial, baseline):
+        served.stop()
+
+
+SERVING = {
+    "gunicorn sync": [],
+    "gunicorn gthread, 4 threads, keep-alive 5 s": [
+        "--worker-class", "gthread", "--threads", "4", "--keep-alive", "5",
+    ],
+}  # fmt: skip
+
+
+def serving_options(bench: Bench) -> None:
+    database_url = bench.database("sqlite")
+    table = "Serving options (this app, SQLite, same run)"
+    servers = {name: bench.serve_app(database_url, f"serve-{n}", *extra)
+               for n, (name, extra) in enumerate(SERVING.items())}  # fmt: skip
+    granian = shutil.which("granian", path=str(BIN))
+    if granian:
+        port = free_port()
+        command = [granian, "--interface", "wsgi", "--workers", str(WORKERS), "--host"]
+        command += ["127.0.0.1", "--port", str(port), "--factory", "entrypoints.app:create_app"]
+        servers["granian WSGI"] = bench.serve(
+            command, bench.app_env(database_url, port), port, "serve-granian"
+        )
+    cookies = {name: session_cookies(s.url, bench.op, f"reader{n}", "openid")
+               for n, (name, s) in enumerate(servers.items())}  # fmt: skip
+    for _ in range(REPEATS):
+        for name, site in servers.items():
+            cpu, rate = bench.logins(site.url, site.cpu_seconds, bench.names("serve"))
+            rps, _p50, p99 = wrk(f"{site.url}/index", cookies[name])
+            bench.figure(table, f"{name}: server CPU ms per login").samples.append(cpu)
+            bench.figure(table, f"{name}: logins/s").samples.append(rate)
+            bench.figure(table, f"{name}: index requests/s").samples.append(rps)
+            bench.figure(table, f"{name}: index p99 ms").samples.append(p99)
+    for site in servers.values():
+        site.stop()
+
+
+def session_stores(bench: Bench) -> None:
+    """Where sessions live: app-process CPU only (PostgreSQL's and Redis's own CPU is not
+    counted), one gunicorn instance."""
+    table = "Session stores (app CPU per login, authenticated index page)"
+    setups: dict[str, tuple[str, dict[str, str]]] = {"SQL on SQLite": ("sqlite", {})}
+    if bench.postgres:
+        setups["SQL on PostgreSQL"] = ("postgresql", {})
+        if bench.redis:
+            redis = {"session_store": "redis", "redis_url": bench.redis.url}
+            setups["Redis (users on PostgreSQL)"] = ("postgresql", redis)
+    servers = {name: bench.serve_app(bench.database(kind), f"store-{n}", **settings)
+               for n, (name, (kind, settings)) in enumerate(setups.items())}  # fmt: skip
+    cookies = {name: session_cookies(s.url, bench.op, f"reader{n}", "openid")
+               for n, (name, s) in enumerate(servers.items())}  # fmt: skip
+    for _ in range(REPEATS):
+        for name, site in servers.items():
+            cpu, rate = bench.logins(site.url, site.cpu_seconds, bench.names("store"))
+            rps, _p50, p99 = wrk(f"{site.url}/index", cookies[name])
+            bench.figure(table, f"{name}: server CPU ms per login").samples.append(cpu)
+            bench.figure(table, f"{name}: logins/s").samples.append(rate)
+            bench.figure(table, f"{name}: index requests/s").samples.append(rps)
+            bench.figure(table, f"{name}: index p99 ms").samples.append(p99)
+    for site in servers.values():
+        site.stop()
+
+
+def instances_behind_nginx(bench: Bench) -> None:
+    """One and two instances (one gunicorn worker each) behind nginx, on PostgreSQL with
+    sessions in Redis: what `make stack` runs."""
+    from devtools.stack import Stack, StackUnavailable
+
+    table = "Instances behind nginx (1 gunicorn worker each; PostgreSQL, sessions in Redis)"
+    limits = {f"MICROBLOG_RATE_LIMIT_{name}": "off" for name in RATE_LIMITS}
+    providers = [{"key": "openid", "name": "OpenID"}]
+    for count in (1, 2):
+        stack = Stack(providers, "redis", instances=count, workers=1, extra_environment=limits)
+        try:
+            stack.start()
+        except StackUnavailable as why:
+            print(f"bench: instances skipped: {why}")
+            stack.stop()
+            return
+        try:
+            pids = [instance.process.pid for instance in stack.app_instances]
+
+            def cpu(pids: list[int] = pids) -> float:
+                return sum(process_tree_cpu(pid) for pid in pids)
+
+            cookie = session_cookies(stack.url, bench.op, "reader", "openid")
+            bench.logins(stack.url, cpu, bench.names("warm", 40))
+            for _ in range(REPEATS):
+                cpu_ms, rate = bench.logins(stack.url, cpu, bench.names("nginx"))
+                rps, _p50, p99 = wrk(f"{stack.url}/index", cookie)
+                row = f"{count} instance{'s' if count > 1 else ''}"
+                bench.figure(table, f"{row}: server CPU ms per login").samples.append(cpu_ms)
+                bench.figure(table, f"{row}: logins/s").samples.append(rate)
+                bench.figure(table, f"{row}: index requests/s").samples.append(rps)
+                bench.figure(table, f"{row}: index p99 ms").samples.append(p99)
+        finally:
+            stack.stop()
+    one = bench.figure(table, "1 instance: index requests/s").samples
+    two = bench.figure(table, "2 instances: index requests/s").samples
+    for a, b in zip(one, two, strict=True):
+        bench.figure(table, "ratio 2 instances / 1, index requests/s").samples.append(b / a)
+    one = bench.figure(table, "1 instance: logins/s").samples
+    two = bench.figure(table, "2 instances: logins/s").samples
+    for a, b in zip(one, two, strict=True):
+        bench.figure(table, "ratio 2 instances / 1, logins/s").samples.append(b / a)
+
+
+def crowded_nicknames(bench: Bench) -> None:
+    table = "Sign-ups under a crowded nickname (in-process CPU, SQLite)"
+    crowd = int(os.environ.get("BENCH_CROWD", "100000"))
+    for _ in range(REPEATS):
+        crowded, fresh = crowded_sign_up_costs(bench.database("sqlite"), crowd, sign_ups=300)
+        bench.figure(table, f'"gamer" with {crowd:,} taken: CPU ms per sign-up').samples.append(
+            crowded
+        )
+        bench.figure(table, "fresh nicknames: CPU ms per sign-up").samples.append(fresh)
+        bench.figure(table, "ratio crowded / fresh (target <= 1.25)").samples.append(
+            crowded / fresh
+        )
 
 
 def growth(bench: Bench, kind: str) -> None:
@@ -266,11 +470,11 @@ def growth(bench: Bench, kind: str) -> None:
             bench.figure(table, f"{size:>9,} users: seeding s").samples.append(seeding)
             app = bench.serve_app(database_url, f"growth-{kind}-{size}")
             try:
-                run_logins(app.url, bench.op, bench.names("warm"), "openid", CLIENTS)
-                cookie = session_cookie(app.url, bench.op, f"reader{size}", "openid")
+                bench.logins(app.url, app.cpu_seconds, bench.names("warm", 40))
+                cookie = session_cookies(app.url, bench.op, f"reader{size}", "openid")
                 for _ in range(REPEATS):
-                    cpu, _rate = bench.logins(app, bench.names("grow"), "openid")
-                    rps, p50, p99, _cpu = wrk(f"{app.url}/index", cookie, PAGE_SECONDS / 2)
+                    cpu, _rate = bench.logins(app.url, app.cpu_seconds, bench.names("grow"))
+                    rps, p50, p99 = wrk(f"{app.url}/index", cookie, PAGE_SECONDS / 2)
                     row = f"{size:>9,} users"
                     bench.figure(table, f"{row}: new-user login CPU ms").samples.append(cpu)
                     bench.figure(table, f"{row}: index p50 ms").samples.append(p50)
@@ -291,52 +495,82 @@ def provisioning(bench: Bench, kinds: list[str]) -> None:
                 bench.figure(table, f"{kind}, {threads} thread(s)").samples.append(rate)
 
 
+# -- running and reporting --------------------------------------------------------------------
+
+
 def report(bench: Bench, started: datetime, elapsed: float) -> str:
     lines = [
         "# Benchmark results",
         "",
         f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()}: {psutil.cpu_count()} CPUs, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}, "
-        f"{platform.platform()}. App: gunicorn, {WORKERS} sync workers. Load: {CLIENTS} "
-        f"login client processes, wrk for pages. {REPEATS} runs per figure, {LOGINS} logins "
-        f"per run. Each cell: median (min-max). Took {elapsed / 60:.1f} min.",
+        f"{platform.platform()}. Apps: gunicorn, {WORKERS} sync workers unless said. Load: "
+        f"{CLIENTS} login client processes, wrk (2 threads, 16 connections) for pages. "
+        f"{REPEATS} runs per figure, {LOGINS} logins per run. Each cell: median (min-max). "
+        f"Sections: {', '.join(SECTIONS)}. Took {elapsed / 60:.1f} min.",
+        "",
+        "A login: open /index, be sent to the login page, submit an OpenID identifier (the "
+        "provider approves at once), land on /index, log out and follow where that leads. "
+        "Server CPU: the app processes' CPU time over a batch, per login.",
         "",
     ]
-    for table, rows in bench.results.items():
+    ordered = sorted(bench.results.items(), key=lambda item: item[0] != RATIOS)
+    for table, rows in ordered:
         lines += [f"## {table}", "", "| measure | median (min-max) |", "|---|---|"]
         lines += [f"| {row} | {figure} |" for row, figure in rows.items()]
         lines.append("")
     return "\n".join(lines)
 
 
+def start_services(bench: Bench, databases: bool = True) -> None:
+    """The dev provider (auto-approving), and PostgreSQL and Redis when installed."""
+    bin_dir = postgres_bin_dir() if databases else None
+    if bin_dir:
+        bench.postgres = PostgresServer(bin_dir)
+        bench.running.callback(bench.postgres.stop)
+        bench.postgres.start()
+    redis_path = redis_server_path() if databases else None
+    if redis_path:
+        bench.redis = RedisServer(redis_path)
+        bench.running.callback(bench.redis.stop)
+        bench.redis.start()
+    port = free_port()
+    op = Served(
+        [
+            str(BIN / "microblog"),
+            "dev-provider",
+            "--auto-approve",
+            "--url",
+            f"http://127.0.0.1:{port}",
+        ],
+        os.environ | {"MICROBLOG_INSTANCE_PATH": str(bench.workdir / "op-instance")},
+        f"http://127.0.0.1:{port}",
+        bench.workdir / "op.log",
+    )
+    bench.running.callback(op.stop)
+    bench.op = op.url
+
+
 def main() -> None:
     started, clock = datetime.now(UTC), time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="microblog-bench-"))
-    bin_dir = postgres_bin_dir()
-    postgres = PostgresServer(bin_dir) if bin_dir else None
-    if postgres:
-        postgres.start()
-    kinds = ["sqlite", "postgresql"] if postgres else ["sqlite"]
-    op = dev_provider(workdir)
-    bench = Bench(workdir, op.url, postgres)
-    try:
-        database_url = bench.database("sqlite")
-        seed_users(create_database_engine(database_url), 1000)
-        app = bench.serve_app(database_url, "main")
-        print("bench: login costs...", flush=True)
-        login_costs(bench, app, "Full login round trip (SQLite)")
-        print("bench: index page...", flush=True)
-        page_versus_baseline(bench, database_url, app)
-        app.stop()
-        for kind in kinds:
-            print(f"bench: growth on {kind}...", flush=True)
-            growth(bench, kind)
-        print("bench: provisioning...", flush=True)
-        provisioning(bench, kinds)
-    finally:
-        op.stop()
-        if postgres:
-            postgres.stop()
+    with ExitStack() as running:
+        running.callback(shutil.rmtree, workdir, ignore_errors=True)
+        bench = Bench(workdir, running)
+        start_services(bench)
+        kinds = ["sqlite", "postgresql"] if bench.postgres else ["sqlite"]
+        steps: dict[str, Callable[[], None]] = {
+            "tutorial": lambda: against_the_tutorial(bench),
+            "serving": lambda: serving_options(bench),
+            "stores": lambda: session_stores(bench),
+            "instances": lambda: instances_behind_nginx(bench),
+            "nicknames": lambda: crowded_nicknames(bench),
+            "growth": lambda: [growth(bench, kind) for kind in kinds] and None,
+            "provisioning": lambda: provisioning(bench, kinds),
+        }
+        for section in SECTIONS:
+            print(f"bench: {section}...", flush=True)
+            steps[section]()
     text = report(bench, started, time.perf_counter() - clock)
     out = ROOT / "bench" / "results" / "latest.md"
     out.write_text(text + "\n")

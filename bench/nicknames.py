@@ -1,0 +1,64 @@
+"""Sign-ups whose provider asserts a nickname thousands hold already ("gamer", "gamer2", ...)
+against sign-ups with fresh nicknames: CPU per sign-up through complete_login and the SQL
+unit of work, in this process (SQLite runs in it too)."""
+
+import time
+
+from sqlalchemy import insert
+
+from adapters.sql.engine import create_database_engine
+from adapters.sql.stores import SqlLoginSessions
+from adapters.sql.tables import users
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.system import SecretsTokenSource, SystemClock
+from domain.model import ProviderPolicy, SessionPolicy, VerifiedIdentity
+from domain.use_cases import complete_login
+
+POLICY = ProviderPolicy("bench")
+
+
+def seed_crowd(engine, crowd: int) -> None:
+    """`crowd` users holding "gamer", "gamer2" ... written straight into the table, as years
+    of sign-ups (or data older than the suffix counter) leave them."""
+    now = SystemClock().now()
+    rows = [
+        {"nickname": nick, "nickname_key": nick, "active": True, "created_at": now}
+        for nick in ["gamer", *(f"gamer{n}" for n in range(2, crowd + 1))]
+    ]
+    with engine.begin() as connection:
+        for start in range(0, len(rows), 10_000):
+            connection.execute(insert(users), rows[start : start + 10_000])
+
+
+def _sign_ups(engine, nicknames: list[str], prefix: str) -> float:
+    """CPU ms per sign-up."""
+    sessions, clock, tokens = SqlLoginSessions(engine), SystemClock(), SecretsTokenSource()
+    started = time.process_time()
+    for n, nickname in enumerate(nicknames):
+        verified = VerifiedIdentity(POLICY, "openid", f"https://id.example/{prefix}{n}", nickname)
+        complete_login(
+            verified,
+            remember=False,
+            uow=SqlAlchemyUnitOfWork(engine, writing=True),
+            sessions=sessions,
+            clock=clock,
+            tokens=tokens,
+            policy=SessionPolicy(),
+        )
+    return (time.process_time() - started) * 1000 / len(nicknames)
+
+
+def crowded_sign_up_costs(database_url: str, crowd: int, sign_ups: int) -> tuple[float, float]:
+    """CPU ms per sign-up of people asserting "gamer" with `crowd` holding it, and of people
+    with fresh nicknames, on one database; alternated in halves."""
+    engine = create_database_engine(database_url)
+    try:
+        seed_crowd(engine, crowd)
+        half = sign_ups // 2
+        crowded = fresh = 0.0
+        for part in range(2):
+            crowded += _sign_ups(engine, ["gamer"] * half, f"crowd{part}-")
+            fresh += _sign_ups(engine, [f"fresh{part}x{n}" for n in range(half)], f"fresh{part}-")
+        return crowded / 2, fresh / 2
+    finally:
+        engine.dispose()
