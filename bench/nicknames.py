@@ -7,12 +7,10 @@ import time
 from sqlalchemy import insert
 
 from adapters.sql.engine import create_database_engine
-from adapters.sql.stores import SqlLoginSessions
 from adapters.sql.tables import users
-from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from adapters.system import SecretsTokenSource, SystemClock
-from domain.model import ProviderPolicy, SessionPolicy, VerifiedIdentity
-from domain.use_cases import complete_login
+from adapters.system import SystemClock
+from bench.provisioning import sign_up
+from domain.model import ProviderPolicy, VerifiedIdentity
 
 POLICY = ProviderPolicy("bench")
 
@@ -32,18 +30,10 @@ def seed_crowd(engine, crowd: int) -> None:
 
 def _sign_ups(engine, nicknames: list[str], prefix: str) -> float:
     """CPU ms per sign-up."""
-    sessions, clock, tokens = SqlLoginSessions(engine), SystemClock(), SecretsTokenSource()
     started = time.process_time()
     for n, nickname in enumerate(nicknames):
-        verified = VerifiedIdentity(POLICY, "openid", f"https://id.example/{prefix}{n}", nickname)
-        complete_login(
-            verified,
-            remember=False,
-            uow=SqlAlchemyUnitOfWork(engine, writing=True),
-            sessions=sessions,
-            clock=clock,
-            tokens=tokens,
-            policy=SessionPolicy(),
+        sign_up(
+            engine, VerifiedIdentity(POLICY, "openid", f"https://id.example/{prefix}{n}", nickname)
         )
     return (time.process_time() - started) * 1000 / len(nicknames)
 

@@ -3,6 +3,8 @@
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy import Engine
+
 from adapters.sql.engine import create_database_engine
 from adapters.sql.stores import SqlLoginSessions
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
@@ -13,24 +15,28 @@ from domain.use_cases import complete_login
 POLICY = ProviderPolicy("bench", trusted_for_email=True)
 
 
+def sign_up(engine: Engine, verified: VerifiedIdentity) -> None:
+    """One login through complete_login and the SQL adapters, as the return view makes it."""
+    complete_login(
+        verified,
+        remember=False,
+        uow=SqlAlchemyUnitOfWork(engine, writing=True),
+        sessions=SqlLoginSessions(engine),
+        clock=SystemClock(),
+        tokens=SecretsTokenSource(),
+        policy=SessionPolicy(),
+    )
+
+
 def provisioning_rate(database_url: str, users: int, threads: int) -> float:
     engine = create_database_engine(database_url, pool_size=threads + 1)
-    sessions, clock, tokens = SqlLoginSessions(engine), SystemClock(), SecretsTokenSource()
 
     def provision(names: list[str]) -> None:
         for name in names:
             verified = VerifiedIdentity(
                 POLICY, "openid", f"https://id.example/{name}", name, f"{name}@example.com", True
             )
-            complete_login(
-                verified,
-                remember=False,
-                uow=SqlAlchemyUnitOfWork(engine, writing=True),
-                sessions=sessions,
-                clock=clock,
-                tokens=tokens,
-                policy=SessionPolicy(),
-            )
+            sign_up(engine, verified)
 
     names = [f"user{i}" for i in range(users)]
     try:

@@ -339,6 +339,22 @@ def against_the_tutorial(bench: Bench) -> None:
         served.stop()
 
 
+def logins_and_pages(bench: Bench, table: str, servers: dict[str, Served]) -> None:
+    """Each server in turn, every round: a batch of new-user logins, then the index page."""
+    cookies = {name: session_cookies(s.url, bench.op, f"reader{n}", "openid")
+               for n, (name, s) in enumerate(servers.items())}  # fmt: skip
+    for _ in range(REPEATS):
+        for name, site in servers.items():
+            cpu, rate = bench.logins(site.url, site.cpu_seconds, bench.names("batch"))
+            rps, _p50, p99 = wrk(f"{site.url}/index", cookies[name])
+            bench.figure(table, f"{name}: server CPU ms per login").samples.append(cpu)
+            bench.figure(table, f"{name}: logins/s").samples.append(rate)
+            bench.figure(table, f"{name}: index requests/s").samples.append(rps)
+            bench.figure(table, f"{name}: index p99 ms").samples.append(p99)
+    for site in servers.values():
+        site.stop()
+
+
 SERVING = {
     "gunicorn sync": [],
     "gunicorn gthread, 4 threads, keep-alive 5 s": [
@@ -360,18 +376,7 @@ def serving_options(bench: Bench) -> None:
         servers["granian WSGI"] = bench.serve(
             command, bench.app_env(database_url, port), port, "serve-granian"
         )
-    cookies = {name: session_cookies(s.url, bench.op, f"reader{n}", "openid")
-               for n, (name, s) in enumerate(servers.items())}  # fmt: skip
-    for _ in range(REPEATS):
-        for name, site in servers.items():
-            cpu, rate = bench.logins(site.url, site.cpu_seconds, bench.names("serve"))
-            rps, _p50, p99 = wrk(f"{site.url}/index", cookies[name])
-            bench.figure(table, f"{name}: server CPU ms per login").samples.append(cpu)
-            bench.figure(table, f"{name}: logins/s").samples.append(rate)
-            bench.figure(table, f"{name}: index requests/s").samples.append(rps)
-            bench.figure(table, f"{name}: index p99 ms").samples.append(p99)
-    for site in servers.values():
-        site.stop()
+    logins_and_pages(bench, table, servers)
 
 
 def session_stores(bench: Bench) -> None:
@@ -386,18 +391,7 @@ def session_stores(bench: Bench) -> None:
             setups["Redis (users on PostgreSQL)"] = ("postgresql", redis)
     servers = {name: bench.serve_app(bench.database(kind), f"store-{n}", **settings)
                for n, (name, (kind, settings)) in enumerate(setups.items())}  # fmt: skip
-    cookies = {name: session_cookies(s.url, bench.op, f"reader{n}", "openid")
-               for n, (name, s) in enumerate(servers.items())}  # fmt: skip
-    for _ in range(REPEATS):
-        for name, site in servers.items():
-            cpu, rate = bench.logins(site.url, site.cpu_seconds, bench.names("store"))
-            rps, _p50, p99 = wrk(f"{site.url}/index", cookies[name])
-            bench.figure(table, f"{name}: server CPU ms per login").samples.append(cpu)
-            bench.figure(table, f"{name}: logins/s").samples.append(rate)
-            bench.figure(table, f"{name}: index requests/s").samples.append(rps)
-            bench.figure(table, f"{name}: index p99 ms").samples.append(p99)
-    for site in servers.values():
-        site.stop()
+    logins_and_pages(bench, table, servers)
 
 
 def instances_behind_nginx(bench: Bench) -> None:
