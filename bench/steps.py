@@ -1,0 +1,133 @@
+"""`python -m bench.steps [microblog|tutorial] [logins]`: the CPU of each request of a full
+login, through the app's WSGI callable in this process (no server), the provider serving in
+another thread. Thread CPU time, so the provider's work is not counted. `PROFILE_STEP=4`
+also prints a cProfile (CPU clock) of the requests whose label starts with "4"; `BENCH_LOGS=1`
+logs JSON lines as gunicorn's workers do (otherwise logging is off)."""
+
+import cProfile
+import logging
+import os
+import pstats
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from devtools.servers import free_port
+from entrypoints.commands import served
+from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
+
+CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+WARM_UP = 30
+
+
+def make_app(kind: str, folder: str) -> Any:
+    if kind == "tutorial":
+        os.environ["TUTORIAL_WORKDIR"] = folder
+        from bench.tutorial_app import app
+
+        return app
+    from adapters.sql.migrate import upgrade_database
+    from entrypoints.app import create_app
+
+    app = create_app(
+        {
+            "instance_path": folder,
+            "base_url": "http://localhost",
+            "secret_key": "bench-steps-secret-key-of-forty-characters",
+            "dev_provider_url": "",
+            "dev_oidc_url": "",
+            "providers": [{"key": "openid", "name": "OpenID"}],
+            **{f"rate_limit_{name}": "off" for name in ("login", "identifier", "callback")},
+        }
+    )
+    upgrade_database(app.extensions["container"].engine())
+    return app
+
+
+class Steps:
+    def __init__(self, profile_step: str | None) -> None:
+        self.costs: dict[str, list[float]] = {}
+        self.profile_step = profile_step
+        self.profiler = cProfile.Profile(time.thread_time)
+
+    def timed(self, label: str, request: Callable[[], Any]) -> Any:
+        profiling = bool(self.profile_step) and label.startswith(self.profile_step or "")
+        if profiling:
+            self.profiler.enable()
+        started = time.thread_time()
+        response = request()
+        self.costs.setdefault(label, []).append((time.thread_time() - started) * 1e6)
+        if profiling:
+            self.profiler.disable()
+        return response
+
+
+def log_in_and_out(app: Any, kind: str, op: str, name: str, timed: Callable) -> None:
+    client, provider = app.test_client(), requests.Session()
+    page = timed("1 GET /index, anonymous", lambda: client.get("/index"))
+    login_path = page.headers["Location"]
+    page = timed("2 GET the login page", lambda: client.get(login_path))
+    form = {"csrf_token": CSRF_FIELD.search(page.get_data(as_text=True)).group(1)}
+    identifier = f"{op}/id/{name}"
+    form |= {"openid": identifier} if kind == "tutorial" else {"provider": "openid"}
+    form |= {} if kind == "tutorial" else {"identifier": identifier}
+    target = login_path if kind == "tutorial" else "/login"
+    page = timed("3 POST begin", lambda: client.post(target, data=form))
+    answer = provider.get(page.headers["Location"], allow_redirects=False, timeout=30)
+    back = urlsplit(answer.headers["Location"])
+    page = timed("4 GET the return", lambda: client.get(f"{back.path}?{back.query}"))
+    landing = urlsplit(page.headers["Location"]).path
+    page = timed("5 GET /index", lambda: client.get(landing))
+    assert b"<h1>Hi, " in page.data, page.data[:500]
+    if kind == "tutorial":
+        page = timed("6 log out", lambda: client.get("/logout"))
+        while page.status_code in (301, 302, 303):
+            location = urlsplit(page.headers["Location"])
+            path = f"{location.path}?{location.query}" if location.query else location.path
+            label = "7 GET the login page" if location.path == "/login" else "6 log out"
+            page = timed(label, lambda path=path: client.get(path))
+    else:
+        token = CSRF_FIELD.search(page.get_data(as_text=True)).group(1)
+        page = timed("6 log out", lambda: client.post("/logout", data={"csrf_token": token}))
+        location = page.headers["Location"]
+        timed("7 GET the login page", lambda: client.get(location))
+
+
+def main() -> None:
+    kind = sys.argv[1] if len(sys.argv) > 1 else "microblog"
+    logins = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    if os.environ.get("BENCH_LOGS"):
+        from entrypoints.logs import configure_logging
+
+        configure_logging()
+    else:
+        logging.disable(logging.INFO)
+    app = make_app(kind, tempfile.mkdtemp(prefix="microblog-steps-"))
+    op = f"http://127.0.0.1:{free_port()}"
+    steps = Steps(os.environ.get("PROFILE_STEP"))
+    with served(create_dev_provider(DevProviderSettings(op, auto_approve=True)), op):
+        for n in range(WARM_UP):
+            log_in_and_out(app, kind, op, f"warm{n}", lambda label, request: request())
+        for n in range(logins):
+            log_in_and_out(app, kind, op, f"person{n}", steps.timed)
+    total = 0.0
+    for label in sorted(steps.costs):
+        samples = steps.costs[label]
+        total += sum(samples) / logins
+        per_login = len(samples) // logins
+        print(f"{label:26} median {statistics.median(samples):6.0f} us  x{per_login}")
+    print(f"{kind}: {total / 1000:.2f} ms CPU per login (mean), {logins} logins")
+    if steps.profile_step:
+        stats = pstats.Stats(steps.profiler)
+        stats.sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_TOP", "50")))
+
+
+if __name__ == "__main__":
+    main()
