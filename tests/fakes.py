@@ -19,7 +19,7 @@ from domain.model import (
     User,
     VerifiedIdentity,
 )
-from domain.nicknames import nickname_key
+from domain.nicknames import first_suffix, nickname_key
 
 
 @dataclass
@@ -37,11 +37,6 @@ class FakeDatabase:
         return FakeDatabase(
             dict(self.users), dict(self.identities), self.user_ids, dict(self.nickname_suffixes)
         )
-
-
-def _number_after(base: str, key: str) -> bool:
-    rest = key[len(base) :]
-    return key.startswith(base) and rest.isascii() and rest.isdigit() and rest[0] != "0"
 
 
 class FakeUsers:
@@ -66,12 +61,12 @@ class FakeUsers:
         return any(nickname_key(u.nickname) == key for u in self._data.users.values())
 
     def next_nickname_suffix(self, key: str) -> int:
-        if key not in self._data.nickname_suffixes:
+        last = self._data.nickname_suffixes.get(key)
+        if last is None:
             keys = (nickname_key(u.nickname) for u in self._data.users.values())
-            used = [int(k[len(key) :]) for k in keys if _number_after(key, k)]
-            self._data.nickname_suffixes[key] = max([1, *used])
-        self._data.nickname_suffixes[key] += 1
-        return self._data.nickname_suffixes[key]
+            last = first_suffix(key, keys) - 1
+        self._data.nickname_suffixes[key] = last + 1
+        return last + 1
 
     def add(self, new_user: NewUser) -> User:
         user_id = next(self._data.user_ids)

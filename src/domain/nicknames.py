@@ -57,6 +57,17 @@ def choose_nickname(candidates: Iterable[str | None]) -> str:
     return LAST_RESORT_NICKNAME
 
 
+def first_suffix(base_key: str, taken_keys: Iterable[str]) -> int:
+    """The first number to hand out after the nickname `base_key`: one more than the highest
+    number any taken key adds to it ("gamer", {"gamer", "gamer7"} -> 8), 2 if none does."""
+    numbers = [1]
+    for key in taken_keys:
+        rest = key[len(base_key) :]
+        if key.startswith(base_key) and rest.isascii() and rest.isdigit() and rest[0] != "0":
+            numbers.append(int(rest))
+    return max(numbers) + 1
+
+
 def make_unique(
     nickname: str,
     is_taken: Callable[[str], bool],

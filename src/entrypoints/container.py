@@ -14,6 +14,7 @@ from adapters.redis.stores import (
     RedisLoginSessions,
     RedisLoginTransactions,
     RedisParkedCallbacks,
+    redis_answers,
     redis_client,
 )
 from adapters.sql.audit import SqlAuditTrail
@@ -55,18 +56,14 @@ def request_origin() -> Device:
     return Device(request.user_agent.string, request.remote_addr)
 
 
-def redis_answers(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-def readiness(engine: Engine, redis_url: str | None) -> dict[str, Callable[[], bool]]:
-    """What must answer for this instance to serve: the database, and Redis if configured."""
+def readiness(
+    engine: Engine, redis_url: str | None, shared_client: Callable[[], redis.Redis]
+) -> dict[str, Callable[[], bool]]:
+    """What must answer for this instance to serve: the database, and Redis if configured
+    (through the instance's one Redis client, made when first needed)."""
     checks: dict[str, Callable[[], bool]] = {"database": partial(database_answers, engine)}
     if redis_url:
-        checks["redis"] = partial(redis_answers, redis_url)
+        checks["redis"] = lambda: redis_answers(shared_client())
     return checks
 
 
@@ -143,7 +140,7 @@ class Container(containers.DeclarativeContainer):
         parts=adapter_parts,
     )
 
-    readiness_checks = providers.Singleton(readiness, engine, config.redis_url)
+    readiness_checks = providers.Singleton(readiness, engine, config.redis_url, redis.provider)
 
     clock = providers.Singleton(SystemClock)
     metrics_registry = providers.Singleton(

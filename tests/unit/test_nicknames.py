@@ -8,6 +8,7 @@ from domain.nicknames import (
     LAST_RESORT_NICKNAME,
     MAX_NICKNAME_LENGTH,
     choose_nickname,
+    first_suffix,
     make_unique,
     nickname_key,
     normalise_nickname,
@@ -109,11 +110,7 @@ def counter_kept_by_a_store(keys: set[str]):
     last: dict[str, int] = {}
 
     def next_suffix(base: str) -> int:
-        if base not in last:
-            rest = [k[len(base) :] for k in keys if k.startswith(base)]
-            used = [int(r) for r in rest if r.isascii() and r.isdigit() and r[0] != "0"]
-            last[base] = max([1, *used])
-        last[base] += 1
+        last[base] = last[base] + 1 if base in last else first_suffix(base, keys)
         return last[base]
 
     return next_suffix
@@ -154,3 +151,15 @@ def test_with_a_kept_counter_and_nicknames_taken_by_hand_no_two_share_a_key(step
         nickname = make_unique(choose_nickname([text]), keys.__contains__, next_suffix)
         assert is_valid_nickname(nickname) and nickname_key(nickname) not in keys
         keys.add(nickname_key(nickname))
+
+
+def test_the_first_suffix_counts_only_plain_numbers_after_the_base():
+    taken = {"gamer", "gamer7", "gamer07", "gamerx9", "gamer٣", "gam", "gamer12b"}
+    assert first_suffix("gamer", taken) == 8
+    assert first_suffix("elf", taken) == 2
+
+
+@given(st.sets(st.integers(min_value=1, max_value=10**6), max_size=20))
+def test_the_first_suffix_is_above_every_number_in_use(numbers):
+    taken = {"gamer", *(f"gamer{n}" for n in numbers)}
+    assert first_suffix("gamer", taken) == max([1, *numbers]) + 1

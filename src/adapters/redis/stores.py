@@ -82,6 +82,13 @@ def redis_client(url: str, timeout_seconds: float = 1.0) -> redis.Redis:
     )
 
 
+def redis_answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
 @contextmanager
 def _store_errors() -> Iterator[None]:
     try:

@@ -26,6 +26,7 @@ from adapters.sql.tables import (
     row_of,
     users,
 )
+from adapters.sql.unit_of_work import USER_BY_ID, user_of
 from domain.model import LoginSession, LoginTransaction, ParkedCallback, PendingLink, User
 
 
@@ -70,7 +71,6 @@ _SESSIONS_OF = (
     .where(login_sessions.c.user_id == bindparam("user_id"))
     .order_by(login_sessions.c.created_at.desc())
 )
-_USER = select(users).where(users.c.id == bindparam("id"))
 _REMOVE_EXPIRED_SESSIONS = expired_rows(login_sessions, "token_hash")
 _SESSION_FIELDS = [column.name for column in login_sessions.c]
 _LIVE_SESSIONS = select(func.count()).where(login_sessions.c.expires_at > bindparam("now"))
@@ -168,10 +168,8 @@ class SqlUserDirectory(_SingleStatements):
     """A user by id in one statement, for session stores kept outside the database."""
 
     def get(self, user_id: int) -> User | None:
-        row = self._first(_USER, id=user_id)
-        if row is None:
-            return None
-        return User(row.id, row.nickname, row.email, row.active, row.created_at)
+        row = self._first(USER_BY_ID, id=user_id)
+        return None if row is None else user_of(row)
 
 
 class SqlLoginTransactions(_SingleStatements):

@@ -20,10 +20,10 @@ from adapters.sql.engine import SQLITE_IMMEDIATE
 from adapters.sql.errors import domain_errors
 from adapters.sql.tables import identities, nickname_suffixes, posts, row_of, users
 from domain.model import Identity, NewUser, Post, User
-from domain.nicknames import nickname_key
+from domain.nicknames import first_suffix, nickname_key
 
 # Built once: SQLAlchemy then finds each compiled statement in its cache at once.
-_USER_BY_ID = select(users).where(users.c.id == bindparam("id"))
+USER_BY_ID = select(users).where(users.c.id == bindparam("id"))
 _USER_BY_NICKNAME_KEY = select(users).where(users.c.nickname_key == bindparam("key"))
 _USER_BY_EMAIL = select(users).where(users.c.email == bindparam("email"))
 _USER_OF_IDENTITY = (
@@ -93,10 +93,10 @@ class _Database:
 
     def user(self, statement: Executable, **parameters: Any) -> User | None:
         row = self.execute(statement, **parameters).first()
-        return None if row is None else _user(row)
+        return None if row is None else user_of(row)
 
 
-def _user(row: Row[Any]) -> User:
+def user_of(row: Row[Any]) -> User:
     return User(row.id, row.nickname, row.email, row.active, row.created_at)
 
 
@@ -105,19 +105,12 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-def suffix_after(base_key: str, key: str) -> int:
-    """The number `key` adds after `base_key` ("gamer", "gamer12" -> 12), else 0."""
-    rest = key[len(base_key) :]
-    numbered = key.startswith(base_key) and rest.isascii() and rest.isdigit()
-    return int(rest) if numbered and rest[0] != "0" else 0
-
-
 class SqlUsers:
     def __init__(self, database: _Database) -> None:
         self._db = database
 
     def get(self, user_id: int) -> User | None:
-        return self._db.user(_USER_BY_ID, id=user_id)
+        return self._db.user(USER_BY_ID, id=user_id)
 
     def by_nickname(self, nickname: str) -> User | None:
         return self._db.user(_USER_BY_NICKNAME_KEY, key=nickname_key(nickname))
@@ -138,7 +131,7 @@ class SqlUsers:
         if last is not None:
             return int(last)
         rows = self._db.execute(_KEYS_STARTING_WITH, pattern=_like_prefix(key))
-        first = 1 + max([1, *(suffix_after(key, taken) for (taken,) in rows)])
+        first = first_suffix(key, (taken for (taken,) in rows))
         self._db.execute(_FIRST_SUFFIX, base_key=key, last_suffix=first)
         return first
 
@@ -165,7 +158,7 @@ class SqlUsers:
         self._db.execute(_SET_ACTIVE, user_id=user_id, is_active=active)
 
     def list(self) -> Sequence[User]:
-        return [_user(row) for row in self._db.execute(_ALL_USERS)]
+        return [user_of(row) for row in self._db.execute(_ALL_USERS)]
 
 
 class SqlIdentities:
