@@ -1,8 +1,9 @@
-"""`python -m bench.steps [microblog|tutorial] [logins]`: the CPU of each request of a full
-login, through the app's WSGI callable in this process (no server), the provider serving in
-another thread. Thread CPU time, so the provider's work is not counted. `PROFILE_STEP=4`
-also prints a cProfile (CPU clock) of the requests whose label starts with "4"; `BENCH_LOGS=1`
-logs JSON lines as gunicorn's workers do (otherwise logging is off)."""
+"""`python -m bench.steps [microblog|tutorial] [logins] [pages]`: the CPU of each request of a
+full login, then of `pages` signed-in index pages (200 unless said), through the app's WSGI
+callable in this process (no server), the provider serving in another thread. Thread CPU time,
+so the provider's work is not counted. `PROFILE_STEP=4` also prints a cProfile (CPU clock) of
+the requests whose label starts with "4" (8 for the signed-in pages); `BENCH_LOGS=1` logs JSON
+lines as gunicorn's workers do (otherwise logging is off)."""
 
 import cProfile
 import logging
@@ -69,8 +70,9 @@ class Steps:
         return response
 
 
-def log_in_and_out(app: Any, kind: str, op: str, name: str, timed: Callable) -> None:
-    client, provider = app.test_client(), requests.Session()
+def log_in(app: Any, client: Any, kind: str, op: str, name: str, timed: Callable) -> Any:
+    """From the anonymous index to the signed-in one; the index page's response."""
+    provider = requests.Session()
     page = timed("1 GET /index, anonymous", lambda: client.get("/index"))
     login_path = page.headers["Location"]
     page = timed("2 GET the login page", lambda: client.get(login_path))
@@ -86,6 +88,12 @@ def log_in_and_out(app: Any, kind: str, op: str, name: str, timed: Callable) -> 
     landing = urlsplit(page.headers["Location"]).path
     page = timed("5 GET /index", lambda: client.get(landing))
     assert b"<h1>Hi, " in page.data, page.data[:500]
+    return page
+
+
+def log_in_and_out(app: Any, kind: str, op: str, name: str, timed: Callable) -> None:
+    client = app.test_client()
+    page = log_in(app, client, kind, op, name, timed)
     if kind == "tutorial":
         page = timed("6 log out", lambda: client.get("/logout"))
         while page.status_code in (301, 302, 303):
@@ -100,9 +108,19 @@ def log_in_and_out(app: Any, kind: str, op: str, name: str, timed: Callable) -> 
         timed("7 GET the login page", lambda: client.get(location))
 
 
+def signed_in_pages(app: Any, kind: str, op: str, pages: int, timed: Callable) -> None:
+    """One person signs in, then asks for the index `pages` times with the same cookies."""
+    client = app.test_client()
+    log_in(app, client, kind, op, "reader", lambda label, request: request())
+    for _ in range(pages):
+        page = timed("8 GET /index, signed in", lambda: client.get("/index"))
+        assert page.status_code == 200 and "Set-Cookie" not in page.headers, page.headers
+
+
 def main() -> None:
     kind = sys.argv[1] if len(sys.argv) > 1 else "microblog"
     logins = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    pages = int(sys.argv[3]) if len(sys.argv) > 3 else 200
     if os.environ.get("BENCH_LOGS"):
         from entrypoints.logs import configure_logging
 
@@ -117,12 +135,14 @@ def main() -> None:
             log_in_and_out(app, kind, op, f"warm{n}", lambda label, request: request())
         for n in range(logins):
             log_in_and_out(app, kind, op, f"person{n}", steps.timed)
+        signed_in_pages(app, kind, op, pages, steps.timed)
     total = 0.0
     for label in sorted(steps.costs):
         samples = steps.costs[label]
-        total += sum(samples) / logins
-        per_login = len(samples) // logins
-        print(f"{label:26} median {statistics.median(samples):6.0f} us  x{per_login}")
+        per_login = not label.startswith("8")
+        total += sum(samples) / logins if per_login else 0
+        times = len(samples) // logins if per_login else len(samples)
+        print(f"{label:26} median {statistics.median(samples):6.0f} us  x{times}")
     print(f"{kind}: {total / 1000:.2f} ms CPU per login (mean), {logins} logins")
     if steps.profile_step:
         stats = pstats.Stats(steps.profiler)

@@ -1,12 +1,13 @@
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from dependency_injector import providers
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, has_request_context, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -33,7 +34,9 @@ SECURITY_HEADERS = {
 }
 MAX_REQUEST_BYTES = 64 * 1024
 DEV_SECRET = re.compile(r"[0-9a-f]{64}")
-HSTS = "max-age=31536000; includeSubDomains"
+SECURITY_HEADERS_HTTPS = SECURITY_HEADERS | {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains"
+}
 PRIVATE_BLUEPRINTS = frozenset({"auth", "account", "pages"})
 
 
@@ -66,6 +69,7 @@ def create_app(
     set_up_rate_limits(app, settings)
     register_error_pages(app)
     app.after_request(_add_security_headers)
+    app.jinja_env.globals["url_for"] = _remembered_links()
     if settings["trusted_proxies"]:
         # Client address and scheme from the X-Forwarded-* headers the proxies in front set.
         hops = settings["trusted_proxies"]
@@ -155,11 +159,33 @@ def _set_up_login(app: Flask) -> None:
         return None if user is None else LoginUser(user, token)
 
 
+def _remembered_links() -> Callable[..., str]:
+    """`url_for` for templates, each link built once: every link in them names a fixed
+    endpoint with fixed arguments, and its path changes only with the app's mount point."""
+
+    @lru_cache(maxsize=256)
+    def build(script_root: str, endpoint: str, arguments: tuple[tuple[str, Any], ...]) -> str:
+        return url_for(endpoint, **dict(arguments))
+
+    def link(endpoint: str, **arguments: Any) -> str:
+        fixed = all(
+            isinstance(v, str | int) and not k.startswith("_") for k, v in arguments.items()
+        )
+        if not (fixed and has_request_context()) or endpoint.startswith("."):
+            return url_for(endpoint, **arguments)
+        return build(request.script_root, endpoint, tuple(sorted(arguments.items())))
+
+    return link
+
+
 def _add_security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if current_app.config["MICROBLOG_HTTPS"]:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    present = {name.lower() for name, _ in response.headers}
+    https = current_app.config["MICROBLOG_HTTPS"]
+    response.headers.extend(
+        (name, value)
+        for name, value in (SECURITY_HEADERS_HTTPS if https else SECURITY_HEADERS).items()
+        if name.lower() not in present  # a page may set its own
+    )
     if (request.blueprint or "") in PRIVATE_BLUEPRINTS:
         # Sign-in pages, providers' answers and account details stay out of every cache.
         response.headers["Cache-Control"] = "no-store"

@@ -129,6 +129,26 @@ def test_pages_carry_security_headers(client):
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
 
 
+def test_a_page_keeps_a_security_header_of_its_own_and_gets_the_others_once(app, client):
+    @app.get("/framed")
+    def framed():
+        return "framed", {"X-Frame-Options": "SAMEORIGIN"}
+
+    headers = client.get("/framed").headers
+    assert headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    for name in ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy"):
+        assert len(headers.getlist(name)) == 1, name
+
+
+def test_links_follow_the_path_the_site_is_mounted_at(client):
+    # Links are built once per mount point: a site behind /blog links under /blog.
+    for mount in ("", "/blog", ""):
+        site = f"http://localhost{mount}/"
+        page = client.get("/login", base_url=site).get_data(as_text=True)
+        assert f'href="{mount}/static/microblog.css"' in page
+        assert f'href="{mount}/index"' in page
+
+
 def test_cookies_are_http_only_and_same_site_lax(client):
     log_in(client, remember=True)
     for name in ("session", "remember_token"):

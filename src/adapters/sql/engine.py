@@ -6,7 +6,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_IMMEDIATE = "sqlite_immediate"
-SQLITE_AUTOCOMMIT = "sqlite_autocommit"
 
 
 def create_database_engine(url: str, **options: Any) -> Engine:
@@ -35,8 +34,6 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
-        if options.get(SQLITE_AUTOCOMMIT, False):
-            return  # the sqlite3 module, with isolation_level None, commits each statement
         # IMMEDIATE takes the write lock up front, so a writer waits (busy_timeout) for another
         # instead of failing when its read snapshot turns out stale at its first write.
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(SQLITE_IMMEDIATE) else "BEGIN")
@@ -61,5 +58,8 @@ def autocommitting(engine: Engine) -> Engine:
     round trips per call on PostgreSQL and two statements on SQLite.
     """
     if engine.dialect.name == "sqlite":
-        return engine.execution_options(**{SQLITE_AUTOCOMMIT: True})
+        # With isolation_level None (above) the sqlite3 module commits each statement by itself,
+        # so this is the same pool and dialect without the BEGIN listener. An engine with any
+        # connection-event listener runs SQLAlchemy's event dispatch around every statement.
+        return Engine(engine.pool, engine.dialect, engine.url)
     return engine.execution_options(isolation_level="AUTOCOMMIT")
