@@ -218,6 +218,11 @@ class Bench:
         )
         return self.serve(command, env, port, name)
 
+    def serve_floor(self, spec: str) -> Served:
+        port = free_port()
+        command = gunicorn_command(spec, port, WORKERS, "python:entrypoints.gunicorn_config")
+        return self.serve(command, dict(os.environ), port, spec.split(":")[-1])
+
     def serve_baseline(self, database_url: str) -> Served:
         port = free_port()
         command = gunicorn_command(
@@ -280,6 +285,10 @@ def against_the_tutorial(bench: Bench) -> None:
     ours = bench.serve_app(database_url, "microblog")
     tutorial = bench.serve_tutorial("tutorial")
     baseline = bench.serve_baseline(database_url)
+    floors = {
+        "floor, bare WSGI": bench.serve_floor("bench.floor_apps:wsgi"),
+        "floor, Flask hello page": bench.serve_floor("bench.floor_apps:flask_hello"),
+    }
     sites = {"tutorial": tutorial, "microblog": ours}
     for name, site in sites.items():  # warm both: imports, associations, statement caches
         bench.logins(site.url, site.cpu_seconds, bench.names(f"warm-{name}", 40), name)
@@ -308,8 +317,9 @@ def against_the_tutorial(bench: Bench) -> None:
             bench.figure(table, f"{name}: logins/s, new users").samples.append(new_rate)
             bench.figure(table, f"{name}: logins/s, returning users").samples.append(old_rate)
         pages = {}
-        for name, site in [("baseline", baseline), *((n, sites[n]) for n in order)]:
-            pages[name] = wrk(f"{site.url}/index", cookies[name])
+        servers = [*floors.items(), ("baseline", baseline), *((n, sites[n]) for n in order)]
+        for name, site in servers:
+            pages[name] = wrk(f"{site.url}/index", cookies.get(name, ""))
             rps, p50, p99 = pages[name]
             bench.figure(table, f"{name}: index requests/s").samples.append(rps)
             bench.figure(table, f"{name}: index p50 ms").samples.append(p50)
@@ -335,7 +345,10 @@ def against_the_tutorial(bench: Bench) -> None:
         ratio(
             RATIOS, "index requests/s vs the bare Flask-Login app (target >= 0.9)"
         ).samples.append(pages["microblog"][0] / pages["baseline"][0])
-    for served in (ours, tutorial, baseline):
+        ratio(
+            RATIOS, "index requests/s: the ceiling, Flask's hello page / the tutorial's index"
+        ).samples.append(pages["floor, Flask hello page"][0] / pages["tutorial"][0])
+    for served in (ours, tutorial, baseline, *floors.values()):
         served.stop()
 
 

@@ -2,8 +2,8 @@
 full login, then of `pages` signed-in index pages (200 unless said), through the app's WSGI
 callable in this process (no server), the provider serving in another thread. Thread CPU time,
 so the provider's work is not counted. `PROFILE_STEP=4` also prints a cProfile (CPU clock) of
-the requests whose label starts with 4 (34: with 3 or 4; 8: the signed-in pages); `BENCH_LOGS=1` logs JSON
-lines as gunicorn's workers do (otherwise logging is off)."""
+the requests whose label starts with 4 (34: with 3 or 4; 8: the signed-in pages), which
+`PROFILE_FILE` keeps; `BENCH_LOGS=1` logs JSON lines as gunicorn's workers do."""
 
 import cProfile
 import logging
