@@ -63,6 +63,7 @@ key = "openid-stateless"
 name = "OpenID (stateless)"
 stateless = true
 """
+GUNICORN_CONFIG = "python:entrypoints.gunicorn_config"
 RATIOS = "Ratios (this app / the tutorial's app, same run, alternating)"
 
 
@@ -202,36 +203,37 @@ class Bench:
         name: str,
         *extra: str,
         workers: int = WORKERS,
-        config: str = "python:entrypoints.gunicorn_config",
+        config: str = GUNICORN_CONFIG,
         **settings: str,
     ) -> Served:
         port = free_port()
         command = gunicorn_command("entrypoints.app:create_app()", port, workers, config, *extra)
         return self.serve(command, self.app_env(database_url, port, **settings), port, name)
 
-    def serve_tutorial(self, name: str) -> Served:
+    def serve_module(
+        self, spec: str, name: str, env: Callable[[int], dict[str, str]] | None = None
+    ) -> Served:
+        """An app of this repository under the production gunicorn command and config;
+        `env(port)` gives its environment (this process's by default)."""
         port = free_port()
+        command = gunicorn_command(spec, port, WORKERS, GUNICORN_CONFIG)
+        return self.serve(command, env(port) if env else dict(os.environ), port, name)
+
+    def serve_tutorial(self, name: str) -> Served:
         folder = self.workdir / name
-        env = os.environ | {"TUTORIAL_WORKDIR": str(folder)}
-        command = gunicorn_command(
-            "bench.tutorial_app:app", port, WORKERS, "python:entrypoints.gunicorn_config"
+        return self.serve_module(
+            "bench.tutorial_app:app", name, lambda _: os.environ | {"TUTORIAL_WORKDIR": str(folder)}
         )
-        return self.serve(command, env, port, name)
 
     def serve_floor(self, spec: str) -> Served:
-        port = free_port()
-        command = gunicorn_command(spec, port, WORKERS, "python:entrypoints.gunicorn_config")
-        return self.serve(command, dict(os.environ), port, spec.split(":")[-1])
+        return self.serve_module(spec, spec.split(":")[-1])
 
     def serve_baseline(self, database_url: str) -> Served:
-        port = free_port()
-        command = gunicorn_command(
+        return self.serve_module(
             "bench.baseline_app:create_baseline_app()",
-            port,
-            WORKERS,
-            "python:entrypoints.gunicorn_config",
+            "baseline",
+            lambda port: self.app_env(database_url, port),
         )
-        return self.serve(command, self.app_env(database_url, port), port, "baseline")
 
     def names(self, prefix: str, count: int = LOGINS) -> list[str]:
         self.counter += 1
