@@ -8,10 +8,8 @@ from typing import Any
 
 from dependency_injector import providers
 from flask import Flask, Response, current_app, has_request_context, request, url_for
-from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
-from itsdangerous import URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from entrypoints import account, auth, health, metrics, pages
@@ -23,6 +21,7 @@ from entrypoints.login_user import LoginUser
 from entrypoints.logs import set_up_request_ids
 from entrypoints.protocols import PROTOCOLS, ProtocolAdapter
 from entrypoints.rate_limits import set_up_rate_limits
+from entrypoints.session_cookies import SessionCookies
 from entrypoints.settings import ConfigurationError, load_settings
 
 SECURITY_HEADERS = {
@@ -127,18 +126,6 @@ def _instance_secret(path: Path) -> str:
     if not DEV_SECRET.fullmatch(key):
         raise ConfigurationError(f"{path} is not a key this site made: delete it to make a new one")
     return key
-
-
-class SessionCookies(SecureCookieSessionInterface):
-    """Flask's signed session cookies, with the signer built once, not twice a request."""
-
-    _signer: tuple[object, URLSafeTimedSerializer | None] = (None, None)
-
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
-        if self._signer[0] != keys:
-            self._signer = (keys, super().get_signing_serializer(app))
-        return self._signer[1]
 
 
 def _set_up_login(app: Flask) -> None:

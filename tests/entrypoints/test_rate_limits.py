@@ -2,9 +2,11 @@ import logging
 import time
 
 import pytest
+from flask import Flask
 
 from adapters.sql.migrate import upgrade_database
 from devtools.servers import free_port
+from entrypoints.rate_limits import hooks_only_on
 from tests.entrypoints.conftest import log_in, make_app, start_login
 
 
@@ -88,3 +90,31 @@ def test_a_bad_limit_is_refused_at_start(tmp_path):
 
     with pytest.raises(ConfigurationError, match=r"rate_limit_login: .*is not a limit"):
         make_app(tmp_path, rate_limit_login="thirty a minute")
+
+
+def test_an_extensions_request_hooks_run_only_on_the_endpoints_given():
+    app = Flask(__name__)
+    app.add_url_rule("/limited", "limited", lambda: "limited")
+    app.add_url_rule("/free", "free", lambda: "free")
+    ran: list[str] = []
+
+    def install(app):
+        app.before_request(lambda: ran.append("before"))
+        app.after_request(lambda response: ran.append("after") or response)
+        app.teardown_request(lambda error: ran.append("teardown"))
+
+    hooks_only_on(app, {"limited"}, install)
+    client = app.test_client()
+    assert client.get("/free").get_data(as_text=True) == "free"
+    assert ran == []
+    assert client.get("/limited").get_data(as_text=True) == "limited"
+    assert ran == ["before", "after", "teardown"]
+
+
+def test_hooks_the_app_had_before_the_extension_still_run_everywhere():
+    app = Flask(__name__)
+    app.add_url_rule("/free", "free", lambda: "free")
+    app.after_request(lambda response: response.headers.set("X-Own", "yes") or response)
+    hooks_only_on(app, set(), lambda app: app.before_request(lambda: "refused"))
+    page = app.test_client().get("/free")
+    assert page.get_data(as_text=True) == "free" and page.headers["X-Own"] == "yes"
