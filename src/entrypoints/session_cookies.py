@@ -33,8 +33,8 @@ class SessionCookies(SecureCookieSessionInterface):
         return self._signer(app)[0]
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        serializer, verify = self._signer(app)
-        if serializer is None or verify is None:
+        verify = self._signer(app)[1]
+        if verify is None:  # no secret key
             return None
         cookie = request.cookies.get(self.get_cookie_name(app))
         if not cookie:
