@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from entrypoints import account, auth, health, metrics, pages
 from entrypoints.commands import register_commands
 from entrypoints.container import Container
+from entrypoints.csrf_tokens import sign_csrf_tokens_once_a_minute
 from entrypoints.deps import container
 from entrypoints.error_pages import register_error_pages
 from entrypoints.login_user import LoginUser
@@ -57,6 +58,7 @@ def create_app(
     # The return URL takes providers' answers posted from their own sites, which carry no
     # CSRF token; an answer is bound to its login by the provider adapter instead.
     CSRFProtect(app).exempt(auth.provider_return)
+    sign_csrf_tokens_once_a_minute(app)
     _set_up_login(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)

@@ -1,0 +1,52 @@
+"""The CSRF token a page's forms carry, signed by Flask-WTF at most once a minute per session.
+
+Flask-WTF signs the session's secret CSRF value afresh on every page with a form (a
+timestamped signature, about a tenth of a signed-in page's time). A worker keeps the token it
+signed for a session's value and hands it out again for a minute. What it hands out is still
+Flask-WTF's own token, checked by Flask-WTF on the next POST; it is at most a minute older than
+a fresh one, which shortens its validity (WTF_CSRF_TIME_LIMIT, an hour by default) by that
+much. Tokens are kept per secret key and per session value, so no two sessions ever share one.
+"""
+
+import time
+from functools import lru_cache
+
+from flask import Flask, current_app, g, session
+from flask_wtf.csrf import generate_csrf
+
+FIELD = "csrf_token"  # Flask-WTF's WTF_CSRF_FIELD_NAME, which this site keeps as it is
+SIGNED_AGAIN_AFTER_SECONDS = 60
+# Under a shorter WTF_CSRF_TIME_LIMIT, a minute off the token's validity would matter.
+SHORTEST_LIMIT_KEPT_FOR_SECONDS = 600
+TOKENS_KEPT = 1024
+
+
+class CsrfTokens:
+    def __init__(self) -> None:
+        # The first argument names the key and the session value a token was signed for; the
+        # second, the minute. An entry of an earlier minute is never asked for again. Flask-WTF
+        # hands out the token it already made in this request, if any, and signs otherwise.
+        self._signed = lru_cache(maxsize=TOKENS_KEPT)(lambda _for, _minute: generate_csrf())
+
+    def __call__(self) -> str:
+        if FIELD in g:  # already made for this request
+            return str(getattr(g, FIELD))
+        if _short_time_limit():
+            return str(generate_csrf())
+        if not isinstance(session.get(FIELD), str):
+            generate_csrf()  # the session's first secret value, signed: this minute's token
+        minute = int(time.time() // SIGNED_AGAIN_AFTER_SECONDS)
+        token = str(self._signed((current_app.secret_key, session[FIELD]), minute))
+        setattr(g, FIELD, token)  # where Flask-WTF looks first for the rest of the request
+        return token
+
+
+def _short_time_limit() -> bool:
+    limit = current_app.config.get("WTF_CSRF_TIME_LIMIT", 3600)
+    return limit is not None and limit < SHORTEST_LIMIT_KEPT_FOR_SECONDS
+
+
+def sign_csrf_tokens_once_a_minute(app: Flask) -> None:
+    """Templates' `csrf_token()`; registered after CSRFProtect's, so that it takes its place."""
+    tokens = CsrfTokens()
+    app.context_processor(lambda: {FIELD: tokens})
