@@ -208,8 +208,9 @@ class FakeLoginSessions:
         if token_hash in self.sessions:
             self.sessions[token_hash] = replace(self.sessions[token_hash], last_seen_at=now)
 
-    def remove(self, token_hash: str) -> None:
-        self.sessions.pop(token_hash, None)
+    def remove(self, token_hash: str) -> int | None:
+        removed = self.sessions.pop(token_hash, None)
+        return None if removed is None else removed.user_id
 
     def remove_all_of(self, user_id: int) -> int:
         doomed = [h for h, s in self.sessions.items() if s.user_id == user_id]

@@ -247,10 +247,9 @@ class Logins:
         return current_user(token, sessions=self._sessions, clock=self._clock, policy=self.policy)
 
     def log_out(self, token: str | None) -> None:
-        session = self._sessions.get(hash_token(token)) if token else None
-        log_out(token, sessions=self._sessions)
-        if session is not None:
-            self._audit.record("sign_out", session.user_id)
+        user_id = log_out(token, sessions=self._sessions)
+        if user_id is not None:
+            self._audit.record("sign_out", user_id)
 
     def log_out_everywhere(self, user_id: int) -> int:
         ended = log_out_everywhere(user_id, sessions=self._sessions)

@@ -287,10 +287,10 @@ def require_recent_sign_in(
     return session
 
 
-def log_out(token: str | None, *, sessions: LoginSessions) -> None:
-    """End one browser's session; its remember-me cookie dies with it."""
-    if token:
-        sessions.remove(hash_token(token))
+def log_out(token: str | None, *, sessions: LoginSessions) -> int | None:
+    """End one browser's session; its remember-me cookie dies with it. Returns the id of
+    the user it signed in, if it was still open."""
+    return sessions.remove(hash_token(token)) if token else None
 
 
 def log_out_everywhere(user_id: int, *, sessions: LoginSessions) -> int:

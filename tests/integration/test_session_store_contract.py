@@ -86,8 +86,9 @@ def test_login_sessions_are_found_by_token_hash_touched_and_removed(stores):
     later = session.created_at + timedelta(minutes=10)
     store.touch(session.token_hash, later)
     assert store.get(session.token_hash).last_seen_at == later
-    store.remove(session.token_hash)
+    assert store.remove(session.token_hash) == user.id
     assert store.get(session.token_hash) is None
+    assert store.remove(session.token_hash) is None  # ended once, and only once
     store.touch(session.token_hash, later)  # a removed session is not brought back
     assert store.get(session.token_hash) is None
 

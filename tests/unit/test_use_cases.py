@@ -503,6 +503,7 @@ def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(logins, a
     with pytest.raises(LoginCancelled):
         logins.finish("dev", cancelled.transaction_id, answer(cancelled, mode="cancel"))
     logins.log_out(signed_in.token)
+    logins.log_out(signed_in.token)  # already ended: nothing to record
     logins.log_out_everywhere(signed_in.user.id)
     assert [(e.kind, e.user_id, e.provider, e.detail) for e in audit.recorded] == [
         ("sign_in.succeeded", signed_in.user.id, "dev", None),

@@ -51,6 +51,7 @@ local user_id = redis.call('HGET', KEYS[1], 'user_id')
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if user_id then redis.call('ZREM', ARGV[2] .. user_id, ARGV[1]) end
+return user_id
 """
 _REMOVE_SESSIONS_OF = """
 local removed = 0
@@ -173,12 +174,13 @@ class RedisLoginSessions:
         with _store_errors():
             self._touch(keys=[self._key(token_hash)], args=[now.isoformat()])
 
-    def remove(self, token_hash: str) -> None:
+    def remove(self, token_hash: str) -> int | None:
         with _store_errors():
-            self._remove(
+            user_id = self._remove(
                 keys=[self._key(token_hash), self._all],
                 args=[token_hash, f"{self._prefix}user-sessions:"],
             )
+        return None if user_id is None else int(user_id)
 
     def remove_all_of(self, user_id: int) -> int:
         return self.remove_all_of_except(user_id, "")

@@ -58,8 +58,10 @@ _TOUCH_SESSION = (
     .where(login_sessions.c.token_hash == bindparam("hash"))
     .values(last_seen_at=bindparam("now"))
 )
-_REMOVE_SESSION = delete(login_sessions).where(
-    login_sessions.c.token_hash == bindparam("token_hash")
+_REMOVE_SESSION = (
+    delete(login_sessions)
+    .where(login_sessions.c.token_hash == bindparam("token_hash"))
+    .returning(login_sessions.c.user_id)
 )
 _REMOVE_SESSIONS_OF = delete(login_sessions).where(login_sessions.c.user_id == bindparam("user_id"))
 _REMOVE_OTHER_SESSIONS_OF = delete(login_sessions).where(
@@ -142,8 +144,9 @@ class SqlLoginSessions(_SingleStatements):
     def touch(self, token_hash: str, now: datetime) -> None:
         self._count(_TOUCH_SESSION, hash=token_hash, now=now)
 
-    def remove(self, token_hash: str) -> None:
-        self._count(_REMOVE_SESSION, token_hash=token_hash)
+    def remove(self, token_hash: str) -> int | None:
+        row = self._first(_REMOVE_SESSION, token_hash=token_hash)
+        return None if row is None else int(row.user_id)
 
     def remove_all_of(self, user_id: int) -> int:
         return self._count(_REMOVE_SESSIONS_OF, user_id=user_id)
