@@ -5,6 +5,8 @@ import time
 from contextlib import contextmanager
 
 import pytest
+import requests
+import urllib3
 from flask import Flask, Response, redirect
 from hypothesis import given
 from hypothesis import strategies as st
@@ -64,6 +66,13 @@ def client(policy=LOCAL):
 def test_an_allowed_host_is_fetched(site):
     response = client().request("GET", f"{site}/small")
     assert (response.status, response.text()) == (200, "hello")
+
+
+def test_other_http_clients_of_the_process_keep_their_own_connections(site):
+    SafeHttpClient(FetchPolicy())  # refuses loopback: only for its own requests
+    with urllib3.PoolManager(retries=False) as others:
+        assert others.request("GET", f"{site}/small").status == 200
+    assert requests.get(f"{site}/small", timeout=5).text == "hello"
 
 
 def test_python3_openid_posts_through_it_as_a_form(site):

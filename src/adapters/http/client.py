@@ -172,6 +172,9 @@ class SafeHttpClient:
         self.policy = policy or FetchPolicy()
         self._user_agent = user_agent
         self._pools = urllib3.PoolManager(num_pools=20, retries=False, ssl_context=_tls_context())
+        # urllib3 hands every PoolManager its one module-wide dict: changed in place, it would
+        # send every other client of the process (requests included) through this policy.
+        self._pools.pool_classes_by_scheme = {}
         for scheme, pool_class, connection_class in (
             ("http", HTTPConnectionPool, HTTPConnection),
             ("https", HTTPSConnectionPool, HTTPSConnection),
