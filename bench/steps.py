@@ -1,9 +1,12 @@
-"""`python -m bench.steps [microblog|tutorial] [logins] [pages]`: the CPU of each request of a
-full login, then of `pages` signed-in index pages (200 unless said), through the app's WSGI
-callable in this process (no server), the provider serving in another thread. Thread CPU time,
-so the provider's work is not counted. `PROFILE_STEP=4` also prints a cProfile (CPU clock) of
-the requests whose label starts with 4 (34: with 3 or 4; 8: the signed-in pages), which
-`PROFILE_FILE` keeps; `BENCH_LOGS=1` logs JSON lines as gunicorn's workers do."""
+"""`python -m bench.steps [microblog|tutorial|both] [logins] [pages]`: the CPU of each request
+of a full login, then of `pages` signed-in index pages (200 unless said), through the app's
+WSGI callable in this process (no server), the provider serving in another thread. Thread CPU
+time, so the provider's work is not counted. `both` runs the two apps in turn, a login or a
+hundred pages each, and prints this app's figures as ratios to the tutorial's: measured at the
+same moments on the same CPU, the ratios hold while the machine's speed drifts.
+`PROFILE_STEP=4` also prints a cProfile (CPU clock) of the requests whose label starts with 4
+(34: with 3 or 4; 8: the signed-in pages), which `PROFILE_FILE` keeps; `BENCH_LOGS=1` logs
+JSON lines as gunicorn's workers do."""
 
 import cProfile
 import logging
@@ -19,13 +22,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from openid import fetchers
 
+from adapters.openid.fetcher import fetching_with
 from devtools.servers import free_port
 from entrypoints.commands import served
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 WARM_UP = 30
+PAGES_IN_TURN = 100
 
 
 def make_app(kind: str, folder: str) -> Any:
@@ -33,7 +39,7 @@ def make_app(kind: str, folder: str) -> Any:
         os.environ["TUTORIAL_WORKDIR"] = folder
         from bench.tutorial_app import app
 
-        return app
+        return with_its_own_fetcher(app)
     from adapters.sql.migrate import upgrade_database
     from entrypoints.app import create_app
 
@@ -49,6 +55,20 @@ def make_app(kind: str, folder: str) -> Any:
         }
     )
     upgrade_database(app.extensions["container"].engine())
+    return app
+
+
+def with_its_own_fetcher(app: Any) -> Any:
+    """The tutorial's app fetching with python3-openid's own fetcher, as when it runs alone:
+    once this app's relying party has run in the process, python3-openid's process-wide fetcher
+    refuses every call made outside one of its relying parties."""
+    wsgi_app = app.wsgi_app
+
+    def fetching_as_alone(environ: Any, start_response: Any) -> Any:
+        with fetching_with(fetchers.ExceptionWrappingFetcher(fetchers.createHTTPFetcher())):
+            return wsgi_app(environ, start_response)
+
+    app.wsgi_app = fetching_as_alone
     return app
 
 
@@ -108,10 +128,15 @@ def log_in_and_out(app: Any, kind: str, op: str, name: str, timed: Callable) -> 
         timed("7 GET the login page", lambda: client.get(location))
 
 
-def signed_in_pages(app: Any, kind: str, op: str, pages: int, timed: Callable) -> None:
-    """One person signs in, then asks for the index `pages` times with the same cookies."""
+def signed_in_reader(app: Any, kind: str, op: str) -> Any:
+    """A browser of `app` with one person signed in."""
     client = app.test_client()
     log_in(app, client, kind, op, "reader", lambda label, request: request())
+    return client
+
+
+def read_pages(client: Any, pages: int, timed: Callable) -> None:
+    """The signed-in index page, `pages` times with the same cookies."""
     for _ in range(pages):
         page = timed("8 GET /index, signed in", lambda: client.get("/index"))
         assert page.status_code == 200 and "Set-Cookie" not in page.headers, page.headers
@@ -127,15 +152,32 @@ def main() -> None:
         configure_logging()
     else:
         logging.disable(logging.INFO)
-    app = make_app(kind, tempfile.mkdtemp(prefix="microblog-steps-"))
+    kinds = ["microblog", "tutorial"] if kind == "both" else [kind]
+    apps = {k: make_app(k, tempfile.mkdtemp(prefix=f"{k}-steps-")) for k in kinds}
+    steps = {k: Steps(os.environ.get("PROFILE_STEP")) for k in kinds}
     op = f"http://127.0.0.1:{free_port()}"
-    steps = Steps(os.environ.get("PROFILE_STEP"))
     with served(create_dev_provider(DevProviderSettings(op, auto_approve=True)), op):
         for n in range(WARM_UP):
-            log_in_and_out(app, kind, op, f"warm{n}", lambda label, request: request())
+            for k, app in apps.items():
+                log_in_and_out(app, k, op, f"warm{n}", lambda label, request: request())
         for n in range(logins):
-            log_in_and_out(app, kind, op, f"person{n}", steps.timed)
-        signed_in_pages(app, kind, op, pages, steps.timed)
+            for k, app in apps.items():
+                log_in_and_out(app, k, op, f"person{n}", steps[k].timed)
+        readers = {k: signed_in_reader(app, k, op) for k, app in apps.items()}
+        for _ in range(0, pages, PAGES_IN_TURN):
+            for k in kinds:
+                read_pages(readers[k], min(PAGES_IN_TURN, pages), steps[k].timed)
+    totals = {k: report(k, steps[k], logins) for k in kinds}
+    if kind == "both":
+        print("this app / the tutorial's, medians taken in turn:")
+        for label in sorted(steps["microblog"].costs):
+            ours, theirs = (statistics.median(steps[k].costs.get(label, [0])) for k in kinds)
+            print(f"  {label:26} {ours / theirs:5.2f}" if theirs else f"  {label:26}  -")
+        print(f"  {'CPU per login (mean)':26} {totals['microblog'] / totals['tutorial']:5.2f}")
+
+
+def report(kind: str, steps: Steps, logins: int) -> float:
+    """Prints the steps' medians; returns the mean CPU ms per login."""
     total = 0.0
     for label in sorted(steps.costs):
         samples = steps.costs[label]
@@ -149,6 +191,7 @@ def main() -> None:
         stats.sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_TOP", "50")))
         if os.environ.get("PROFILE_FILE"):
             stats.dump_stats(os.environ["PROFILE_FILE"])
+    return total
 
 
 if __name__ == "__main__":
