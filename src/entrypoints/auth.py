@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Length
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
 from domain.services import Connected, LinkPending
 from entrypoints.container import RETURN_PATH, request_origin
+from entrypoints.csrf_tokens import csrf_token
 from entrypoints.deps import container
 from entrypoints.login_user import LoginUser
 
@@ -118,6 +119,7 @@ def provider_return(key: str) -> ResponseReturnValue:
         remember=result.session.remember,
         duration=logins.policy.remembered_lifetime,
     )
+    csrf_token()  # the new session's CSRF secret goes out now: its first page keeps the cookie
     if result.joined:
         flash(f"Connected your {result.joined} login to this account.", "info")
     return redirect(result.next_url or url_for("pages.index"))

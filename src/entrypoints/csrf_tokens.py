@@ -19,6 +19,7 @@ SIGNED_AGAIN_AFTER_SECONDS = 60
 # Under a shorter WTF_CSRF_TIME_LIMIT, a minute off the token's validity would matter.
 SHORTEST_LIMIT_KEPT_FOR_SECONDS = 600
 TOKENS_KEPT = 1024
+EXTENSION = "microblog_csrf_tokens"
 
 
 class CsrfTokens:
@@ -49,4 +50,12 @@ def _short_time_limit() -> bool:
 def sign_csrf_tokens_once_a_minute(app: Flask) -> None:
     """Templates' `csrf_token()`; registered after CSRFProtect's, so that it takes its place."""
     tokens = CsrfTokens()
+    app.extensions[EXTENSION] = tokens
     app.context_processor(lambda: {FIELD: tokens})
+
+
+def csrf_token() -> str:
+    """This request's token, the one its page's forms carry (and the session's secret value,
+    made if it has none yet)."""
+    tokens: CsrfTokens = current_app.extensions[EXTENSION]
+    return tokens()

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 import pytest
 
 from entrypoints import csrf_tokens
-from tests.entrypoints.conftest import csrf_token, log_in
+from tests.entrypoints.conftest import CSRF_FIELD, csrf_token, log_in
 
 
 class Signings:
@@ -87,3 +87,12 @@ def test_a_short_csrf_time_limit_gets_a_freshly_signed_token_on_every_page(app, 
     signed = signings.count
     csrf_token(client, "/index")
     assert signings.count == signed + 1
+
+
+def test_the_first_page_after_signing_in_keeps_the_cookie_the_sign_in_set(client):
+    signed_in = log_in(client)
+    assert "Set-Cookie" in signed_in.headers
+    first_page = client.get("/index")
+    assert first_page.status_code == 200
+    assert "Set-Cookie" not in first_page.headers
+    assert logged_out(client, CSRF_FIELD.search(first_page.get_data(as_text=True)).group(1))
