@@ -5,7 +5,8 @@ timestamped signature, about a tenth of a signed-in page's time). A worker keeps
 signed for a session's value and hands it out again for a minute. What it hands out is still
 Flask-WTF's own token, checked by Flask-WTF on the next POST; it is at most a minute older than
 a fresh one, which shortens its validity (WTF_CSRF_TIME_LIMIT, an hour by default) by that
-much. Tokens are kept per secret key and per session value, so no two sessions ever share one.
+much. Tokens are kept per secret key (Flask-WTF's own, if set, and the app's) and per session
+value, so no two sessions ever share one.
 """
 
 import time
@@ -24,7 +25,7 @@ EXTENSION = "microblog_csrf_tokens"
 
 class CsrfTokens:
     def __init__(self) -> None:
-        # The first argument names the key and the session value a token was signed for; the
+        # The first argument names the keys and the session value a token was signed for; the
         # second, the minute. An entry of an earlier minute is never asked for again. Flask-WTF
         # hands out the token it already made in this request, if any, and signs otherwise.
         self._signed = lru_cache(maxsize=TOKENS_KEPT)(lambda _for, _minute: generate_csrf())
@@ -37,7 +38,8 @@ class CsrfTokens:
         if not isinstance(session.get(FIELD), str):
             generate_csrf()  # the session's first secret value, signed: this minute's token
         minute = int(time.time() // SIGNED_AGAIN_AFTER_SECONDS)
-        token = str(self._signed((current_app.secret_key, session[FIELD]), minute))
+        keys = (current_app.config.get("WTF_CSRF_SECRET_KEY"), current_app.secret_key)
+        token = str(self._signed((*keys, session[FIELD]), minute))
         setattr(g, FIELD, token)  # where Flask-WTF looks first for the rest of the request
         return token
 

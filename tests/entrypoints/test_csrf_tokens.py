@@ -70,11 +70,16 @@ def test_a_session_that_starts_again_gets_a_token_of_its_own(client, signings):
     assert logged_out(client, after)
 
 
-def test_a_new_secret_key_gets_tokens_signed_with_it(app, client, signings):
+@pytest.mark.parametrize("changed", ["the app's", "Flask-WTF's own"])
+def test_a_new_secret_key_gets_tokens_signed_with_it(app, client, signings, changed):
     log_in(client)
     old = csrf_token(client, "/index")
-    app.secret_key = "another-secret-key-of-more-than-thirty-two-characters"
-    log_in(client)  # the old key's cookie is refused: a new session
+    new_key = "another-secret-key-of-more-than-thirty-two-characters"
+    if changed == "the app's":
+        app.secret_key = new_key
+        log_in(client)  # the old key's cookie is refused: a new session
+    else:
+        app.config["WTF_CSRF_SECRET_KEY"] = new_key
     new = csrf_token(client, "/index")
     assert new != old
     assert logged_out(client, new)
