@@ -1,9 +1,13 @@
-"""`python -m bench.steps [microblog|tutorial|both] [logins] [pages]`: the CPU of each request
-of a full login, then of `pages` signed-in index pages (200 unless said), through the app's
-WSGI callable in this process (no server), the provider serving in another thread. Thread CPU
-time, so the provider's work is not counted. `both` runs the two apps in turn, a login or a
-hundred pages each, and prints this app's figures as ratios to the tutorial's: measured at the
-same moments on the same CPU, the ratios hold while the machine's speed drifts.
+"""`python -m bench.steps [microblog|tutorial|floor|both|all] [logins] [pages]`: the CPU of
+each request of a full login, then of `pages` signed-in index pages (200 unless said),
+through the app's WSGI callable in this process (no server), the provider serving in another
+thread. Thread CPU time, so the provider's work is not counted.
+
+`both` runs this app and the tutorial's in turn, a login or a hundred pages each, and prints
+this app's figures as ratios to the tutorial's: measured at the same moments on the same CPU,
+the ratios hold while the machine's speed drifts. `all` adds the floor under both
+(bench/floor_login_app.py: Flask, Flask-Login and python3-openid doing nothing else).
+
 `PROFILE_STEP=4` also prints a cProfile (CPU clock) of the requests whose label starts with 4
 (34: with 3 or 4; 8: the signed-in pages), which `PROFILE_FILE` keeps; `BENCH_LOGS=1` logs
 JSON lines as gunicorn's workers do."""
@@ -32,12 +36,18 @@ from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 WARM_UP = 30
 PAGES_IN_TURN = 100
+# `both`: this app and the tutorial's; `all`: and the floor under both (bench/floor_login_app.py).
+TOGETHER = {"both": ["microblog", "tutorial"], "all": ["microblog", "tutorial", "floor"]}
 
 
 def make_app(kind: str, folder: str) -> Any:
     if kind == "tutorial":
         os.environ["TUTORIAL_WORKDIR"] = folder
         from bench.tutorial_app import app
+
+        return with_its_own_fetcher(app)
+    if kind == "floor":
+        from bench.floor_login_app import app
 
         return with_its_own_fetcher(app)
     from adapters.sql.migrate import upgrade_database
@@ -98,9 +108,9 @@ def log_in(app: Any, client: Any, kind: str, op: str, name: str, timed: Callable
     page = timed("2 GET the login page", lambda: client.get(login_path))
     form = {"csrf_token": CSRF_FIELD.search(page.get_data(as_text=True)).group(1)}
     identifier = f"{op}/id/{name}"
-    form |= {"openid": identifier} if kind == "tutorial" else {"provider": "openid"}
-    form |= {} if kind == "tutorial" else {"identifier": identifier}
-    target = login_path if kind == "tutorial" else "/login"
+    ours = kind == "microblog"
+    form |= {"provider": "openid", "identifier": identifier} if ours else {"openid": identifier}
+    target = "/login" if ours else login_path
     page = timed("3 POST begin", lambda: client.post(target, data=form))
     answer = provider.get(page.headers["Location"], allow_redirects=False, timeout=30)
     back = urlsplit(answer.headers["Location"])
@@ -114,7 +124,7 @@ def log_in(app: Any, client: Any, kind: str, op: str, name: str, timed: Callable
 def log_in_and_out(app: Any, kind: str, op: str, name: str, timed: Callable) -> None:
     client = app.test_client()
     page = log_in(app, client, kind, op, name, timed)
-    if kind == "tutorial":
+    if kind != "microblog":  # the tutorial's logout link, and the floor's
         page = timed("6 log out", lambda: client.get("/logout"))
         while page.status_code in (301, 302, 303):
             location = urlsplit(page.headers["Location"])
@@ -152,7 +162,7 @@ def main() -> None:
         configure_logging()
     else:
         logging.disable(logging.INFO)
-    kinds = ["microblog", "tutorial"] if kind == "both" else [kind]
+    kinds = TOGETHER.get(kind, [kind])
     apps = {k: make_app(k, tempfile.mkdtemp(prefix=f"{k}-steps-")) for k in kinds}
     steps = {k: Steps(os.environ.get("PROFILE_STEP")) for k in kinds}
     op = f"http://127.0.0.1:{free_port()}"
@@ -168,12 +178,25 @@ def main() -> None:
             for k in kinds:
                 read_pages(readers[k], min(PAGES_IN_TURN, pages), steps[k].timed)
     totals = {k: report(k, steps[k], logins) for k in kinds}
-    if kind == "both":
-        print("this app / the tutorial's, medians taken in turn:")
-        for label in sorted(steps["microblog"].costs):
-            ours, theirs = (statistics.median(steps[k].costs.get(label, [0])) for k in kinds)
-            print(f"  {label:26} {ours / theirs:5.2f}" if theirs else f"  {label:26}  -")
-        print(f"  {'CPU per login (mean)':26} {totals['microblog'] / totals['tutorial']:5.2f}")
+    if "tutorial" in kinds and len(kinds) > 1:
+        compare_with_the_tutorial(steps, totals)
+
+
+def compare_with_the_tutorial(steps: dict[str, Steps], totals: dict[str, float]) -> None:
+    others = [k for k in steps if k != "tutorial"]
+    print(f"{' / '.join(others)}, each / the tutorial's, medians taken in turn:")
+    labels = sorted({label for k in steps for label in steps[k].costs})
+    theirs = {label: statistics.median(steps["tutorial"].costs.get(label, [0])) for label in labels}
+    for label in labels:
+        ratios = (
+            f"{statistics.median(steps[k].costs[label]) / theirs[label]:5.2f}"
+            if theirs[label] and label in steps[k].costs
+            else "    -"
+            for k in others
+        )
+        print(f"  {label:26} {'  '.join(ratios)}")
+    ratios = (f"{totals[k] / totals['tutorial']:5.2f}" for k in others)
+    print(f"  {'CPU per login (mean)':26} {'  '.join(ratios)}")
 
 
 def report(kind: str, steps: Steps, logins: int) -> float:
