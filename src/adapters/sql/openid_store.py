@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from adapters.sql.direct import DirectStatements
 from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
 from adapters.sql.tables import openid_associations, openid_nonces
@@ -68,6 +69,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
     ) -> None:
         self._engine = engine
         self._statements = autocommitting(engine)
+        self._direct = DirectStatements(engine)
         self._skew = nonce_skew_seconds
         self._now = now
         self._memory_seconds = association_memory_seconds
@@ -130,8 +132,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
         nonce = {"server_url": server_url, "timestamp": timestamp, "salt": salt}
         with domain_errors():
             try:
-                with self._statements.connect() as connection:
-                    connection.execute(_ADD_NONCE, nonce)
+                self._direct.count(_ADD_NONCE, **nonce)
             except IntegrityError:
                 return False  # seen before: a replay
         return True

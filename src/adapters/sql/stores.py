@@ -6,7 +6,6 @@ from sqlalchemy import (
     Delete,
     Engine,
     Executable,
-    Row,
     Table,
     bindparam,
     delete,
@@ -16,6 +15,7 @@ from sqlalchemy import (
     update,
 )
 
+from adapters.sql.direct import DirectStatements
 from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
 from adapters.sql.tables import (
@@ -26,7 +26,7 @@ from adapters.sql.tables import (
     row_of,
     users,
 )
-from adapters.sql.unit_of_work import USER_BY_ID, user_of
+from adapters.sql.unit_of_work import USER_BY_ID
 from domain.model import LoginSession, LoginTransaction, ParkedCallback, PendingLink, User
 
 
@@ -75,7 +75,9 @@ _SESSIONS_OF = (
 )
 _REMOVE_EXPIRED_SESSIONS = expired_rows(login_sessions, "token_hash")
 _SESSION_FIELDS = [column.name for column in login_sessions.c]
-_LIVE_SESSIONS = select(func.count()).where(login_sessions.c.expires_at > bindparam("now"))
+_LIVE_SESSIONS = select(func.count().label("live")).where(
+    login_sessions.c.expires_at > bindparam("now")
+)
 
 _ADD_TRANSACTION = insert(login_transactions)
 _TAKE_TRANSACTION = (
@@ -104,14 +106,15 @@ class _SingleStatements:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = autocommitting(engine)
+        self._direct = DirectStatements(engine)
 
-    def _first(self, statement: Executable, **parameters: Any) -> Row[Any] | None:
-        with domain_errors(), self._engine.connect() as connection:
-            return connection.execute(statement, parameters).first()
+    def _first(self, statement: Executable, **parameters: Any) -> dict[str, Any] | None:
+        with domain_errors():
+            return self._direct.first(statement, **parameters)
 
     def _count(self, statement: Executable, **parameters: Any) -> int:
-        with domain_errors(), self._engine.connect() as connection:
-            return connection.execute(statement, parameters).rowcount
+        with domain_errors():
+            return self._direct.count(statement, **parameters)
 
     def _remove_expired(
         self, statements: tuple[Delete, Delete], now: datetime, limit: int | None
@@ -131,22 +134,23 @@ class SqlLoginSessions(_SingleStatements):
 
     def get(self, token_hash: str) -> LoginSession | None:
         row = self._first(_SESSION, token_hash=token_hash)
-        return None if row is None else LoginSession(**row._mapping)
+        return None if row is None else LoginSession(**row)
 
     def get_with_user(self, token_hash: str) -> tuple[LoginSession, User] | None:
         row = self._first(_SESSION_WITH_USER, token_hash=token_hash)
         if row is None:
             return None
-        fields = row._mapping
-        user = User(row.user_id, row.nickname, row.email, row.active, row.user_created_at)
-        return LoginSession(**{name: fields[name] for name in _SESSION_FIELDS}), user
+        user = User(
+            row["user_id"], row["nickname"], row["email"], row["active"], row["user_created_at"]
+        )
+        return LoginSession(**{name: row[name] for name in _SESSION_FIELDS}), user
 
     def touch(self, token_hash: str, now: datetime) -> None:
         self._count(_TOUCH_SESSION, hash=token_hash, now=now)
 
     def remove(self, token_hash: str) -> int | None:
         row = self._first(_REMOVE_SESSION, token_hash=token_hash)
-        return None if row is None else int(row.user_id)
+        return None if row is None else int(row["user_id"])
 
     def remove_all_of(self, user_id: int) -> int:
         return self._count(_REMOVE_SESSIONS_OF, user_id=user_id)
@@ -164,7 +168,7 @@ class SqlLoginSessions(_SingleStatements):
 
     def count_live(self, now: datetime) -> int:
         row = self._first(_LIVE_SESSIONS, now=now)
-        return int(row[0]) if row else 0
+        return int(row["live"]) if row else 0
 
 
 class SqlUserDirectory(_SingleStatements):
@@ -172,7 +176,9 @@ class SqlUserDirectory(_SingleStatements):
 
     def get(self, user_id: int) -> User | None:
         row = self._first(USER_BY_ID, id=user_id)
-        return None if row is None else user_of(row)
+        if row is None:
+            return None
+        return User(row["id"], row["nickname"], row["email"], row["active"], row["created_at"])
 
 
 class SqlLoginTransactions(_SingleStatements):
@@ -186,7 +192,7 @@ class SqlLoginTransactions(_SingleStatements):
         row = self._first(_TAKE_TRANSACTION, id=transaction_id)
         if row is None:
             return None
-        fields = dict(row._mapping) | {"provider_state": json.loads(row.provider_state)}
+        fields = row | {"provider_state": json.loads(row["provider_state"])}
         return LoginTransaction(**fields)
 
     def remove_expired(self, now: datetime, limit: int | None = None) -> int:
@@ -203,7 +209,7 @@ class SqlParkedCallbacks(_SingleStatements):
         row = self._first(_TAKE_PARKED, handle=handle)
         if row is None:
             return None
-        return ParkedCallback(**dict(row._mapping) | {"params": json.loads(row.params)})
+        return ParkedCallback(**row | {"params": json.loads(row["params"])})
 
     def remove_expired(self, now: datetime, limit: int | None = None) -> int:
         return self._remove_expired(_REMOVE_EXPIRED_PARKED, now, limit)
@@ -215,7 +221,7 @@ class SqlPendingLinks(_SingleStatements):
 
     def take(self, link_id: str) -> PendingLink | None:
         row = self._first(_TAKE_PENDING_LINK, id=link_id)
-        return None if row is None else PendingLink(**row._mapping)
+        return None if row is None else PendingLink(**row)
 
     def remove_expired(self, now: datetime, limit: int | None = None) -> int:
         return self._remove_expired(_REMOVE_EXPIRED_PENDING_LINKS, now, limit)
