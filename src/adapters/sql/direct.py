@@ -25,7 +25,6 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class _Prepared:
-    sql: str
     compiled: SQLCompiler
     bind_processors: Mapping[str, Processor]
     columns: tuple[tuple[str, Processor], ...]
@@ -60,9 +59,6 @@ class DirectStatements:
         rows, _ = self._run(statement, parameters)
         return rows[0] if rows else None
 
-    def all(self, statement: Executable, **parameters: Any) -> list[Row]:
-        return self._run(statement, parameters)[0]
-
     def count(self, statement: Executable, **parameters: Any) -> int:
         """Rows the statement changed."""
         return self._run(statement, parameters)[1]
@@ -73,14 +69,14 @@ class DirectStatements:
         try:
             lent = self._engine.raw_connection()
         except self._dialect.loaded_dbapi.Error as error:
-            raise self._translated(error, prepared.sql, arguments, lost=False) from error
+            raise self._translated(error, prepared, arguments, lost=False) from error
         connection: Any = lent.driver_connection
         cursor = None
         try:
             if self._toggles_autocommit:
                 connection.autocommit = True
             cursor = lent.cursor()
-            cursor.execute(prepared.sql, arguments)
+            cursor.execute(prepared.compiled.string, arguments)
             # Every row is read before the cursor closes: a RETURNING statement is done then.
             values = cursor.fetchall() if prepared.columns else []
             return [prepared.row(row) for row in values], cursor.rowcount
@@ -88,7 +84,7 @@ class DirectStatements:
             lost = self._dialect.is_disconnect(error, connection, cursor)
             if lost:
                 lent.invalidate(error)
-            raise self._translated(error, prepared.sql, arguments, lost) from error
+            raise self._translated(error, prepared, arguments, lost) from error
         finally:
             if cursor is not None:
                 cursor.close()
@@ -96,10 +92,12 @@ class DirectStatements:
                 connection.autocommit = False
             lent.close()
 
-    def _translated(self, error: Exception, sql: str, arguments: Any, lost: bool) -> Exception:
+    def _translated(
+        self, error: Exception, prepared: _Prepared, arguments: Any, lost: bool
+    ) -> Exception:
         """The driver's error as SQLAlchemy's, as `Connection.execute` would raise it."""
         return DBAPIError.instance(
-            sql,
+            prepared.compiled.string,
             arguments,
             error,
             self._dialect.loaded_dbapi.Error,
@@ -134,4 +132,4 @@ class DirectStatements:
             (column.key, column.type.dialect_impl(dialect).result_processor(dialect, None))
             for column in getattr(statement, "exported_columns", ())
         )
-        return _Prepared(compiled.string, compiled, bind_processors, columns)
+        return _Prepared(compiled, bind_processors, columns)
