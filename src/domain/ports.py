@@ -74,6 +74,10 @@ class Identities(Protocol):
 class Posts(Protocol):
     def add(self, user_id: int, body: str, created_at: datetime) -> Post: ...
 
+
+class Timelines(Protocol):
+    """Reading posts outside any unit of work: each call is one statement."""
+
     def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
         """Newest first."""
         ...

@@ -36,6 +36,7 @@ from domain.ports import (
     LoginTransactions,
     ParkedCallbacks,
     PendingLinks,
+    Timelines,
     TokenSource,
     UnitOfWork,
 )
@@ -400,11 +401,11 @@ class Administration:
 class Timeline:
     """The posts a signed-in person sees."""
 
-    def __init__(self, *, unit_of_work: Callable[[], UnitOfWork]) -> None:
-        self._unit_of_work = unit_of_work
+    def __init__(self, *, timelines: Timelines) -> None:
+        self._timelines = timelines
 
     def recent_posts(self, user_id: int) -> Sequence[Post]:
-        return recent_posts(user_id, uow=self._unit_of_work())
+        return recent_posts(user_id, timelines=self._timelines)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from domain.ports import (
     Clock,
     LoginSessions,
     LoginTransactions,
+    Timelines,
     TokenSource,
     UnitOfWork,
 )
@@ -248,10 +249,9 @@ def current_user(
     return user
 
 
-def recent_posts(user_id: int, *, uow: UnitOfWork, limit: int = 20) -> Sequence[Post]:
+def recent_posts(user_id: int, *, timelines: Timelines, limit: int = 20) -> Sequence[Post]:
     """A user's newest posts, newest first."""
-    with uow:
-        return uow.posts.recent_by(user_id, limit)
+    return timelines.recent_by(user_id, limit)
 
 
 def find_user(nickname: str, *, uow: UnitOfWork) -> User:

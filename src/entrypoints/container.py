@@ -18,13 +18,14 @@ from adapters.redis.stores import (
     redis_client,
 )
 from adapters.sql.audit import SqlAuditTrail
-from adapters.sql.engine import autocommitting, create_database_engine, database_answers
+from adapters.sql.engine import create_database_engine, database_answers
 from adapters.sql.openid_store import SqlOpenIdStore
 from adapters.sql.stores import (
     SqlLoginSessions,
     SqlLoginTransactions,
     SqlParkedCallbacks,
     SqlPendingLinks,
+    SqlTimelines,
     SqlUserDirectory,
 )
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
@@ -92,10 +93,8 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Resource(database_engine, config.database_url)
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine)
     writing_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine, writing=True)
-    # For use cases that read in one statement: no BEGIN and ROLLBACK around it.
-    reading_unit_of_work = providers.Factory(
-        SqlAlchemyUnitOfWork, providers.Singleton(autocommitting, engine)
-    )
+    # Reading posts is one statement on the pool's connection: no BEGIN and ROLLBACK around it.
+    timelines = providers.Singleton(SqlTimelines, engine)
     # MICROBLOG_SESSION_STORE picks where sessions, logins in flight and parked answers live.
     redis = providers.Resource(redis_connection, config.redis_url)
     login_sessions = providers.Selector(
@@ -210,4 +209,4 @@ class Container(containers.DeclarativeContainer):
         origin=origin,
         clock=clock,
     )
-    timeline = providers.Factory(Timeline, unit_of_work=reading_unit_of_work.provider)
+    timeline = providers.Factory(Timeline, timelines=timelines)

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.sql.stores import SqlLoginSessions
+from adapters.sql.stores import SqlLoginSessions, SqlTimelines
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict
 from domain.model import Identity, LoginSession, NewUser
@@ -126,16 +126,17 @@ def test_deleting_a_user_takes_its_identities_and_sessions_along(engine, uow):
     assert counts == [0, 0]
 
 
-def test_a_users_recent_posts_are_listed_newest_first(uow):
+def test_a_users_recent_posts_are_listed_newest_first(uow, engine):
     alice, bob = add_user(uow, "alice"), add_user(uow, "bob")
     with uow:
         first = uow.posts.add(alice.id, "Beautiful day in Portland!", NOW)
         second = uow.posts.add(alice.id, "The Avengers movie was so cool!", NOW + timedelta(1))
         uow.posts.add(bob.id, "Not Alice's", NOW)
         uow.commit()
-    assert recent_posts(alice.id, uow=uow) == [second, first]
-    assert recent_posts(alice.id, uow=uow, limit=1) == [second]
-    assert [post.body for post in recent_posts(bob.id, uow=uow)] == ["Not Alice's"]
+    timelines = SqlTimelines(engine)
+    assert recent_posts(alice.id, timelines=timelines) == [second, first]
+    assert recent_posts(alice.id, timelines=timelines, limit=1) == [second]
+    assert [post.body for post in recent_posts(bob.id, timelines=timelines)] == ["Not Alice's"]
 
 
 @pytest.mark.postgres

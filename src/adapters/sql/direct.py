@@ -59,6 +59,9 @@ class DirectStatements:
         rows, _ = self._run(statement, parameters)
         return rows[0] if rows else None
 
+    def all(self, statement: Executable, **parameters: Any) -> list[Row]:
+        return self._run(statement, parameters)[0]
+
     def count(self, statement: Executable, **parameters: Any) -> int:
         """Rows the statement changed."""
         return self._run(statement, parameters)[1]

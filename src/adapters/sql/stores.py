@@ -23,11 +23,19 @@ from adapters.sql.tables import (
     login_transactions,
     parked_callbacks,
     pending_links,
+    posts,
     row_of,
     users,
 )
 from adapters.sql.unit_of_work import USER_BY_ID
-from domain.model import LoginSession, LoginTransaction, ParkedCallback, PendingLink, User
+from domain.model import (
+    LoginSession,
+    LoginTransaction,
+    ParkedCallback,
+    PendingLink,
+    Post,
+    User,
+)
 
 
 def expired_rows(table: Table, key: str) -> tuple[Delete, Delete]:
@@ -99,6 +107,12 @@ _TAKE_PARKED = (
     .returning(*parked_callbacks.c)
 )
 _REMOVE_EXPIRED_PARKED = expired_rows(parked_callbacks, "handle")
+_RECENT_POSTS = (
+    select(posts.c.id, posts.c.user_id, posts.c.body, posts.c.created_at)
+    .where(posts.c.user_id == bindparam("user_id"))
+    .order_by(posts.c.created_at.desc(), posts.c.id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 class _SingleStatements:
@@ -111,6 +125,10 @@ class _SingleStatements:
     def _first(self, statement: Executable, **parameters: Any) -> dict[str, Any] | None:
         with domain_errors():
             return self._direct.first(statement, **parameters)
+
+    def _all(self, statement: Executable, **parameters: Any) -> list[dict[str, Any]]:
+        with domain_errors():
+            return self._direct.all(statement, **parameters)
 
     def _count(self, statement: Executable, **parameters: Any) -> int:
         with domain_errors():
@@ -179,6 +197,11 @@ class SqlUserDirectory(_SingleStatements):
         if row is None:
             return None
         return User(row["id"], row["nickname"], row["email"], row["active"], row["created_at"])
+
+
+class SqlTimelines(_SingleStatements):
+    def recent_by(self, user_id: int, limit: int) -> list[Post]:
+        return [Post(**row) for row in self._all(_RECENT_POSTS, user_id=user_id, limit=limit)]
 
 
 class SqlLoginTransactions(_SingleStatements):

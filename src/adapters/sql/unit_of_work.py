@@ -73,12 +73,6 @@ _THE_IDENTITY = (
 _REMOVE_IDENTITY = delete(identities).where(*_THE_IDENTITY)
 _TOUCH_IDENTITY = update(identities).where(*_THE_IDENTITY).values(last_used_at=bindparam("now"))
 _ADD_POST = insert(posts).returning(posts.c.id)
-_RECENT_POSTS = (
-    select(posts.c.id, posts.c.user_id, posts.c.body, posts.c.created_at)
-    .where(posts.c.user_id == bindparam("user_id"))
-    .order_by(posts.c.created_at.desc(), posts.c.id.desc())
-    .limit(bindparam("limit"))
-)
 
 
 class _Database:
@@ -190,10 +184,6 @@ class SqlPosts:
     def add(self, user_id: int, body: str, created_at: datetime) -> Post:
         result = self._db.execute(_ADD_POST, user_id=user_id, body=body, created_at=created_at)
         return Post(result.scalar_one(), user_id, body, created_at)
-
-    def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
-        rows = self._db.execute(_RECENT_POSTS, user_id=user_id, limit=limit)
-        return [Post(**row._mapping) for row in rows]
 
 
 class SqlAlchemyUnitOfWork:
