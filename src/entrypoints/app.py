@@ -2,7 +2,6 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ SECURITY_HEADERS_HTTPS = SECURITY_HEADERS | {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains"
 }
 PRIVATE_BLUEPRINTS = frozenset({"auth", "account", "pages"})
+LINKS_KEPT = 256
 
 
 def create_app(
@@ -149,22 +149,33 @@ def _set_up_login(app: Flask) -> None:
 
 
 def _remembered_links() -> Callable[..., str]:
-    """`url_for` for templates, each link built once: every link in them names a fixed
-    endpoint with fixed arguments, and its path changes only with the app's mount point."""
-
-    @lru_cache(maxsize=256)
-    def build(script_root: str, endpoint: str, arguments: tuple[tuple[str, Any], ...]) -> str:
-        return url_for(endpoint, **dict(arguments))
+    """`url_for` for templates, each link built once per mount point: the links in them name
+    fixed endpoints with fixed arguments, and a path changes only with the app's mount point.
+    Links with other arguments (`_external`, objects, ...) are built every time."""
+    built: dict[tuple[Any, ...], str] = {}
 
     def link(endpoint: str, **arguments: Any) -> str:
-        fixed = all(
-            isinstance(v, str | int) and not k.startswith("_") for k, v in arguments.items()
-        )
-        if not (fixed and has_request_context()) or endpoint.startswith("."):
+        if not has_request_context():
             return url_for(endpoint, **arguments)
-        return build(request.script_root, endpoint, tuple(sorted(arguments.items())))
+        # The types too: 1, 1.0 and True are equal keys, but not the same link.
+        key = (request.script_root, endpoint, *arguments.items(), *map(type, arguments.values()))
+        try:
+            return built[key]
+        except KeyError:
+            made = url_for(endpoint, **arguments)
+            if _fixed(endpoint, arguments) and len(built) < LINKS_KEPT:
+                built[key] = made
+            return made
+        except TypeError:  # an argument that cannot be a key
+            return url_for(endpoint, **arguments)
 
     return link
+
+
+def _fixed(endpoint: str, arguments: Mapping[str, Any]) -> bool:
+    return not endpoint.startswith(".") and all(
+        type(value) in (str, int) and not name.startswith("_") for name, value in arguments.items()
+    )
 
 
 def _add_security_headers(response: Response) -> Response:

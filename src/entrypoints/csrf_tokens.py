@@ -10,7 +10,9 @@ value, so no two sessions ever share one.
 """
 
 import time
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 from flask import Flask, current_app, g, session
 from flask_wtf.csrf import generate_csrf
@@ -31,21 +33,25 @@ class CsrfTokens:
         self._signed = lru_cache(maxsize=TOKENS_KEPT)(lambda _for, _minute: generate_csrf())
 
     def __call__(self) -> str:
-        if FIELD in g:  # already made for this request
-            return str(getattr(g, FIELD))
-        if _short_time_limit():
+        made = g.get(FIELD)  # already made for this request
+        if made is not None:
+            return str(made)
+        config = current_app.config
+        if _short_time_limit(config):
             return str(generate_csrf())
-        if not isinstance(session.get(FIELD), str):
+        secret = session.get(FIELD)
+        if not isinstance(secret, str):
             generate_csrf()  # the session's first secret value, signed: this minute's token
+            secret = session[FIELD]
         minute = int(time.time() // SIGNED_AGAIN_AFTER_SECONDS)
-        keys = (current_app.config.get("WTF_CSRF_SECRET_KEY"), current_app.secret_key)
-        token = str(self._signed((*keys, session[FIELD]), minute))
+        keys = (config.get("WTF_CSRF_SECRET_KEY"), config["SECRET_KEY"])
+        token = str(self._signed((*keys, secret), minute))
         setattr(g, FIELD, token)  # where Flask-WTF looks first for the rest of the request
         return token
 
 
-def _short_time_limit() -> bool:
-    limit = current_app.config.get("WTF_CSRF_TIME_LIMIT", 3600)
+def _short_time_limit(config: Mapping[str, Any]) -> bool:
+    limit = config.get("WTF_CSRF_TIME_LIMIT", 3600)
     return limit is not None and limit < SHORTEST_LIMIT_KEPT_FOR_SECONDS
 
 

@@ -149,6 +149,18 @@ def test_links_follow_the_path_the_site_is_mounted_at(client):
         assert f'href="{mount}/index"' in page
 
 
+def test_remembered_links_keep_equal_but_different_arguments_apart(app):
+    link = app.jinja_env.globals["url_for"]
+    with app.test_request_context("/"):
+        assert link("auth.login", again=1) == "/login?again=1"
+        assert link("auth.login", again=True) == "/login?again=True"
+        assert link("auth.login", again=1.0) == "/login?again=1.0"
+        assert link("auth.login", _external=True) == "http://localhost/login"
+    with app.test_request_context("/", base_url="http://other.example/"):
+        assert link("auth.login", _external=True) == "http://other.example/login"
+        assert link("auth.login", again=[1]) == "/login?again=1"  # not a key: built each time
+
+
 def test_cookies_are_http_only_and_same_site_lax(client):
     log_in(client, remember=True)
     for name in ("session", "remember_token"):
