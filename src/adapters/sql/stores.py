@@ -200,6 +200,8 @@ class SqlUserDirectory(_SingleStatements):
 
 
 class SqlTimelines(_SingleStatements):
+    """A user's newest posts, read in one statement (posts are added by a unit of work)."""
+
     def recent_by(self, user_id: int, limit: int) -> list[Post]:
         return [Post(**row) for row in self._all(_RECENT_POSTS, user_id=user_id, limit=limit)]
 
