@@ -2,8 +2,9 @@
 Flask-Login and python3-openid must do. No templates (fixed strings), no forms library, no
 CSRF, no database (users in a dict), no audit, no metrics, no logs; python3-openid's memory
 store and a dict for its per-login state, so one process only: `python -m bench.steps floor`
-(or `all`) times it in process, the way it times the two real apps, so that "how far under
-the tutorial can a login on Flask and python3-openid go" has a figure. Never serve it."""
+(or `all`) times it in process, the way it times the two real apps, and `make bench` serves
+it with one gunicorn worker beside them, so that "how far under the tutorial can a login on
+Flask and python3-openid go" has a figure. Not an app: nothing here is safe to deploy."""
 
 import secrets
 from typing import Any

@@ -65,6 +65,10 @@ stateless = true
 """
 GUNICORN_CONFIG = "python:entrypoints.gunicorn_config"
 RATIOS = "Ratios (this app / the tutorial's app, same run, alternating)"
+# bench/floor_login_app.py: the tutorial's requests on Flask, Flask-Login and python3-openid
+# doing nothing else, served as the apps are; what no app on these packages can go under.
+FLOOR_LOGIN = "login floor"
+FLOOR_ROW = "the floor's server CPU per login / the tutorial's, {} (no app on them goes under)"
 
 
 def children_cpu_seconds() -> float:
@@ -211,12 +215,16 @@ class Bench:
         return self.serve(command, self.app_env(database_url, port, **settings), port, name)
 
     def serve_module(
-        self, spec: str, name: str, env: Callable[[int], dict[str, str]] | None = None
+        self,
+        spec: str,
+        name: str,
+        env: Callable[[int], dict[str, str]] | None = None,
+        workers: int = WORKERS,
     ) -> Served:
         """An app of this repository under the production gunicorn command and config;
         `env(port)` gives its environment (this process's by default)."""
         port = free_port()
-        command = gunicorn_command(spec, port, WORKERS, GUNICORN_CONFIG)
+        command = gunicorn_command(spec, port, workers, GUNICORN_CONFIG)
         return self.serve(command, env(port) if env else dict(os.environ), port, name)
 
     def serve_tutorial(self, name: str) -> Served:
@@ -225,8 +233,8 @@ class Bench:
             "bench.tutorial_app:app", name, lambda _: os.environ | {"TUTORIAL_WORKDIR": str(folder)}
         )
 
-    def serve_floor(self, spec: str) -> Served:
-        return self.serve_module(spec, spec.split(":")[-1])
+    def serve_floor(self, spec: str, workers: int = WORKERS) -> Served:
+        return self.serve_module(spec, spec.split(":")[-1], workers=workers)
 
     def serve_baseline(self, database_url: str) -> Served:
         return self.serve_module(
@@ -291,9 +299,18 @@ def against_the_tutorial(bench: Bench) -> None:
         "floor, bare WSGI": bench.serve_floor("bench.floor_apps:wsgi"),
         "floor, Flask hello page": bench.serve_floor("bench.floor_apps:flask_hello"),
     }
+    # The login floor keeps its state in memory, so one worker: CPU per login is the same.
+    floor_login = bench.serve_floor("bench.floor_login_app:app", workers=1)
     sites = {"tutorial": tutorial, "microblog": ours}
-    for name, site in sites.items():  # warm both: imports, associations, statement caches
-        bench.logins(site.url, site.cpu_seconds, bench.names(f"warm-{name}", 40), name)
+    clients = {"tutorial": "tutorial", "microblog": "microblog", FLOOR_LOGIN: "tutorial"}
+    logging_in = {**sites, FLOOR_LOGIN: floor_login}
+    for name, site in logging_in.items():  # warm all: imports, associations, statement caches
+        bench.logins(
+            site.url,
+            site.cpu_seconds,
+            bench.names(f"warm-{name.replace(' ', '-')}", 40),
+            clients[name],
+        )
     cookies = {
         name: session_cookies(site.url, bench.op, f"reader-{name}", "openid", name)
         for name, site in sites.items()
@@ -305,10 +322,10 @@ def against_the_tutorial(bench: Bench) -> None:
     for round_ in range(REPEATS):
         order = list(sites) if round_ % 2 == 0 else list(reversed(sites))
         costs: dict[str, dict[str, float]] = {}
-        for name in order:
-            site, names = sites[name], bench.names(f"{name}-")
-            new_cpu, new_rate = bench.logins(site.url, site.cpu_seconds, names, name)
-            old_cpu, old_rate = bench.logins(site.url, site.cpu_seconds, names, name)
+        for name in [*order, FLOOR_LOGIN]:
+            site, names, kind = logging_in[name], bench.names("login-"), clients[name]
+            new_cpu, new_rate = bench.logins(site.url, site.cpu_seconds, names, kind)
+            old_cpu, old_rate = bench.logins(site.url, site.cpu_seconds, names, kind)
             costs[name] = {"new": new_cpu, "returning": old_cpu, "rate": new_rate}
             bench.figure(table, f"{name}: server CPU ms per login, new user").samples.append(
                 new_cpu
@@ -334,6 +351,11 @@ def against_the_tutorial(bench: Bench) -> None:
         ratio(RATIOS, "server CPU per login, returning users (target <= 0.5)").samples.append(
             ours_["returning"] / theirs["returning"]
         )
+        floor = costs[FLOOR_LOGIN]
+        ratio(RATIOS, FLOOR_ROW.format("new users")).samples.append(floor["new"] / theirs["new"])
+        ratio(RATIOS, FLOOR_ROW.format("returning users")).samples.append(
+            floor["returning"] / theirs["returning"]
+        )
         ratio(RATIOS, "logins per second, new users").samples.append(ours_["rate"] / theirs["rate"])
         ratio(RATIOS, "index requests/s (target >= 1.5)").samples.append(
             pages["microblog"][0] / pages["tutorial"][0]
@@ -350,7 +372,7 @@ def against_the_tutorial(bench: Bench) -> None:
         ratio(
             RATIOS, "index requests/s: the ceiling, Flask's hello page / the tutorial's index"
         ).samples.append(pages["floor, Flask hello page"][0] / pages["tutorial"][0])
-    for served in (ours, tutorial, baseline, *floors.values()):
+    for served in (ours, tutorial, baseline, floor_login, *floors.values()):
         served.stop()
 
 

@@ -6,9 +6,11 @@ with. Never serve it: it is the dated code the project replaces.
 Only what today's libraries force differs from the chapter: one module instead of the `app`
 package; Flask-Login's `is_authenticated`, `is_active` and `is_anonymous` are properties;
 `WTF_CSRF_ENABLED` for `CSRF_ENABLED`; `FlaskForm` for `Form`; the database made at start
-instead of by `db_create.py`; settings from the environment instead of `config.py`.
+(by one worker at a time) instead of by `db_create.py`; settings from the environment instead
+of `config.py`.
 """
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -143,6 +145,9 @@ def logout():
     return redirect(url_for("index"))
 
 
-with app.app_context():
-    (WORKDIR / "tmp").mkdir(parents=True, exist_ok=True)
+(WORKDIR / "tmp").mkdir(parents=True, exist_ok=True)
+# gunicorn's workers each import this module: one at a time, or two CREATE TABLEs race and
+# the loser's worker fails to boot ("table post already exists").
+with app.app_context(), (WORKDIR / "create.lock").open("w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
     db.create_all()
