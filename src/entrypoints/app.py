@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from dependency_injector import providers
-from flask import Flask, Response, current_app, has_request_context, request, url_for
+from flask import Flask, Response, has_request_context, request, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -38,6 +38,28 @@ SECURITY_HEADERS_HTTPS = SECURITY_HEADERS | {
 }
 PRIVATE_BLUEPRINTS = frozenset({"auth", "account", "pages"})
 LINKS_KEPT = 256
+SYNCHRONOUS_KEPT = 1024
+
+
+class MicroblogFlask(Flask):
+    """Flask asks `ensure_sync` whether a view or hook is a coroutine function each time it
+    calls one, about sixteen times a page, each an `inspect` walk: the answer "not a
+    coroutine, run it as it is" is remembered per callable. Coroutines still go to Flask."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synchronous: set[Callable[..., Any]] = set()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            if func in self._synchronous:
+                return func
+        except TypeError:  # a callable that cannot be a set member
+            return super().ensure_sync(func)
+        runnable = super().ensure_sync(func)
+        if runnable is func and len(self._synchronous) < SYNCHRONOUS_KEPT:
+            self._synchronous.add(func)
+        return runnable
 
 
 def create_app(
@@ -51,7 +73,7 @@ def create_app(
     services.protocols.override(providers.Object(protocols))
     services.config.from_dict(settings)
     services.identity_providers()  # built at start, connecting to nothing
-    app = Flask(__name__, instance_path=settings["instance_path"])
+    app = MicroblogFlask(__name__, instance_path=settings["instance_path"])
     app.extensions["container"] = services
     app.session_interface = SessionCookies()
     app.config.update(_flask_config(settings, services))
@@ -69,7 +91,7 @@ def create_app(
     metrics.measure(app)  # before the limits wrap the views: a refused return is not timed
     set_up_rate_limits(app, settings)
     register_error_pages(app)
-    app.after_request(_add_security_headers)
+    app.after_request(_security_headers(app.config["MICROBLOG_HTTPS"]))
     app.jinja_env.globals["url_for"] = _remembered_links()
     if settings["trusted_proxies"]:
         # Client address and scheme from the X-Forwarded-* headers the proxies in front set.
@@ -178,15 +200,21 @@ def _fixed(endpoint: str, arguments: Mapping[str, Any]) -> bool:
     )
 
 
-def _add_security_headers(response: Response) -> Response:
-    present = {name.lower() for name, _ in response.headers}
-    https = current_app.config["MICROBLOG_HTTPS"]
-    response.headers.extend(
-        (name, value)
+def _security_headers(https: bool) -> Callable[[Response], Response]:
+    listed = tuple(
+        (name, name.lower(), value)
         for name, value in (SECURITY_HEADERS_HTTPS if https else SECURITY_HEADERS).items()
-        if name.lower() not in present  # a page may set its own
     )
-    if (request.blueprint or "") in PRIVATE_BLUEPRINTS:
-        # Sign-in pages, providers' answers and account details stay out of every cache.
-        response.headers["Cache-Control"] = "no-store"
-    return response
+
+    def add_security_headers(response: Response) -> Response:
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        for name, lowered, value in listed:
+            if lowered not in present:  # a page may set its own
+                headers.add(name, value)
+        if request.blueprint in PRIVATE_BLUEPRINTS:
+            # Sign-in pages, providers' answers and account details stay out of every cache.
+            headers["Cache-Control"] = "no-store"
+        return response
+
+    return add_security_headers

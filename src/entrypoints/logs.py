@@ -4,8 +4,8 @@ to the client as X-Request-ID. Configured at start by the CLI and by gunicorn's 
 import json
 import logging
 import re
+import secrets
 import sys
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,7 +55,7 @@ def set_up_request_ids(app: Flask) -> None:
     @app.before_request
     def name_the_request() -> None:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = offered if ACCEPTED_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        g.request_id = offered if ACCEPTED_REQUEST_ID.fullmatch(offered) else secrets.token_hex(16)
 
     @app.after_request
     def say_its_name(response: Response) -> Response:
