@@ -1,13 +1,17 @@
 """The stores' single statements on the pool's DB-API connection (adapters/sql/direct.py), on
 SQLite and a real PostgreSQL: values go in and come out as SQLAlchemy's types make them,
-errors are SQLAlchemy's (so the domain's), and a connection goes back to the pool as it came."""
+errors are SQLAlchemy's (so the domain's), and a connection goes back to the pool as it came.
+On SQLite each thread keeps a connection of its own for them."""
 
+import gc
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, event, insert, select, text
 
-from adapters.sql.direct import DirectStatements
+from adapters.sql.direct import DirectStatements, thread_connections
 from adapters.sql.engine import create_database_engine
 from adapters.sql.errors import domain_errors
 from adapters.sql.tables import login_sessions, metadata, users
@@ -124,3 +128,56 @@ def test_a_statement_that_needs_sqlalchemys_execution_context_is_refused(one_con
     with pytest.raises(ValueError, match="DirectStatements"):
         DirectStatements(one_connection).count(ADD_USER, **without_active)
     assert DirectStatements(one_connection).first(USER, id=1001) is None
+
+
+@pytest.fixture
+def sqlite_pool_of_one(tmp_path):
+    engine = create_database_engine(
+        f"sqlite:///{tmp_path / 'kept.sqlite'}", pool_size=1, max_overflow=0, pool_timeout=1
+    )
+    made = []
+    event.listen(engine, "connect", lambda connection, _record: made.append(connection))
+    metadata.create_all(engine)
+    yield engine, made
+    engine.dispose()
+
+
+def test_on_sqlite_a_thread_keeps_one_connection_for_every_store(sqlite_pool_of_one):
+    engine, _made = sqlite_pool_of_one
+    lent = []
+    event.listen(engine, "checkout", lambda *_: lent.append(1))
+    users_store, sessions_store = DirectStatements(engine), DirectStatements(engine)
+    for number in range(5):
+        users_store.count(ADD_USER, **a_user(number))
+        assert sessions_store.first(USER, id=1000 + number) is not None
+    assert len(lent) == 1, "one connection for ten statements of two stores"
+    assert engine.pool.checkedout() == 0, "kept outside the pool"
+    with SqlAlchemyUnitOfWork(engine) as uow:  # the pool's one connection is still there
+        assert uow.users.by_nickname("Ann4") is not None
+
+
+def test_another_thread_gets_its_own_connection_closed_when_the_thread_ends(sqlite_pool_of_one):
+    engine, made = sqlite_pool_of_one
+    direct = DirectStatements(engine)
+    direct.count(ADD_USER, **a_user(1))
+    found = []
+    thread = threading.Thread(target=lambda: found.append(direct.first(USER, id=1001)))
+    thread.start()
+    thread.join()
+    gc.collect()
+    assert found[0]["nickname"] == "Ann1"
+    assert len(made) == 2, "the schema's, kept by this thread; the other thread's"
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        made[1].execute("SELECT 1")
+    assert direct.first(USER, id=1001) is not None, "this thread's is still open"
+
+
+def test_a_kept_connection_found_broken_is_replaced(sqlite_pool_of_one):
+    engine, made = sqlite_pool_of_one
+    direct = DirectStatements(engine)
+    direct.count(ADD_USER, **a_user(1))
+    thread_connections(engine).connection().close()
+    with pytest.raises(StoreUnavailable), domain_errors():
+        direct.first(USER, id=1001)
+    assert direct.first(USER, id=1001) is not None
+    assert len(made) == 2, "a new connection in place of the broken one"

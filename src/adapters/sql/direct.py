@@ -9,9 +9,17 @@ What SQLAlchemy does that matters is kept: its dialect compiles each statement (
 types turn the values in and out, its pool lends the connection, and a driver's error becomes
 SQLAlchemy's, which `domain_errors` translates as before. Each statement commits by itself,
 like `autocommitting`.
+
+On SQLite each thread keeps a connection of its own for these statements (`ThreadConnections`):
+lending one from the pool and taking it back cost as much as the statement itself. PostgreSQL
+connections still come from the pool each time, which pings them first: a server can go away.
 """
 
+import os
+import threading
+import weakref
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -44,6 +52,61 @@ class _Prepared:
         }
 
 
+class _KeptConnection:
+    """A thread's own SQLite connection: closed when the thread ends (its locals go), never
+    by a process it was forked into."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.pid = os.getpid()
+
+    def __del__(self) -> None:
+        with suppress(Exception):  # at interpreter exit, even `os` may be gone
+            if self.pid == os.getpid():
+                self.connection.close()
+
+
+class ThreadConnections(threading.local):
+    """One SQLite connection per thread for single statements, made by the engine's pool (so
+    with its settings) and then detached from it: a thread's connection counts against no
+    pool limit, and the pool's own connections stay for units of work. Between statements
+    it holds no lock: each statement commits by itself and its cursor is closed."""
+
+    def __init__(self, engine: "weakref.ref[Engine]") -> None:
+        self._engine = engine
+        self._kept: _KeptConnection | None = None
+
+    def connection(self) -> Any:
+        kept = self._kept
+        if kept is None or kept.pid != os.getpid():
+            engine = self._engine()
+            assert engine is not None, "the stores keep their engine"
+            lent = engine.raw_connection()
+            connection = lent.driver_connection
+            lent.detach()
+            kept = self._kept = _KeptConnection(connection)
+        return kept.connection
+
+    def forget(self) -> None:
+        """After the connection was found broken: the next statement makes a new one."""
+        self._kept = None
+
+
+# Shared by every store on an engine, so a thread keeps one connection, not one per store.
+_THREAD_CONNECTIONS: "weakref.WeakKeyDictionary[Engine, ThreadConnections]" = (
+    weakref.WeakKeyDictionary()
+)
+_THREAD_CONNECTIONS_LOCK = threading.Lock()
+
+
+def thread_connections(engine: Engine) -> ThreadConnections:
+    with _THREAD_CONNECTIONS_LOCK:
+        kept = _THREAD_CONNECTIONS.get(engine)
+        if kept is None:
+            kept = _THREAD_CONNECTIONS[engine] = ThreadConnections(weakref.ref(engine))
+        return kept
+
+
 class DirectStatements:
     """Runs one statement at a time, each its own transaction; see the module's notes."""
 
@@ -52,7 +115,9 @@ class DirectStatements:
         self._dialect = engine.dialect
         # SQLite's connections commit each statement by themselves (see engine.py); a
         # PostgreSQL connection is switched to autocommit for the statement, then back.
-        self._toggles_autocommit = engine.dialect.name != "sqlite"
+        sqlite = engine.dialect.name == "sqlite"
+        self._toggles_autocommit = not sqlite
+        self._kept = thread_connections(engine) if sqlite else None
         self._prepared: dict[tuple[Executable, frozenset[str]], _Prepared] = {}
 
     def first(self, statement: Executable, **parameters: Any) -> Row | None:
@@ -69,6 +134,31 @@ class DirectStatements:
     def _run(self, statement: Executable, parameters: Mapping[str, Any]) -> tuple[list[Row], int]:
         prepared = self._prepare(statement, frozenset(parameters))
         arguments = prepared.arguments(parameters)
+        if self._kept is not None:
+            return self._on_kept(prepared, arguments, self._kept)
+        return self._on_lent(prepared, arguments)
+
+    def _on_kept(
+        self, prepared: _Prepared, arguments: Any, kept: ThreadConnections
+    ) -> tuple[list[Row], int]:
+        try:
+            connection = kept.connection()
+        except self._dialect.loaded_dbapi.Error as error:
+            raise self._translated(error, prepared, arguments, lost=False) from error
+        cursor = None
+        try:
+            cursor = connection.cursor()
+            return _executed(cursor, prepared, arguments)
+        except self._dialect.loaded_dbapi.Error as error:
+            lost = self._dialect.is_disconnect(error, connection, cursor)
+            if lost:
+                kept.forget()
+            raise self._translated(error, prepared, arguments, lost) from error
+        finally:
+            if cursor is not None:
+                cursor.close()
+
+    def _on_lent(self, prepared: _Prepared, arguments: Any) -> tuple[list[Row], int]:
         try:
             lent = self._engine.raw_connection()
         except self._dialect.loaded_dbapi.Error as error:
@@ -79,10 +169,7 @@ class DirectStatements:
             if self._toggles_autocommit:
                 connection.autocommit = True
             cursor = lent.cursor()
-            cursor.execute(prepared.compiled.string, arguments)
-            # Every row is read before the cursor closes: a RETURNING statement is done then.
-            values = cursor.fetchall() if prepared.columns else []
-            return [prepared.row(row) for row in values], cursor.rowcount
+            return _executed(cursor, prepared, arguments)
         except self._dialect.loaded_dbapi.Error as error:
             lost = self._dialect.is_disconnect(error, connection, cursor)
             if lost:
@@ -136,3 +223,10 @@ class DirectStatements:
             for column in getattr(statement, "exported_columns", ())
         )
         return _Prepared(compiled, bind_processors, columns)
+
+
+def _executed(cursor: Any, prepared: _Prepared, arguments: Any) -> tuple[list[Row], int]:
+    cursor.execute(prepared.compiled.string, arguments)
+    # Every row is read before the cursor closes: a RETURNING statement is done then.
+    values = cursor.fetchall() if prepared.columns else []
+    return [prepared.row(row) for row in values], cursor.rowcount
