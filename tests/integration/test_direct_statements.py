@@ -181,3 +181,12 @@ def test_a_kept_connection_found_broken_is_replaced(sqlite_pool_of_one):
         direct.first(USER, id=1001)
     assert direct.first(USER, id=1001) is not None
     assert len(made) == 2, "a new connection in place of the broken one"
+
+
+def test_an_in_memory_database_is_the_one_its_units_of_work_see():
+    engine = create_database_engine("sqlite://")
+    metadata.create_all(engine)
+    DirectStatements(engine).count(ADD_USER, **a_user(1))
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert uow.users.by_nickname("Ann1") is not None
+    engine.dispose()

@@ -27,6 +27,8 @@ from sqlalchemy import ClauseElement, Engine, Executable
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from adapters.sql.engine import sqlite_on_disk
+
 Processor = Callable[[Any], Any] | None
 Row = dict[str, Any]
 
@@ -117,7 +119,9 @@ class DirectStatements:
         # PostgreSQL connection is switched to autocommit for the statement, then back.
         sqlite = engine.dialect.name == "sqlite"
         self._toggles_autocommit = not sqlite
-        self._kept = thread_connections(engine) if sqlite else None
+        # An in-memory database lives in the pool's connection: it is not taken from there.
+        on_disk = sqlite and sqlite_on_disk(engine.url)
+        self._kept = thread_connections(engine) if on_disk else None
         self._prepared: dict[tuple[Executable, frozenset[str]], _Prepared] = {}
 
     def first(self, statement: Executable, **parameters: Any) -> Row | None:

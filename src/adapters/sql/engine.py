@@ -1,7 +1,7 @@
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -26,7 +26,7 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA busy_timeout = {DEFAULT_SQLITE_BUSY_TIMEOUT_MS}")
-        if make_url(url).database not in (None, "", ":memory:"):
+        if sqlite_on_disk(url):
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
@@ -39,6 +39,11 @@ def _sqlite_engine(url: str, **options: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(SQLITE_IMMEDIATE) else "BEGIN")
 
     return engine
+
+
+def sqlite_on_disk(url: str | URL) -> bool:
+    """A SQLite database in a file, not one that lives and dies with its connection."""
+    return make_url(url).database not in (None, "", ":memory:")
 
 
 def database_answers(engine: Engine) -> bool:
