@@ -305,12 +305,7 @@ def against_the_tutorial(bench: Bench) -> None:
     clients = {"tutorial": "tutorial", "microblog": "microblog", FLOOR_LOGIN: "tutorial"}
     logging_in = {**sites, FLOOR_LOGIN: floor_login}
     for name, site in logging_in.items():  # warm all: imports, associations, statement caches
-        bench.logins(
-            site.url,
-            site.cpu_seconds,
-            bench.names(f"warm-{name.replace(' ', '-')}", 40),
-            clients[name],
-        )
+        bench.logins(site.url, site.cpu_seconds, bench.names("warm-", 40), clients[name])
     cookies = {
         name: session_cookies(site.url, bench.op, f"reader-{name}", "openid", name)
         for name, site in sites.items()
