@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from flask import got_request_exception, request_finished
 
 from devtools.servers import PostgresServer, RedisServer, postgres_bin_dir, redis_server_path
 from domain.model import SessionPolicy
@@ -70,3 +71,27 @@ def redis_server():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(request):
+    """Fails a test in which any app of this process raised past its views or answered 5xx,
+    unless the test is marked `server_error` (it checks a 5xx page on purpose)."""
+    seen: list[str] = []
+
+    def on_exception(sender, exception, **extra):
+        seen.append(f"unhandled {exception!r}")
+
+    def on_response(sender, response, **extra):
+        if response.status_code >= 500:
+            seen.append(f"answered {response.status_code}")
+
+    got_request_exception.connect(on_exception)
+    request_finished.connect(on_response)
+    try:
+        yield
+    finally:
+        got_request_exception.disconnect(on_exception)
+        request_finished.disconnect(on_response)
+    if seen and request.node.get_closest_marker("server_error") is None:
+        pytest.fail(f"the app failed on the server side: {seen[:3]}")

@@ -22,9 +22,9 @@ def wait_until_up(url, process, seconds=60):
     while time.monotonic() < deadline:
         assert process.poll() is None, "gunicorn exited"
         try:
-            if requests.get(url, timeout=1).ok:
+            if requests.get(url, timeout=5).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a worker still booting
             time.sleep(0.2)
     pytest.fail(f"gunicorn did not answer {url}")
 

@@ -247,6 +247,7 @@ def test_a_typed_identifier_and_the_provider_button_reach_the_same_user(site):
 
 
 @pytest.mark.postgres
+@pytest.mark.server_error
 def test_a_database_outage_during_the_return_gives_the_503_page(op, tmp_path):
     import os
 

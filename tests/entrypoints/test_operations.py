@@ -22,6 +22,7 @@ def test_readyz_is_200_when_the_database_answers(client):
     assert (page.status_code, page.get_json()) == (200, {"database": "ok"})
 
 
+@pytest.mark.server_error
 def test_readyz_is_503_when_the_database_or_redis_does_not_answer(tmp_path):
     no_database = make_app(tmp_path, database_url=f"sqlite:///{tmp_path}/no/such/dir.sqlite")
     page = no_database.test_client().get("/readyz")
@@ -33,6 +34,7 @@ def test_readyz_is_503_when_the_database_or_redis_does_not_answer(tmp_path):
 
 
 @pytest.mark.postgres
+@pytest.mark.server_error
 def test_readyz_follows_a_postgresql_outage_and_recovery(tmp_path):
     bin_dir = postgres_bin_dir()
     if bin_dir is None:

@@ -43,9 +43,9 @@ def test_a_login_through_the_container_provider_greets_the_user(client, fake_pro
         (LoginFailed(), 400),
         (AccountDisabled(), 403),
         (IdentityBelongsToAnotherAccount(), 403),
-        (ProviderUnavailable(), 502),
-        (StoreUnavailable(), 503),
-        (TooManyConflicts(), 503),
+        pytest.param(ProviderUnavailable(), 502, marks=pytest.mark.server_error),
+        pytest.param(StoreUnavailable(), 503, marks=pytest.mark.server_error),
+        pytest.param(TooManyConflicts(), 503, marks=pytest.mark.server_error),
     ],
 )
 @pytest.mark.parametrize("step", ["begin", "complete"])
@@ -81,6 +81,7 @@ def test_returning_without_a_login_in_flight_is_refused(client):
     assert "expired or was already used" in page.get_data(as_text=True)
 
 
+@pytest.mark.server_error
 def test_a_database_that_is_down_gives_503_not_a_stack_trace(tmp_path):
     app = make_app(tmp_path, database_url=f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.sqlite'}")
     client = app.test_client()
@@ -101,6 +102,7 @@ def test_unknown_pages_get_the_sites_404_page(client):
     assert "There is no page here." in page.get_data(as_text=True)
 
 
+@pytest.mark.server_error
 def test_a_crash_gets_the_sites_500_page_without_details(app):
     @app.get("/boom")
     def boom():
