@@ -2,6 +2,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Python packages come from uv.lock (`make lock` updates it); uv itself from PyPI, pinned.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+# --locked: a pyproject.toml changed without `make lock` stops the install instead of drifting.
+# --inexact: what the bench added stays.
+SYNC := $(UV) sync --locked --inexact --python $(BIN)/python
 
 BENCH_STAMP := $(VENV)/.bench-installed
 DEV_OIDC := devtools/oidc-provider
@@ -9,17 +15,22 @@ NODE_STAMP := $(DEV_OIDC)/node_modules/.installed
 WORKERS ?= 2
 BIND ?= 127.0.0.1:8000
 
-.PHONY: install node-deps run serve stack test lint typecheck contracts bench clean
+.PHONY: install lock node-deps run serve stack test lint typecheck contracts bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(UV): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(SYNC) --quiet --extra test
 	touch $(STAMP)
 
 install: $(STAMP)
+
+lock: | $(UV)
+	$(UV) lock
 
 # The dev OIDC provider: Node.js from Debian when missing, its packages from the lockfile.
 $(NODE_STAMP): $(DEV_OIDC)/package-lock.json
@@ -45,7 +56,7 @@ stack: install
 	$(BIN)/python -m devtools.stack
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(SYNC) --quiet --extra test --extra bench
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
