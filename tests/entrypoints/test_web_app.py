@@ -129,6 +129,8 @@ def test_pages_carry_security_headers(client):
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "same-origin"
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    directives = [d.strip() for d in headers["Content-Security-Policy"].split(";")]
+    assert "base-uri 'none'" in directives, "no <base> can send relative links elsewhere"
 
 
 def test_a_page_keeps_a_security_header_of_its_own_and_gets_the_others_once(app, client):
