@@ -45,6 +45,12 @@ class HostileProvider:
         self.__init__(base=self.base)  # type: ignore[misc]
         self.published = [self.signing_key]
 
+    def rotate(self, kid: str) -> None:
+        """Signs with a new key from now on and publishes only that one, as the OpenID
+        Foundation's rp-key-rotation-op-sign-key provider does."""
+        self.signing_key = rsa_key(kid)
+        self.published = [self.signing_key]
+
     def authorize(self, redirect_url: str) -> dict[str, str]:
         """What the provider does when the browser arrives: it signs the person in and
         answers with a code for the relying party's callback."""

@@ -25,7 +25,7 @@ from entrypoints.session_cookies import SessionCookies
 from entrypoints.settings import ConfigurationError, load_settings
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     # The OpenID answer travels in the return URL's query: never hand it to another site.
@@ -87,7 +87,7 @@ def create_app(
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(pages.bp)
-    set_up_request_ids(app)
+    set_up_request_ids(app, from_proxies=bool(settings["trusted_proxies"]))
     metrics.measure(app)  # before the limits wrap the views: a refused return is not timed
     set_up_rate_limits(app, settings)
     register_error_pages(app)

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
-# A proxy's id is kept when it looks like one; anything else is replaced.
+# A trusted proxy's id is kept when it looks like one; anything else is replaced.
 ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Fields of a LogRecord that every record has: what is left over was passed as `extra`.
 STANDARD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -51,10 +51,13 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
 
 
-def set_up_request_ids(app: Flask) -> None:
+def set_up_request_ids(app: Flask, from_proxies: bool = False) -> None:
+    """Every request gets an id; the one in X-Request-ID is taken only `from_proxies`, when
+    MICROBLOG_TRUSTED_PROXIES says proxies in front set it (a client could forge it)."""
+
     @app.before_request
     def name_the_request() -> None:
-        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        offered = request.headers.get(REQUEST_ID_HEADER, "") if from_proxies else ""
         g.request_id = offered if ACCEPTED_REQUEST_ID.fullmatch(offered) else secrets.token_hex(16)
 
     @app.after_request

@@ -19,7 +19,10 @@ bp = Blueprint("metrics", __name__)
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
     services = container()
-    address = ipaddress.ip_address(request.remote_addr or "0.0.0.0")
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:  # a trusted proxy forwarded something that is no address
+        abort(404)
     allowed = services.config.metrics_allowed_networks()
     if not any(address in ipaddress.ip_network(network) for network in allowed):
         abort(404)  # as if there were nothing here

@@ -3,7 +3,10 @@
 import pytest
 
 from tests.dev_oidc import dev_oidc_entry
+from tests.e2e.site import CSRF_FIELD
 from tests.e2e.test_login_flows import user_lines
+from tests.oidc_op import CLIENT_ID, CLIENT_SECRET, HostileProvider
+from tests.servers import serving
 
 
 @pytest.fixture
@@ -88,3 +91,42 @@ class TestOidcOnly:
         assert ">Dev OIDC</button>" in page.text and "Dev OpenID" not in page.text
         assert 'name="identifier"' not in page.text, "no provider takes a typed identifier"
         assert visitor.sign_in_with_oidc("dave").url == f"{site.url}/index"
+
+
+@pytest.fixture
+def rotating_op():
+    """The tests' own OpenID Connect provider, which can rotate its signing key."""
+    provider = HostileProvider()
+    with serving(provider.app):
+        yield provider
+
+
+class TestKeyRotation:
+    """The OpenID Foundation's RP test rp-key-rotation-op-sign-key, against the served site."""
+
+    @pytest.fixture
+    def site_config(self, site_config, rotating_op):
+        entry = {
+            "key": "corp",
+            "protocol": "oidc",
+            "name": "Corp",
+            "issuer": rotating_op.base,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        }
+        return site_config | {"providers": [entry], "dev_provider_url": ""}
+
+    def sign_in(self, site, provider):
+        visitor = site.visitor()
+        form = {"provider": "corp", "csrf_token": CSRF_FIELD.search(visitor.get("/login").text)[1]}
+        started = visitor.http.post(f"{site.url}/login", data=form, allow_redirects=False)
+        return visitor.get(
+            "/login/return/corp", params=provider.authorize(started.headers["Location"])
+        )
+
+    def test_the_login_right_after_the_provider_rotates_its_key_succeeds(self, site, rotating_op):
+        assert self.sign_in(site, rotating_op).url == f"{site.url}/index"
+        rotating_op.rotate("k2")
+        page = self.sign_in(site, rotating_op)
+        assert (page.status_code, page.url) == (200, f"{site.url}/index")
+        assert rotating_op.calls.count("/jwks") == 2

@@ -65,9 +65,15 @@ def test_every_response_names_its_request(client):
 @pytest.mark.parametrize(
     ("offered", "kept"), [("lb-1234.abc", True), ("x" * 65, False), ("a b;c", False)]
 )
-def test_a_proxys_request_id_is_kept_when_it_looks_like_one(client, offered, kept):
+def test_a_proxys_request_id_is_kept_when_it_looks_like_one(tmp_path, offered, kept):
+    client = make_app(tmp_path, trusted_proxies=1).test_client()
     answered = client.get("/healthz", headers={"X-Request-ID": offered}).headers["X-Request-ID"]
     assert (answered == offered) is kept
+
+
+def test_a_request_id_from_a_client_is_replaced_when_no_proxy_is_trusted(client):
+    answered = client.get("/healthz", headers={"X-Request-ID": "lb-1234.abc"})
+    assert re.fullmatch(r"[0-9a-f]{32}", answered.headers["X-Request-ID"])
 
 
 def test_log_lines_are_json_with_the_request_id_and_extra_fields(app):
@@ -249,3 +255,20 @@ def test_metrics_count_rate_limit_refusals(tmp_path):
 def test_metrics_are_hidden_from_addresses_not_allowed(client):
     client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
     assert client.get("/metrics").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    ["garbage", "unknown", "1.2.3.4.5", "127.0.0.1:80", "[::1]", "::1%", "\u0661.0.0.1"],
+)
+def test_metrics_behind_a_proxy_forwarding_no_address_are_hidden_not_an_error(tmp_path, forwarded):
+    client = make_app(tmp_path, trusted_proxies=1).test_client()
+    assert client.get("/metrics", headers={"X-Forwarded-For": forwarded}).status_code == 404
+
+
+def test_metrics_behind_a_trusted_proxy_follow_the_forwarded_address(tmp_path):
+    app = make_app(tmp_path, trusted_proxies=1)
+    upgrade_database(app.extensions["container"].engine())
+    client = app.test_client()
+    assert client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
+    assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404

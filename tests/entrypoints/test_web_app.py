@@ -131,6 +131,8 @@ def test_pages_carry_security_headers(client):
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "same-origin"
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    directives = [d.strip() for d in headers["Content-Security-Policy"].split(";")]
+    assert "base-uri 'none'" in directives, "no <base> can send relative links elsewhere"
 
 
 def test_a_page_keeps_a_security_header_of_its_own_and_gets_the_others_once(app, client):
@@ -487,3 +489,22 @@ def test_anonymous_hits_on_a_protected_page_do_not_grow_the_session_cookie(clien
     assert client.get_cookie("session").value == cookie
     page = client.get(redirect.headers["Location"])
     assert page.get_data(as_text=True).count("Please log in to access this page.") == 1
+
+
+def test_an_oidc_issuer_behind_local_nat64_is_unavailable_not_an_error(tmp_path):
+    from adapters.sql.migrate import upgrade_database
+    from tests.entrypoints.conftest import FAKE_ENTRY, csrf_token, make_app
+
+    issuer = {
+        "key": "corp",
+        "protocol": "oidc",
+        "name": "Corp",
+        "issuer": "http://[64:ff9b:1::a00:1]",
+        "client_id": "microblog",
+        "client_secret": "s3cret",
+    }
+    app = make_app(tmp_path, providers=[FAKE_ENTRY, issuer], fetch_allowed_networks=["127.0.0.0/8"])
+    upgrade_database(app.extensions["container"].engine())
+    client = app.test_client()
+    started = client.post("/login", data={"provider": "corp", "csrf_token": csrf_token(client)})
+    assert started.status_code == 502, "the provider cannot be reached from here"

@@ -135,18 +135,62 @@ def test_a_rotated_key_is_accepted_after_one_refetch(site, op, monotonic):
     assert op.calls.count("/jwks") == 2
 
 
+def test_rp_key_rotation_op_sign_key_an_immediate_second_login_succeeds(site, op, monotonic):
+    site.sign_in()  # the first login fetches the keys
+    op.rotate("k2")
+    assert site.sign_in().user.nickname == "alice", "no time passed: the refetch is allowed"
+    assert op.calls.count("/jwks") == 2
+
+
 def test_unknown_keys_are_refetched_at_most_once_per_cooldown(site, op, monotonic):
     site.sign_in()
-    op.signing_key = rsa_key("k2")
+    op.signing_key = rsa_key("k2")  # signs with a key it does not publish
     for _ in range(5):
         with pytest.raises(DomainError):
             site.sign_in()
-    assert op.calls.count("/jwks") == 1, "the cooldown holds back a stream of bad tokens"
+    assert op.calls.count("/jwks") == 2, "one refetch, then the cooldown holds back the rest"
+
+
+def test_an_unknown_key_is_refetched_again_once_the_cooldown_has_passed(site, op, monotonic):
+    site.sign_in()
+    op.signing_key = rsa_key("k2")
+    with pytest.raises(DomainError):
+        site.sign_in()
+    monotonic.now += OidcProfile.jwks_refetch_cooldown_seconds
+    op.rotate("k3")
+    assert site.sign_in().user.nickname == "alice"
+    assert op.calls.count("/jwks") == 3
 
 
 def test_an_unverified_email_is_not_trusted(site, op):
     op.claims = {"email_verified": False}
     assert site.sign_in().user.email is None
+
+
+@pytest.mark.parametrize("verified", [1, 1.0, "1", "True", "yes", [True], {"true": True}])
+def test_email_verified_in_the_id_token_counts_only_as_json_true_or_the_string_true(
+    site, op, verified
+):
+    op.claims = {"email_verified": verified}
+    assert site.sign_in().user.email is None
+
+
+@pytest.mark.parametrize("verified", [1, 1.0, "1", "True", "yes", [True], {"true": True}])
+def test_email_verified_from_userinfo_counts_only_as_json_true_or_the_string_true(
+    site, op, verified
+):
+    op.claims = {"email": DROP, "email_verified": DROP, "preferred_username": DROP}
+    op.userinfo = {"email_verified": verified}
+    assert site.sign_in().user.email is None
+
+
+@pytest.mark.parametrize("verified", [True, "true"])
+def test_json_true_and_the_string_true_verify_an_email_in_either_document(site, op, verified):
+    op.claims = {"email_verified": verified}
+    assert site.sign_in().user.email == "alice@example.com"
+    op.claims = {"sub": "bob", "email": DROP, "email_verified": DROP, "preferred_username": DROP}
+    op.userinfo = {"sub": "bob", "email": "bob@userinfo.example", "email_verified": verified}
+    assert site.sign_in().user.email == "bob@userinfo.example"
 
 
 def other_key_set(op):

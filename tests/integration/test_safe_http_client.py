@@ -1,3 +1,4 @@
+import ipaddress
 import itertools
 import socket
 import threading
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openid import fetchers
 
+from adapters.http.addresses import SPECIAL_PURPOSE
 from adapters.http.client import (
     FetchPolicy,
     ForbiddenAddress,
@@ -219,3 +221,119 @@ def test_a_provider_sending_a_byte_at_a_time_is_cut_off_at_the_deadline(where, h
         took = time.monotonic() - started
     print(f"drip in the {where}: cut off after {took:.2f} s (deadline {DRIP.deadline} s)")
     assert took < DRIP.deadline + 0.5
+
+
+# Item 8 of issue 26: IANA's special-purpose ranges are denied by a table of the site's own,
+# not by whatever Python's `is_global` says in the running version.
+def test_a_local_nat64_address_is_refused_and_raises_nothing_with_an_allowed_network():
+    assert not FetchPolicy.allowing(["127.0.0.1/32"]).permits("64:ff9b:1::a00:1")
+
+
+@pytest.mark.parametrize("address", ["fec0::1", "192.0.0.8", "5f00::1", "3fff::1"])
+def test_special_purpose_addresses_python_calls_global_are_refused(address):
+    assert not FetchPolicy().permits(address)
+
+
+def _edges(network):
+    """The first, second and last address of a network, and one in its middle."""
+    size = network.num_addresses
+    return {network[0], network[min(1, size - 1)], network[size // 2], network[-1]}
+
+
+@pytest.mark.parametrize(
+    "row", [row for row in SPECIAL_PURPOSE if row.carries is None], ids=lambda row: str(row.network)
+)
+def test_every_listed_range_is_refused(row):
+    for address in _edges(row.network):
+        assert not FetchPolicy().permits(str(address)), (address, row.name)
+        assert not FetchPolicy.allowing(["8.8.8.0/24"]).permits(str(address)), address
+
+
+@pytest.mark.parametrize(
+    "row",
+    [row for row in SPECIAL_PURPOSE if row.carries is not None],
+    ids=lambda row: str(row.network),
+)
+def test_a_range_carrying_ipv4_is_refused_when_its_ipv4_address_is(row):
+    internal = row.wrap(ipaddress.IPv4Address("10.1.2.3"))
+    public = row.wrap(ipaddress.IPv4Address("8.8.8.8"))
+    assert internal in row.network and public in row.network
+    assert not FetchPolicy().permits(str(internal))
+    assert FetchPolicy().permits(str(public))
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "1.1.1.1",
+        "8.8.4.4",
+        "93.184.215.14",
+        "192.0.1.1",  # next to IETF Protocol Assignments
+        "198.20.0.1",  # next to Benchmarking
+        "223.255.255.254",
+        "2001:4860:4860::8888",
+        "2001:200::1",  # just past 2001::/23
+        "2606:4700::1",
+        "2a00:1450:4001::1",
+        "3ffe:ffff::1",  # just below 3fff::/20
+    ],
+)
+def test_a_sample_of_global_addresses_is_permitted(address):
+    assert FetchPolicy().permits(address)
+
+
+allowed_networks = st.lists(
+    st.one_of(
+        st.builds(
+            lambda ip, bits: str(ipaddress.ip_network(f"{ip}/{bits}", strict=False)),
+            st.ip_addresses(v=4),
+            st.integers(0, 32),
+        ),
+        st.builds(
+            lambda ip, bits: str(ipaddress.ip_network(f"{ip}/{bits}", strict=False)),
+            st.ip_addresses(v=6),
+            st.integers(0, 128),
+        ),
+    ),
+    max_size=3,
+)
+any_addresses = st.one_of(
+    st.ip_addresses(),
+    st.sampled_from([row.network for row in SPECIAL_PURPOSE]).flatmap(
+        lambda network: st.ip_addresses(network=network)
+    ),
+)
+
+
+@given(any_addresses, allowed_networks)
+def test_the_policy_answers_for_every_address_without_raising(address, networks):
+    policy = FetchPolicy.allowing(networks)
+    permitted = policy.permits(str(address))
+    assert isinstance(permitted, bool)
+    if any(address in ipaddress.ip_network(network) for network in networks):
+        assert permitted  # what the operator names is let through
+
+
+@given(any_addresses)
+def test_nothing_python_calls_non_global_is_permitted_unless_it_carries_ipv4(address):
+    carrying = any(address in row.network for row in SPECIAL_PURPOSE if row.carries)
+    if not carrying and (not address.is_global or address.is_multicast):
+        assert not FetchPolicy().permits(str(address))
+
+
+@pytest.mark.parametrize(
+    ("allowed", "address"),
+    [
+        ("64:ff9b:1::/48", "64:ff9b:1::a00:1"),
+        ("fec0::/10", "fec0::1"),
+        ("10.0.0.0/8", "64:ff9b::a00:1"),  # the IPv4 network reached through NAT64
+        ("192.0.0.0/24", "192.0.0.8"),
+    ],
+)
+def test_networks_the_operator_allows_are_still_permitted(allowed, address):
+    assert FetchPolicy.allowing([allowed]).permits(address)
+
+
+@pytest.mark.parametrize("address", ["", "garbage", "300.1.1.1", "1.2.3", "::1::"])
+def test_a_string_that_is_no_address_is_not_permitted(address):
+    assert not FetchPolicy.allowing(["0.0.0.0/0"]).permits(address)

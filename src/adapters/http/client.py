@@ -15,14 +15,9 @@ import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from adapters.http.addresses import IpNetwork, is_special, reached_address
+
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# IPv6 addresses that carry an IPv4 address in their last 32 bits and lead to it: NAT64's
-# well-known prefix, and IPv4-compatible addresses. Python calls both "global".
-CARRY_IPV4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
-# Local-use NAT64 (RFC 8215): translates into whatever the operator's network holds.
-LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 class HttpError(Exception):
@@ -53,27 +48,17 @@ class FetchPolicy:
         return cls(allowed_networks=tuple(ipaddress.ip_network(n) for n in networks), **options)
 
     def permits(self, address: str) -> bool:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        reached = _reached_address(ip)
+        """Whether the site may connect to `address`: not when it, or the IPv4 address it
+        carries, is in a special-purpose range (adapters.http.addresses), unless the
+        operator's allowed networks name either."""
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        reached = reached_address(ip)
         if any(a in network for a in (ip, reached) for network in self.allowed_networks):
             return True
-        if reached is None:
-            return False
-        return reached.is_global and not reached.is_multicast
-
-
-def _reached_address(ip: IpAddress) -> IpAddress | None:
-    """The address a connection to `ip` really reaches: the IPv4 one inside an IPv4-mapped,
-    NAT64, 6to4 or IPv4-compatible IPv6 address; None when nobody can tell."""
-    if isinstance(ip, ipaddress.IPv4Address):
-        return ip
-    if ip in LOCAL_NAT64:
-        return None
-    if ip.ipv4_mapped or ip.sixtofour:
-        return ip.ipv4_mapped or ip.sixtofour
-    if any(ip in network for network in CARRY_IPV4):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return ip
+        return not is_special(reached)
 
 
 @dataclass(frozen=True)

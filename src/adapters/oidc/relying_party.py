@@ -56,7 +56,9 @@ class OidcProfile:
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
     clock_skew_seconds: int = 60
     discovery_lifetime_seconds: float = 3600
-    jwks_refetch_cooldown_seconds: float = 60
+    # After a refetch for an unknown kid, how long before another: a stream of tokens naming
+    # unknown keys cannot make the site hammer the provider, and a rotation is seen at once.
+    jwks_refetch_cooldown_seconds: float = 5
 
 
 @dataclass
@@ -87,6 +89,7 @@ class OidcIdentityProvider:
         self._lock = threading.Lock()
         self._metadata = _Cached()
         self._keys = _Cached()
+        self._unknown_kid_refetched_at = float("-inf")
 
     def begin(
         self, *, transaction_id: str, return_to: str, identifier: str | None
@@ -144,8 +147,8 @@ class OidcIdentityProvider:
     def _key_for(self, key_id: str | None, algorithm: str) -> Any:
         key = _pick_key(self._key_set(refresh=False), key_id, algorithm)
         if key is None and key_id is not None and self._may_refetch_keys():
-            # An unknown kid: the provider may have rotated its keys. Refetched at most once
-            # per cooldown, so a stream of bad tokens cannot make us hammer the provider.
+            # An unknown kid: the provider may have rotated its keys. Refetched unless another
+            # unknown kid caused a refetch within the cooldown (the first fetch does not count).
             key = _pick_key(self._key_set(refresh=True), key_id, algorithm)
         if key is None:
             raise LoginFailed()
@@ -168,8 +171,11 @@ class OidcIdentityProvider:
 
     def _may_refetch_keys(self) -> bool:
         with self._lock:
-            waited = self._monotonic() - self._keys.fetched_at
-            return waited >= self.profile.jwks_refetch_cooldown_seconds
+            now = self._monotonic()
+            if now - self._unknown_kid_refetched_at < self.profile.jwks_refetch_cooldown_seconds:
+                return False
+            self._unknown_kid_refetched_at = now
+            return True
 
     # The answer
 
@@ -278,7 +284,7 @@ class OidcIdentityProvider:
             str(claims["sub"]),
             nickname=nickname,
             email=email if isinstance(email, str) else None,
-            email_verified=source.get("email_verified") in (True, "true"),
+            email_verified=_is_true(source.get("email_verified")),
         )
 
     # HTTP
@@ -293,6 +299,11 @@ class OidcIdentityProvider:
             log.info("OIDC provider refused a request: %s", document.get("error", response.status))
             raise LoginFailed()
         return document
+
+
+def _is_true(value: Any) -> bool:
+    """JSON `true`, or the string "true" some providers send; never 1 or 1.0 (1 == True)."""
+    return value is True or value == "true"
 
 
 def _check_state(answered: str | None, kept: str | None) -> None:
