@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import IdentityBelongsToAnotherAccount, LoginRefused, NothingToConnect
@@ -175,21 +175,25 @@ FakeProvisioningMachine.TestCase.settings = settings(
 test_provisioning_state_machine_on_fakes = FakeProvisioningMachine.TestCase
 
 
+THEN = [
+    "confirms",
+    "declines",
+    "goes elsewhere",
+    "confirms from another session of the owner",
+    "confirms with the id it kept before the sign-in",
+]
+
+
 @given(
     next_sign_in=st.sampled_from(["owner", "other account", "nobody"]),
     minutes_later=st.integers(min_value=0, max_value=20),
     same_browser=st.booleans(),
-    then=st.sampled_from(
-        [
-            "confirms",
-            "declines",
-            "goes elsewhere",
-            "confirms from another session of the owner",
-            "confirms with the id it kept before the sign-in",
-        ]
-    ),
     minutes_to_confirm=st.integers(min_value=0, max_value=20),
 )
+@settings(deadline=None)  # no timed assertions: the machine may be busy
+@pytest.mark.parametrize("then", THEN)  # each: the owner signed in in the waiting browser
+@example(next_sign_in="owner", minutes_later=0, same_browser=True, minutes_to_confirm=0)
+@example(next_sign_in="owner", minutes_later=9, same_browser=True, minutes_to_confirm=1)
 def test_a_waiting_identity_joins_only_its_owner_signing_in_in_that_browser_and_confirming(
     next_sign_in, minutes_later, same_browser, then, minutes_to_confirm
 ):
