@@ -153,7 +153,7 @@ def confirm_connection() -> ResponseReturnValue:
                 "confirm_connection.html",
                 title="Connect a login",
                 waiting=waiting,
-                identity=readable_subject(waiting["namespace"], waiting["subject"]),
+                identity=readable_subject(waiting.get("namespace", ""), waiting.get("subject", "")),
             )
         decision = request.form.get("decision")
         if decision not in DECISIONS:

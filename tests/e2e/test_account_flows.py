@@ -150,6 +150,8 @@ def test_confirming_a_waiting_login_without_the_csrf_token_is_refused(site):
     browser.sign_in("alice")
     page = browser.answer_waiting_login("connect", csrf=False)
     assert page.status_code == 400
+    page = browser.answer_waiting_login("yes please")
+    assert page.status_code == 400 and "Choose whether to connect this login." in page.text
     assert connected_logins(browser) == ["Dev OpenID"]
 
 
