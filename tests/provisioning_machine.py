@@ -170,7 +170,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.waiting)
     @rule(data=st.data())
     def owner_signs_in_and_the_waiting_identity_joins(self, data):
-        """What Logins does when the email's owner signs in in the waiting browser."""
+        """What Logins does when the email's owner signs in in the waiting browser and confirms."""
         owner_id, verified = self.waiting.pop(data.draw(st.integers(0, len(self.waiting) - 1)))
         holder = self.owner_of_identity.get((verified.namespace, verified.subject))
         try:

@@ -49,6 +49,13 @@ class NotYours(InvalidInput):
     message = "That is not one of your logins or devices."
 
 
+class NothingToConnect(InvalidInput):
+    message = (
+        "There is no login waiting here to be connected to this account, or its 10 minutes"
+        " are over. Nothing was connected."
+    )
+
+
 class RecentSignInRequired(DomainError):
     message = "Please sign in again to change your connected logins."
 

@@ -10,6 +10,7 @@ from domain.errors import (
     IdentityBelongsToAnotherAccount,
     LoginExpired,
     LoginMismatch,
+    NothingToConnect,
     NotYours,
     UnknownProvider,
 )
@@ -43,6 +44,7 @@ from domain.ports import (
 from domain.use_cases import (
     LinkRequired,
     SignedIn,
+    WaitingLogin,
     clean_up_expired,
     complete_login,
     connect_identity,
@@ -82,10 +84,9 @@ class LoginStarted:
 @dataclass(frozen=True)
 class LinkPending:
     """No sign-in: the identity waits under `link_id` (kept by this browser) for a sign-in to
-    the account that owns its email, which signs in with `owner_providers`."""
+    the account that owns its email. Nothing about that account is told."""
 
     link_id: str
-    owner_providers: list[str]
 
 
 @dataclass(frozen=True)
@@ -209,9 +210,10 @@ class Logins:
         signed_in_user_id: int | None = None,
     ) -> "SignedIn | LinkPending | Connected":
         """Complete the login this browser started, with the provider's answer given here or
-        parked earlier under `parked_handle`. A login opens a session (and connects the
-        identity waiting in `pending_link_id` if this is its account); a connecting round
-        trip attaches the identity to `signed_in_user_id`, who must have begun it."""
+        parked earlier under `parked_handle`. A login opens a session; the identity waiting
+        in `pending_link_id` is offered for confirmation (`SignedIn.waiting`) if this is its
+        account, and discarded otherwise. A connecting round trip attaches the identity to
+        `signed_in_user_id`, who must have begun it."""
         transaction = self._take_transaction(transaction_id)
         if parked_handle is not None:
             parked = self._take_parked(parked_handle)
@@ -241,8 +243,44 @@ class Logins:
         if isinstance(result, LinkRequired):
             return self._wait_for_owner(result.owner_id, verified)
         self._audit.record("sign_in.succeeded", result.user.id, provider_key)
-        joined = self._join_pending(pending_link_id, result.user.id)
-        return replace(result, next_url=transaction.next_url, joined=joined)
+        waiting = self._offer_pending(pending_link_id, result.user.id, result.token)
+        return replace(result, next_url=transaction.next_url, waiting=waiting)
+
+    def connect_waiting_login(self, link_id: str | None, token: str | None) -> str:
+        """Connect the login offered under `link_id` (`SignedIn.waiting`) to the account of
+        session `token`, which must be the session of that sign-in, still open, within the
+        waiting login's 10 minutes. Returns the provider's name, or raises NothingToConnect;
+        an offer found is used up either way."""
+        link = self._take_offered(link_id, token)
+        if link is None:
+            raise NothingToConnect()
+        now = self._clock.now()
+        if link.is_expired(now):
+            self._discard(link, "expired")
+            raise NothingToConnect()
+        session = self._sessions.get(hash_token(token)) if token else None
+        if session is None or session.is_expired(now) or session.user_id != link.owner_id:
+            self._discard(link, "its sign-in ended")
+            raise NothingToConnect()
+        verified = VerifiedIdentity(ProviderPolicy(link.provider), link.namespace, link.subject)
+        try:
+            connect_identity(self._unit_of_work(), link.owner_id, verified, self._clock)
+        except IdentityBelongsToAnotherAccount:
+            self._discard(link, "connected to another account meanwhile")
+            raise  # it never moves
+        self._audit.record("login.joined", link.owner_id, link.provider)
+        return self._name_of(link.provider)
+
+    def discard_waiting_login(
+        self, link_id: str | None, token: str | None, reason: str
+    ) -> str | None:
+        """Forget the login offered under `link_id` to session `token`, unconnected; the
+        provider's name, or None when there was none."""
+        link = self._take_offered(link_id, token)
+        if link is None:
+            return None
+        self._discard(link, reason)
+        return self._name_of(link.provider)
 
     def current_user(self, token: str | None) -> User | None:
         return current_user(token, sessions=self._sessions, clock=self._clock, policy=self.policy)
@@ -290,32 +328,48 @@ class Logins:
         )
         self._pending.add(link)
         self._audit.record("login.pending", owner_id, verified.provider)
-        uow = self._unit_of_work()
-        with uow:
-            keys = {identity.provider for identity in uow.identities.of_user(owner_id)}
-        names = sorted({self._providers[key].name for key in keys if key in self._providers})
-        return LinkPending(link.id, names)
+        return LinkPending(link.id)
 
-    def _join_pending(self, link_id: str | None, user_id: int) -> str | None:
-        """The provider name of the identity waiting in this browser, once attached to the
-        account just signed in to; None when there is none, or it waits for another account."""
+    def _offer_pending(self, link_id: str | None, user_id: int, token: str) -> WaitingLogin | None:
+        """The identity waiting in this browser, if it waits for the account just signed in
+        to: kept under a new id bound to this sign-in's session `token`, for it to confirm.
+        Any other sign-in discards it."""
         link = self._pending.take(link_id) if link_id else None
-        if link is None or link.is_expired(self._clock.now()) or link.owner_id != user_id:
+        if link is None:
             return None
-        verified = VerifiedIdentity(ProviderPolicy(link.provider), link.namespace, link.subject)
-        try:
-            connect_identity(self._unit_of_work(), user_id, verified, self._clock)
-        except IdentityBelongsToAnotherAccount:
-            return None  # taken in the meantime: it never moves
-        self._audit.record("login.joined", user_id, link.provider)
-        provider = self._providers.get(link.provider)
-        return provider.name if provider else link.provider
+        if link.is_expired(self._clock.now()):
+            self._discard(link, "expired")
+            return None
+        if link.owner_id != user_id:
+            self._discard(link, "another account signed in")
+            return None
+        offer = self._tokens.new_token()
+        self._pending.add(replace(link, id=_offered_id(offer, token)))
+        name = self._name_of(link.provider)
+        return WaitingLogin(offer, name, link.namespace, link.subject)
+
+    def _take_offered(self, offer: str | None, token: str | None) -> PendingLink | None:
+        return self._pending.take(_offered_id(offer, token)) if offer and token else None
+
+    def _discard(self, link: PendingLink, reason: str) -> None:
+        self._audit.record("login.discarded", link.owner_id, link.provider, reason)
+
+    def _name_of(self, provider_key: str) -> str:
+        provider = self._providers.get(provider_key)
+        return provider.name if provider else provider_key
 
     def _take_parked(self, handle: str) -> ParkedCallback:
         parked = self._parked.take(handle) if handle else None
         if parked is None or parked.is_expired(self._clock.now()):
             raise LoginExpired()
         return parked
+
+
+def _offered_id(offer: str, token: str) -> str:
+    """The key a waiting login is offered under after a sign-in: the offer's id, which that
+    browser keeps, with the session token of that sign-in, so that no other session (even
+    one that learnt the offer's id) finds it."""
+    return hash_token(f"{offer}:{token}")
 
 
 @dataclass(frozen=True)

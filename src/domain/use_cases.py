@@ -52,12 +52,23 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class WaitingLogin:
+    """A login that waited in this browser for the account just signed in to; connected only
+    if the person confirms, under `link_id`. Named for them: provider and identity."""
+
+    link_id: str
+    provider_name: str
+    namespace: str
+    subject: str
+
+
+@dataclass(frozen=True)
 class SignedIn:
     user: User
     token: str
     session: LoginSession
     next_url: str | None = None
-    joined: str | None = None  # the provider whose waiting identity this sign-in connected
+    waiting: WaitingLogin | None = None  # the login that waited for this account, to confirm
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from domain.errors import DomainError, RecentSignInRequired
+from domain.errors import DomainError, InvalidInput, NothingToConnect, RecentSignInRequired
 from domain.inputs import MAX_IDENTIFIER_LENGTH
-from entrypoints.auth import TRANSACTION_KEY
+from entrypoints.auth import CONFIRM_CONNECT_KEY, TRANSACTION_KEY
 from entrypoints.deps import container
 from entrypoints.error_pages import status_of
 
@@ -118,6 +118,60 @@ def connect() -> ResponseReturnValue:
     )
     session[TRANSACTION_KEY] = started.transaction_id
     return redirect(started.redirect_url, 303)
+
+
+# Requests that leave a login waiting for confirmation in place: its page, and the page's
+# stylesheet; 404s (endpoint None) do nothing either.
+KEEPS_THE_WAITING_LOGIN = {"account.confirm_connection", "static", None}
+DECISIONS = {"connect", "discard"}
+
+
+@bp.before_app_request
+def discard_a_waiting_login_left_unconfirmed() -> None:
+    """The login offered after a sign-in is confirmed on its page or never: any other page
+    this browser asks for (another sign-in included) discards it."""
+    if request.endpoint in KEEPS_THE_WAITING_LOGIN or CONFIRM_CONNECT_KEY not in session:
+        return
+    waiting = session.pop(CONFIRM_CONNECT_KEY)
+    link_id = waiting.get("link") if isinstance(waiting, dict) else None
+    token = current_user.get_id() if current_user.is_authenticated else None
+    container().logins().discard_waiting_login(link_id, token, "not confirmed")
+
+
+@bp.route("/connect/confirm", methods=["GET", "POST"])
+def confirm_connection() -> ResponseReturnValue:
+    """GET asks the person just signed in whether to connect the login that waited in this
+    browser for their account; POST connects it ("connect") or discards it ("discard")."""
+    waiting = session.get(CONFIRM_CONNECT_KEY)
+    if not isinstance(waiting, dict):
+        waiting = {}
+    try:
+        if request.method == "GET":
+            if not waiting or not current_user.is_authenticated:
+                raise NothingToConnect()
+            return render_template(
+                "confirm_connection.html",
+                title="Connect a login",
+                waiting=waiting,
+                identity=readable_subject(waiting.get("namespace", ""), waiting.get("subject", "")),
+            )
+        decision = request.form.get("decision")
+        if decision not in DECISIONS:
+            raise InvalidInput("Choose whether to connect this login.")
+        session.pop(CONFIRM_CONNECT_KEY, None)
+        logins = container().logins()
+        token = current_user.get_id() if current_user.is_authenticated else None
+        if decision == "discard":
+            name = logins.discard_waiting_login(waiting.get("link"), token, "declined")
+            done = f"Your {name} login was not connected." if name else "Nothing was connected."
+            flash(done, "info")
+        else:
+            name = logins.connect_waiting_login(waiting.get("link"), token)
+            flash(f"Connected your {name} login to this account.", "info")
+    except DomainError as error:
+        page = render_template("error.html", title="Nothing connected", message=error.message)
+        return page, status_of(error)
+    return redirect(waiting.get("next") or url_for("pages.index"), 303)
 
 
 @account_action("/nickname")

@@ -19,6 +19,9 @@ PENDING_LINK_KEY = "pending_link"
 PENDING_LINK_MESSAGE = (
     "An account already uses this email. Sign in with one of its logins to connect this one."
 )
+# After the sign-in that a waiting login waited for: what to ask the person to confirm, for
+# the confirm page (account.confirm_connection) only; any other page discards it.
+CONFIRM_CONNECT_KEY = "confirm_connect"
 LOG_IN_TO_SEE_IT = "Please log in to access this page."
 # The query parameter that brings a browser back to the answer parked for it (see below).
 PARKED_PARAMETER = "parked_callback"
@@ -38,7 +41,6 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
 def login_page(
     form: LoginForm,
     status: int = 200,
-    owner_providers: list[str] | None = None,
     notices: list[tuple[str, str]] | None = None,
 ) -> ResponseReturnValue:
     page = render_template(
@@ -47,7 +49,6 @@ def login_page(
         form=form,
         buttons=container().logins().choices(),
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
-        owner_providers=owner_providers,
         notices=notices,
     )
     return page, status
@@ -110,7 +111,7 @@ def provider_return(key: str) -> ResponseReturnValue:
     if isinstance(result, LinkPending):
         session[PENDING_LINK_KEY] = result.link_id
         flash(PENDING_LINK_MESSAGE, "info")
-        return login_page(LoginForm(), owner_providers=result.owner_providers)
+        return login_page(LoginForm())
     if signed_in_as is not None:
         logins.log_out(current_user.get_id())  # signing in again replaces this browser's session
     session.clear()  # nothing from before the login carries over into the signed-in session
@@ -120,8 +121,16 @@ def provider_return(key: str) -> ResponseReturnValue:
         duration=logins.policy.remembered_lifetime,
     )
     csrf_token()  # the new session's CSRF secret goes out now: its first page keeps the cookie
-    if result.joined:
-        flash(f"Connected your {result.joined} login to this account.", "info")
+    if result.waiting is not None:
+        waiting = result.waiting
+        session[CONFIRM_CONNECT_KEY] = {
+            "link": waiting.link_id,
+            "provider": waiting.provider_name,
+            "namespace": waiting.namespace,
+            "subject": waiting.subject,
+            "next": result.next_url or "",
+        }
+        return redirect(url_for("account.confirm_connection"))
     return redirect(result.next_url or url_for("pages.index"))
 
 

@@ -17,6 +17,8 @@ from tests.servers import serving
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 NEXT_FIELD = re.compile(r'name="next" type="hidden" value="([^"]*)"')
+# Where a signed-in owner is asked whether to connect the login that waited for the account.
+CONFIRM_PATH = "/account/connect/confirm"
 
 
 @dataclass
@@ -116,6 +118,14 @@ class Visitor:
     def connect(self, provider: str, identifier: str = "") -> requests.Response:
         """Start connecting another login: ends at the provider's page."""
         return self.account_action("/account/connect", provider=provider, identifier=identifier)
+
+    def answer_waiting_login(self, decision="connect", csrf=True) -> requests.Response:
+        """Press a button of the page that asks to connect a waiting login ("connect" or
+        "discard"), with the CSRF token of that page."""
+        form = {"decision": decision}
+        if csrf:
+            form["csrf_token"] = self.csrf_token(CONFIRM_PATH)
+        return self.post(CONFIRM_PATH, form)
 
     def sign_in(self, name, email="", **options) -> requests.Response:
         return self.approve(self.start_sign_in(**options), name, email)

@@ -5,11 +5,13 @@ nickname; with the dev OpenID provider (trusted for email here) and panva's oidc
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from dependency_injector import providers
 
 from tests.dev_oidc import dev_oidc_entry
+from tests.e2e.site import CONFIRM_PATH
 from tests.e2e.test_login_flows import user_lines
 from tests.fakes import FakeClock
 
@@ -38,6 +40,12 @@ def audit(caplog):
     return lambda: [
         getattr(r, "audit_kind", None) for r in caplog.records if r.name == "microblog.audit"
     ]
+
+
+def main_of(page: str) -> str:
+    """A page's main content, with its CSRF token left out."""
+    main = page[page.index("<main>") : page.index("</main>")]
+    return re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", main)
 
 
 def connected_logins(visitor) -> list[str]:
@@ -79,14 +87,21 @@ def clash(site, browser):
     return browser.sign_in_with_oidc("alice-elsewhere", "alice@example.com", verified=True)
 
 
-def test_on_an_email_clash_the_new_login_waits_and_joins_when_the_owner_signs_in(site, audit):
+def test_on_an_email_clash_the_new_login_waits_and_joins_when_the_owner_signs_in_and_confirms(
+    site, oidc, audit
+):
     site.visitor().sign_in("alice", email="alice@example.com")
     browser = site.visitor()
     page = clash(site, browser)
     assert "An account already uses this email." in page.text
-    assert "That account signs in with: Dev OpenID." in page.text
+    assert "That account signs in with" not in page.text
     assert browser.greeting() is None and len(user_lines(site)) == 1
     page = browser.sign_in("alice")
+    assert page.url == site.url + CONFIRM_PATH
+    assert "Connect your Dev OIDC login?" in page.text
+    assert f"alice-elsewhere at {urlsplit(oidc).netloc}" in page.text
+    assert "Connected your" not in page.text
+    page = browser.answer_waiting_login("connect")
     assert "Connected your Dev OIDC login to this account." in page.text
     later = site.visitor()
     later.sign_in_with_oidc("alice-elsewhere")
@@ -94,13 +109,80 @@ def test_on_an_email_clash_the_new_login_waits_and_joins_when_the_owner_signs_in
     assert {"login.pending", "login.joined"} <= set(audit())
 
 
-def test_a_waiting_login_does_not_join_another_account(site):
+def test_the_waiting_login_page_names_no_provider_of_the_owner(site):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    waiting_page = main_of(clash(site, site.visitor()).text)
+    plain_page = main_of(site.visitor().get("/login").text)
+    assert waiting_page == plain_page  # the same form and buttons, nothing about the account
+
+
+def test_a_waiting_login_is_not_connected_when_the_owner_signs_in_and_goes_elsewhere(site, audit):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    browser = site.visitor()
+    clash(site, browser)
+    assert browser.sign_in("alice").url == site.url + CONFIRM_PATH
+    assert browser.greeting() == "alice"  # the home page: anything but the confirm page
+    page = browser.answer_waiting_login("connect")
+    assert page.status_code == 400
+    assert "Nothing was connected." in page.text
+    assert browser.get(CONFIRM_PATH).status_code == 400
+    assert connected_logins(browser) == ["Dev OpenID"]
+    assert "login.joined" not in audit() and "login.discarded" in audit()
+
+
+def test_the_owner_may_decline_to_connect_a_waiting_login(site, audit):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    browser = site.visitor()
+    clash(site, browser)
+    browser.sign_in("alice")
+    page = browser.answer_waiting_login("discard")
+    assert page.status_code == 200 and "Your Dev OIDC login was not connected." in page.text
+    assert connected_logins(browser) == ["Dev OpenID"]
+    assert "login.discarded" in audit()
+    later = site.visitor()
+    assert "An account already uses this email." in clash(site, later).text
+
+
+def test_confirming_a_waiting_login_without_the_csrf_token_is_refused(site):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    browser = site.visitor()
+    clash(site, browser)
+    browser.sign_in("alice")
+    page = browser.answer_waiting_login("connect", csrf=False)
+    assert page.status_code == 400
+    page = browser.answer_waiting_login("yes please")
+    assert page.status_code == 400 and "Choose whether to connect this login." in page.text
+    assert connected_logins(browser) == ["Dev OpenID"]
+
+
+def test_a_confirmation_from_another_session_connects_nothing(site):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    site.visitor().sign_in("bob", email="bob@example.com")
+    browser = site.visitor()
+    clash(site, browser)
+    browser.sign_in("alice")
+    waiting = site.decode_session(browser.http.cookies["session"])["confirm_connect"]
+    elsewhere = {"alice": site.visitor(), "bob": site.visitor()}
+    for name, other in elsewhere.items():
+        other.sign_in(name)
+        copied = site.decode_session(other.http.cookies["session"]) | {"confirm_connect": waiting}
+        other.http.cookies.set("session", site.encode_session(copied), domain="127.0.0.1")
+        page = other.answer_waiting_login("connect")
+        assert page.status_code == 400 and "Nothing was connected." in page.text, name
+    assert connected_logins(elsewhere["alice"]) == ["Dev OpenID"]
+    assert connected_logins(elsewhere["bob"]) == ["Dev OpenID"]
+    page = browser.answer_waiting_login("connect")  # the browser that signed in still may
+    assert "Connected your Dev OIDC login to this account." in page.text
+
+
+def test_a_waiting_login_does_not_join_another_account(site, audit):
     site.visitor().sign_in("alice", email="alice@example.com")
     browser = site.visitor()
     clash(site, browser)
     page = browser.sign_in("bob")
     assert "Connected your" not in page.text and browser.greeting() == "bob"
     assert "An account already uses this email." in clash(site, site.visitor()).text
+    assert "login.discarded" in audit()
 
 
 def test_a_waiting_login_does_not_join_after_ten_minutes(site, clock):
@@ -110,6 +192,19 @@ def test_a_waiting_login_does_not_join_after_ten_minutes(site, clock):
     clock.advance(timedelta(minutes=11))
     page = browser.sign_in("alice")
     assert "Connected your" not in page.text and browser.greeting() == "alice"
+    assert page.url != site.url + CONFIRM_PATH
+    assert connected_logins(browser) == ["Dev OpenID"]
+
+
+def test_a_confirmation_after_the_ten_minutes_connects_nothing(site, clock):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    browser = site.visitor()
+    clash(site, browser)
+    clock.advance(timedelta(minutes=9))
+    assert browser.sign_in("alice").url == site.url + CONFIRM_PATH
+    clock.advance(timedelta(minutes=2))
+    page = browser.answer_waiting_login("connect")
+    assert page.status_code == 400 and "Nothing was connected." in page.text
     assert connected_logins(browser) == ["Dev OpenID"]
 
 

@@ -1,13 +1,21 @@
 from datetime import timedelta
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from domain.errors import LoginRefused
+from domain.errors import IdentityBelongsToAnotherAccount, LoginRefused, NothingToConnect
 from domain.model import Device, SessionPolicy, VerifiedIdentity, hash_token
 from domain.nicknames import nickname_key
 from domain.services import LinkPending, Logins
-from domain.use_cases import LinkRequired, SignedIn, complete_login, current_user, disable_user
+from domain.use_cases import (
+    LinkRequired,
+    SignedIn,
+    complete_login,
+    connect_identity,
+    current_user,
+    disable_user,
+)
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -167,30 +175,112 @@ FakeProvisioningMachine.TestCase.settings = settings(
 test_provisioning_state_machine_on_fakes = FakeProvisioningMachine.TestCase
 
 
+THEN = [
+    "confirms",
+    "declines",
+    "goes elsewhere",
+    "confirms from another session of the owner",
+    "confirms with the id it kept before the sign-in",
+]
+
+
 @given(
     next_sign_in=st.sampled_from(["owner", "other account", "nobody"]),
     minutes_later=st.integers(min_value=0, max_value=20),
     same_browser=st.booleans(),
+    minutes_to_confirm=st.integers(min_value=0, max_value=20),
 )
-def test_a_waiting_identity_joins_only_its_email_owner_signing_in_in_the_same_browser(
-    next_sign_in, minutes_later, same_browser
+@settings(deadline=None)  # no timed assertions: the machine may be busy
+@pytest.mark.parametrize("then", THEN)  # each: the owner signed in in the waiting browser
+@example(next_sign_in="owner", minutes_later=0, same_browser=True, minutes_to_confirm=0)
+@example(next_sign_in="owner", minutes_later=9, same_browser=True, minutes_to_confirm=1)
+def test_a_waiting_identity_joins_only_its_owner_signing_in_in_that_browser_and_confirming(
+    next_sign_in, minutes_later, same_browser, then, minutes_to_confirm
 ):
     site = LinkingSite()
     owner = site.sign_in("owner", TRUSTED, email="alice@example.com").user
     other = site.sign_in("other", TRUSTED, email="bob@example.com").user
     waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
-    assert isinstance(waiting, LinkPending) and waiting.owner_providers == ["Trusted"]
+    assert isinstance(waiting, LinkPending)
     site.clock.advance(timedelta(minutes=minutes_later))
     browser_link = waiting.link_id if same_browser else None
+    signed_in = None
     if next_sign_in != "nobody":
-        site.sign_in(next_sign_in.split()[0], TRUSTED, pending_link_id=browser_link)
-    joined_to = site.owner_of("newcomer")
-    should_join = (
+        signed_in = site.sign_in(next_sign_in.split()[0], TRUSTED, pending_link_id=browser_link)
+    offered = signed_in.waiting if signed_in else None
+    should_offer = (
         next_sign_in == "owner" and same_browser and minutes_later < PENDING_LINK_LIFETIME_MINUTES
     )
+    assert (offered is not None) == should_offer
+    if offered is not None:
+        assert (offered.provider_name, offered.subject) == ("Untrusted", "newcomer")
+    site.clock.advance(timedelta(minutes=minutes_to_confirm))
+    offer = offered.link_id if offered else None
+    token = signed_in.token if signed_in else None
+    if then == "declines":
+        site.logins.discard_waiting_login(offer, token, "declined")
+    elif then == "goes elsewhere":
+        site.logins.discard_waiting_login(offer, token, "not confirmed")
+    elif then == "confirms from another session of the owner":
+        token = site.sign_in("owner", TRUSTED).token
+    elif then == "confirms with the id it kept before the sign-in":
+        offer = waiting.link_id
+    confirmed = site.confirm(offer, token)
+    joined_to = site.owner_of("newcomer")
+    should_join = (
+        should_offer
+        and then == "confirms"
+        and minutes_later + minutes_to_confirm < PENDING_LINK_LIFETIME_MINUTES
+    )
+    assert confirmed == should_join
     assert joined_to == (owner.id if should_join else None)
     assert joined_to != other.id
     assert site.owner_of("newcomer") is None or site.audit.kinds().count("login.joined") == 1
+    assert not site.confirm(offer, token), "an offer is used up by its first answer"
+    if should_offer and then in ("confirms", "declines", "goes elsewhere"):
+        assert site.pending.items == {}, "the session that signed in used it up, whatever it did"
+
+
+def test_any_other_sign_in_in_the_waiting_browser_discards_the_waiting_login():
+    site = LinkingSite()
+    site.sign_in("owner", TRUSTED, email="alice@example.com")
+    site.sign_in("other", TRUSTED, email="bob@example.com")
+    waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
+    signed_in = site.sign_in("other", TRUSTED, pending_link_id=waiting.link_id)
+    assert signed_in.waiting is None and site.pending.items == {}
+    [discarded] = [e for e in site.audit.recorded if e.kind == "login.discarded"]
+    assert (discarded.provider, discarded.detail) == ("untrusted", "another account signed in")
+
+
+def test_an_expired_waiting_login_is_discarded_at_the_owners_sign_in():
+    site = LinkingSite()
+    site.sign_in("owner", TRUSTED, email="alice@example.com")
+    waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
+    site.clock.advance(timedelta(minutes=PENDING_LINK_LIFETIME_MINUTES))
+    assert site.sign_in("owner", TRUSTED, pending_link_id=waiting.link_id).waiting is None
+    assert site.pending.items == {}
+    assert [e.detail for e in site.audit.recorded if e.kind == "login.discarded"] == ["expired"]
+
+
+def test_a_waiting_login_connected_elsewhere_meanwhile_is_refused_and_never_moves():
+    site = LinkingSite()
+    owner = site.sign_in("owner", TRUSTED, email="alice@example.com").user
+    other = site.sign_in("other", TRUSTED, email="bob@example.com").user
+    waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
+    signed_in = site.sign_in("owner", TRUSTED, pending_link_id=waiting.link_id)
+    newcomer = VerifiedIdentity(UNTRUSTED, "openid", "newcomer")
+    assert connect_identity(site.uow, other.id, newcomer, site.clock)
+    with pytest.raises(IdentityBelongsToAnotherAccount):
+        site.logins.connect_waiting_login(signed_in.waiting.link_id, signed_in.token)
+    assert site.owner_of("newcomer") == other.id != owner.id
+    assert "login.joined" not in site.audit.kinds()
+
+
+def test_the_waiting_login_page_tells_nothing_about_the_account():
+    site = LinkingSite()
+    site.sign_in("owner", TRUSTED, email="alice@example.com")
+    waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
+    assert waiting == LinkPending(waiting.link_id)
 
 
 PENDING_LINK_LIFETIME_MINUTES = 10
@@ -205,6 +295,7 @@ class LinkingSite:
         self.clock = FakeClock()
         self.audit = FakeAuditTrail()
         self.transactions = FakeLoginTransactions()
+        self.pending = FakePendingLinks()
         providers = {
             policy.key: FakeIdentityProvider(policy, name=policy.key.title(), namespace="openid")
             for policy in (TRUSTED, UNTRUSTED)
@@ -214,7 +305,7 @@ class LinkingSite:
             return_url=lambda key: f"https://microblog.example/login/return/{key}",
             transactions=self.transactions,
             parked=FakeParkedCallbacks(),
-            pending=FakePendingLinks(),
+            pending=self.pending,
             unit_of_work=lambda: self.uow,
             sessions=FakeLoginSessions(self.uow.database),
             audit=self.audit,
@@ -231,6 +322,14 @@ class LinkingSite:
         return self.logins.finish(
             policy.key, started.transaction_id, answer, pending_link_id=pending_link_id
         )
+
+    def confirm(self, offer, token):
+        """Whether confirming the offered login connected it."""
+        try:
+            self.logins.connect_waiting_login(offer, token)
+        except NothingToConnect:
+            return False
+        return True
 
     def owner_of(self, subject):
         with self.uow:
