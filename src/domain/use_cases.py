@@ -12,6 +12,8 @@ from domain.errors import (
     IdentityBelongsToAnotherAccount,
     InvalidInput,
     LastIdentity,
+    NicknameLooksTaken,
+    NicknameMixesScripts,
     NicknameTaken,
     NotYours,
     RecentSignInRequired,
@@ -31,7 +33,13 @@ from domain.model import (
     VerifiedIdentity,
     hash_token,
 )
-from domain.nicknames import choose_nickname, email_local_part, make_unique, normalise_nickname
+from domain.nicknames import (
+    choose_nickname,
+    email_local_part,
+    is_mixed_script,
+    make_unique,
+    normalise_nickname,
+)
 from domain.ports import (
     Clock,
     LoginSessions,
@@ -187,16 +195,21 @@ def disconnect_identity(uow: UnitOfWork, user_id: int, namespace: str, subject: 
 
 
 def rename_user(uow: UnitOfWork, user_id: int, wanted: str) -> str:
-    """The new nickname, normalised as at provisioning; NicknameTaken when another user's
-    nickname compares equal."""
+    """The new nickname, normalised as at provisioning. Refused: NicknameMixesScripts when a
+    word mixes scripts, NicknameTaken when another user's nickname compares equal (same
+    letters, NicknameLooksTaken when they only look alike)."""
     nickname = normalise_nickname(wanted)
     if not nickname:
         raise InvalidInput("A nickname needs at least one visible character.")
+    if is_mixed_script(nickname):
+        raise NicknameMixesScripts()
     try:
         with uow:
             holder = uow.users.by_nickname(nickname)
             if holder is not None and holder.id != user_id:
-                raise NicknameTaken()
+                if holder.nickname.casefold() == nickname.casefold():
+                    raise NicknameTaken()
+                raise NicknameLooksTaken()
             uow.users.rename(user_id, nickname)
             uow.commit()
     except Conflict as lost_race:
