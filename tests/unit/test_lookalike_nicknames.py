@@ -3,7 +3,7 @@
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from domain.errors import NicknameLooksTaken, NicknameMixesScripts, NicknameTaken
@@ -238,10 +238,27 @@ def test_the_first_suffix_counts_numbers_that_keys_write_as_letters():
     assert first_suffix(base, taken) == 13
 
 
-@given(st.lists(st.text(alphabet="admin0l1Oo2 ", min_size=1, max_size=8), max_size=30))
+# "admin12" typed by hand, its digits written as the letters their keys read as, or not.
+numbered_admins = st.builds(
+    lambda number, letters: (
+        "admin"
+        + "".join(
+            {"0": "o", "1": "l"}.get(digit, digit) if as_letter else digit
+            for digit, as_letter in zip(str(number), letters, strict=False)
+        )
+    ),
+    st.integers(2, 20),
+    st.lists(st.booleans(), min_size=2, max_size=2),
+)
+
+
+@given(st.lists(st.one_of(numbered_admins, st.text(alphabet="admin0l1Oo2 ", max_size=8))))
+@example(["admin9", "admin10"])
+@example(["admin11", "adminl2", "admin"])
 def test_with_a_kept_counter_a_crowded_nickname_is_found_in_two_lookups(typed):
-    """Others typed nicknames of digits and look-alike letters first; then many sign up as
-    "admin": each finds a free nickname in at most two lookups."""
+    """Others typed nicknames of digits and look-alike letters first ("adminl2" for
+    admin12); then many sign up as "admin": each finds a free nickname in at most two
+    lookups."""
     keys = {nickname_key(nickname) for text in typed if (nickname := normalise_nickname(text))}
     last: dict[str, int] = {}
 
