@@ -60,8 +60,8 @@ def nickname_key(nickname: str) -> str:
 
     The UTS #39 skeleton of the case-folded NFKC form, case-folded again and in NFC:
     "Admin", "ADMIN", "\u0430dmin" (Cyrillic a), "adm\u0131n" (dotless i) and "adrnin"
-    share the key "adrnin". Default ignorable code points count for nothing. Digits stay digits except
-    0 and 1, which read as "o" and "l".
+    share the key "adrnin". Default ignorable code points count for nothing. Digits stay
+    digits except 0 and 1, which read as "o" and "l".
     """
     folded = unicodedata.normalize("NFKC", nickname.casefold())
     return unicodedata.normalize("NFC", skeleton(folded).casefold())
