@@ -1,5 +1,6 @@
 import random
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -268,12 +269,23 @@ def recent_posts(user_id: int, *, timelines: Timelines, limit: int = 20) -> Sequ
 
 
 def find_user(nickname: str, *, uow: UnitOfWork) -> User:
-    """The user with this nickname, compared case-insensitively; UserNotFound if none."""
+    """The user with this nickname, compared case-insensitively; UserNotFound if none.
+
+    A look-alike is not the same nickname here: an operator who types "\u0430dmin" (Cyrillic
+    a) means that account, not "admin", which shares its key (accounts older than the
+    look-alike rule may hold look-alike nicknames under distinct keys)."""
+    wanted = _same_letters(nickname)
     with uow:
         user = uow.users.by_nickname(nickname)
+        if user is None or _same_letters(user.nickname) != wanted:
+            user = next((u for u in uow.users.list() if _same_letters(u.nickname) == wanted), None)
     if user is None:
         raise UserNotFound(f"There is no user called {nickname!r}.")
     return user
+
+
+def _same_letters(nickname: str) -> str:
+    return unicodedata.normalize("NFKC", nickname.casefold())
 
 
 def list_users(*, uow: UnitOfWork) -> Sequence[User]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from domain.errors import NicknameLooksTaken, NicknameMixesScripts, NicknameTaken
+from domain.errors import NicknameLooksTaken, NicknameMixesScripts, NicknameTaken, UserNotFound
 from domain.lookalikes import (
     is_default_ignorable,
     mixes_scripts,
@@ -15,7 +15,7 @@ from domain.lookalikes import (
     skeleton,
     tables,
 )
-from domain.model import NewUser, VerifiedIdentity
+from domain.model import NewUser, User, VerifiedIdentity
 from domain.nicknames import (
     MAX_NICKNAME_KEY_LENGTH,
     choose_nickname,
@@ -25,7 +25,7 @@ from domain.nicknames import (
     nickname_key,
     normalise_nickname,
 )
-from domain.use_cases import provision, rename_user
+from domain.use_cases import find_user, provision, rename_user
 from tests.strategies import (
     DEFAULT_IGNORABLES,
     UNTRUSTED,
@@ -340,3 +340,16 @@ def test_the_vendored_confusables_name_characters_python_knows():
     # The examples the audit used.
     assert prototypes["\u0430"] == "a" and prototypes["\u0131"] == "i"
     assert prototypes["m"] == "rn" and prototypes["1"] == "l" and prototypes["0"] == "O"
+
+
+def test_an_operator_finds_the_look_alike_account_they_typed_not_the_original(uow, clock):
+    """Accounts older than the look-alike rule keep look-alike nicknames (migration 0007):
+    disabling "аdmin" must not disable "admin"."""
+    admin = add_user(uow, clock, "admin")
+    # As migration 0007 leaves an older look-alike: its own nickname, under a distinct key.
+    impostor = User(admin.id + 1, CYRILLIC_A_ADMIN, None, True, clock.now())
+    uow.database.users[impostor.id] = impostor
+    assert find_user(CYRILLIC_A_ADMIN, uow=uow).id == impostor.id
+    assert find_user("ADMIN", uow=uow).id == admin.id
+    with pytest.raises(UserNotFound):
+        find_user("adrnin", uow=uow)
