@@ -11,6 +11,7 @@ from adapters.sql.tables import users
 from adapters.system import SystemClock
 from bench.provisioning import sign_up
 from domain.model import ProviderPolicy, VerifiedIdentity
+from domain.nicknames import nickname_key
 
 POLICY = ProviderPolicy("bench")
 
@@ -20,7 +21,7 @@ def seed_crowd(engine, crowd: int) -> None:
     of sign-ups (or data older than the suffix counter) leave them."""
     now = SystemClock().now()
     rows = [
-        {"nickname": nick, "nickname_key": nick, "active": True, "created_at": now}
+        {"nickname": nick, "nickname_key": nickname_key(nick), "active": True, "created_at": now}
         for nick in ["gamer", *(f"gamer{n}" for n in range(2, crowd + 1))]
     ]
     with engine.begin() as connection:

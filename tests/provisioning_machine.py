@@ -14,11 +14,12 @@ from domain.errors import (
     IdentityBelongsToAnotherAccount,
     InvalidInput,
     LastIdentity,
+    NicknameMixesScripts,
     NicknameTaken,
 )
 from domain.inputs import normalise_email
 from domain.model import SessionPolicy, VerifiedIdentity, hash_token
-from domain.nicknames import nickname_key, normalise_nickname
+from domain.nicknames import is_mixed_script, nickname_key, normalise_nickname
 from domain.ports import LoginSessions, UnitOfWork
 from domain.use_cases import (
     LinkRequired,
@@ -205,6 +206,9 @@ class ProvisioningMachine(RuleBasedStateMachine):
             others = {nickname_key(u.nickname) for i, u in before.items() if i != user_id}
             assert nickname_key(normalise_nickname(wanted or "")) in others
             return
+        except NicknameMixesScripts:
+            assert is_mixed_script(normalise_nickname(wanted or ""))
+            return
         except InvalidInput:
             assert not normalise_nickname(wanted or "")
             return
@@ -246,10 +250,11 @@ class ProvisioningMachine(RuleBasedStateMachine):
         return current_user(token, sessions=self.sessions, clock=self.clock, policy=self.policy)
 
     @invariant()
-    def nicknames_are_valid_and_unique(self):
+    def nicknames_are_valid_unique_and_never_look_alike(self):
         users = self.users().values()
         assert all(is_valid_nickname(u.nickname) for u in users)
-        keys = [nickname_key(u.nickname) for u in users]
+        assert not any(is_mixed_script(u.nickname) for u in users)
+        keys = [nickname_key(u.nickname) for u in users]  # look-alikes share a key
         assert len(keys) == len(set(keys))
 
     @invariant()

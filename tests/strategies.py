@@ -1,6 +1,15 @@
+import unicodedata
+
 from hypothesis import strategies as st
 
+from domain.lookalikes import script_extensions
 from domain.model import ProviderPolicy
+
+# Default ignorable code points: they render as nothing (issue 26's audit used the last eight).
+DEFAULT_IGNORABLES = (
+    "\u00ad\u200b\u200d\u2060\ufeff\u3164\u115f\u1160\uffa0\U000e0001"
+    "\u034f\ufe0f\ufe00\U000e0100\u180b\u180f\u17b4\u17b5"
+)
 
 TRICKY_CHARACTERS = (
     "\u202e\u202d\u2066\u2067\u2068\u2069\u200e\u200f"  # bidi overrides and isolates
@@ -11,6 +20,8 @@ TRICKY_CHARACTERS = (
     "\u0301\u0308"  # combining marks
     "\uff21\uff42\u2460\ufb01\u212a\u00df\u0130"  # fullwidth, circled, ligature, Kelvin, sharp s
     "aAbB zZ09_.-"
+    "\u034f\ufe0f\ufe00\U000e0100\u180b\u180f\u17b4\u17b5"  # default ignorables
+    "\u0430\u0131\u03bd\u0455\u0441\u043e\u0440\u0435mlI1O"  # confusables
 )
 
 nickname_texts = st.one_of(
@@ -43,3 +54,30 @@ TRUSTED = ProviderPolicy("trusted", trusted_for_email=True, email_required=True)
 UNTRUSTED = ProviderPolicy("untrusted", trusted_for_email=False, email_required=False)
 STEAM = ProviderPolicy("steam", fallback_nickname="steam user")
 policies = st.sampled_from([TRUSTED, UNTRUSTED, STEAM])
+
+
+def _letters_by_script() -> dict[frozenset[str], str]:
+    """The Basic Multilingual Plane's letters, grouped by their script extensions."""
+    letters: dict[frozenset[str], list[str]] = {}
+    for char in map(chr, range(0x10000)):
+        if unicodedata.category(char).startswith("L"):
+            letters.setdefault(script_extensions(char), []).append(char)
+    return {scripts: "".join(chars) for scripts, chars in letters.items()}
+
+
+_LETTERS = _letters_by_script()
+_SCRIPTS = ["Latn", "Cyrl", "Grek", "Arab", "Hebr", "Deva", "Thai", "Hang", "Hani", "Hira", "Kana"]
+
+# Words written in one script.
+single_script_words = st.sampled_from(_SCRIPTS).flatmap(
+    lambda script: st.text(alphabet=_LETTERS[frozenset({script})], min_size=1, max_size=12)
+)
+# Japanese: Han with Hiragana and Katakana (and the marks they share).
+japanese_words = st.text(
+    alphabet=_LETTERS[frozenset({"Hani"})][:3000]
+    + _LETTERS[frozenset({"Hira"})]
+    + _LETTERS[frozenset({"Kana"})]
+    + "\u30fc\u3005",
+    min_size=1,
+    max_size=12,
+)

@@ -45,6 +45,22 @@ class NicknameTaken(InvalidInput):
     message = "That nickname is taken. Please choose another."
 
 
+class NicknameLooksTaken(NicknameTaken):
+    """Another user's nickname looks the same (UTS #39 confusables): "\u0430dmin" (Cyrillic
+    a) for "admin"."""
+
+    message = "That nickname looks like another user's nickname. Please choose another."
+
+
+class NicknameMixesScripts(InvalidInput):
+    """A word mixes letters of different scripts, the usual disguise of a look-alike."""
+
+    message = (
+        "That nickname mixes letters from different alphabets in one word "
+        "(such as Latin and Cyrillic). Please write each word in one alphabet."
+    )
+
+
 class NotYours(InvalidInput):
     message = "That is not one of your logins or devices."
 

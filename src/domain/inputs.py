@@ -1,3 +1,4 @@
+import string
 from urllib.parse import urlsplit
 
 # What a person may type for a provider that takes an identifier; the adapter parses it.
@@ -13,12 +14,24 @@ def _is_printable_ascii(text: str) -> bool:
     return all("\x21" <= char <= "\x7e" for char in text)
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def normalise_email(text: str | None) -> str | None:
-    """A plausible address in lower case, or None for anything else (it is then ignored)."""
-    email = (text or "").strip().lower()
+    """A plausible address in the form that compares mailboxes, or None for anything else
+    (it is then ignored).
+
+    Only ASCII letters are lower-cased: in the domain, and in a local part that is all
+    ASCII. A local part with any other character is kept exactly as given, and a domain's
+    other characters too (no IDNA mapping): Unicode case mappings merge different addresses
+    (str.lower() turns U+212A KELVIN SIGN into "k")."""
+    stripped = (text or "").strip()
+    local, at, domain = stripped.rpartition("@")
+    if local.isascii():
+        local = local.translate(_ASCII_LOWER)
+    email = f"{local}{at}{domain.translate(_ASCII_LOWER)}"
     if not email or len(email) > MAX_EMAIL_LENGTH or not email.isprintable():
         return None
-    local, at, domain = email.rpartition("@")
     if not at or not local or "." not in domain.strip(".") or any(c.isspace() for c in email):
         return None
     return email

@@ -1,5 +1,6 @@
 import random
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +13,8 @@ from domain.errors import (
     IdentityBelongsToAnotherAccount,
     InvalidInput,
     LastIdentity,
+    NicknameLooksTaken,
+    NicknameMixesScripts,
     NicknameTaken,
     NotYours,
     RecentSignInRequired,
@@ -31,7 +34,13 @@ from domain.model import (
     VerifiedIdentity,
     hash_token,
 )
-from domain.nicknames import choose_nickname, email_local_part, make_unique, normalise_nickname
+from domain.nicknames import (
+    choose_nickname,
+    email_local_part,
+    is_mixed_script,
+    make_unique,
+    normalise_nickname,
+)
 from domain.ports import (
     Clock,
     LoginSessions,
@@ -198,16 +207,21 @@ def disconnect_identity(uow: UnitOfWork, user_id: int, namespace: str, subject: 
 
 
 def rename_user(uow: UnitOfWork, user_id: int, wanted: str) -> str:
-    """The new nickname, normalised as at provisioning; NicknameTaken when another user's
-    nickname compares equal."""
+    """The new nickname, normalised as at provisioning. Refused: NicknameMixesScripts when a
+    word mixes scripts, NicknameTaken when another user's nickname compares equal (same
+    letters, NicknameLooksTaken when they only look alike)."""
     nickname = normalise_nickname(wanted)
     if not nickname:
         raise InvalidInput("A nickname needs at least one visible character.")
+    if is_mixed_script(nickname):
+        raise NicknameMixesScripts()
     try:
         with uow:
             holder = uow.users.by_nickname(nickname)
             if holder is not None and holder.id != user_id:
-                raise NicknameTaken()
+                if holder.nickname.casefold() == nickname.casefold():
+                    raise NicknameTaken()
+                raise NicknameLooksTaken()
             uow.users.rename(user_id, nickname)
             uow.commit()
     except Conflict as lost_race:
@@ -266,12 +280,23 @@ def recent_posts(user_id: int, *, timelines: Timelines, limit: int = 20) -> Sequ
 
 
 def find_user(nickname: str, *, uow: UnitOfWork) -> User:
-    """The user with this nickname, compared case-insensitively; UserNotFound if none."""
+    """The user with this nickname, compared case-insensitively; UserNotFound if none.
+
+    A look-alike is not the same nickname here: an operator who types "\u0430dmin" (Cyrillic
+    a) means that account, not "admin", which shares its key (accounts older than the
+    look-alike rule may hold look-alike nicknames under distinct keys)."""
+    wanted = _same_letters(nickname)
     with uow:
         user = uow.users.by_nickname(nickname)
+        if user is None or _same_letters(user.nickname) != wanted:
+            user = next((u for u in uow.users.list() if _same_letters(u.nickname) == wanted), None)
     if user is None:
         raise UserNotFound(f"There is no user called {nickname!r}.")
     return user
+
+
+def _same_letters(nickname: str) -> str:
+    return unicodedata.normalize("NFKC", nickname.casefold())
 
 
 def list_users(*, uow: UnitOfWork) -> Sequence[User]:

@@ -288,3 +288,21 @@ def test_a_nickname_can_be_changed_but_not_to_another_users(site, audit):
     assert "Your nickname is now Alice Cooper." in page.text
     assert alice.greeting() == "Alice Cooper"
     assert "nickname.changed" in audit()
+
+
+def test_a_look_alike_or_mixed_script_nickname_is_refused_on_the_account_page(site):
+    site.visitor().sign_in("admin")
+    mallory = site.visitor()
+    mallory.sign_in("mallory")
+    looks_taken = "That nickname looks like another user&#39;s nickname. Please choose another."
+    for typed, message in [
+        ("adm\u0131n", looks_taken),  # dotless i
+        ("adrnin", looks_taken),  # r and n read as m
+        ("admin\ufe0f", "That nickname is taken."),  # normalised to admin itself
+    ]:
+        refused = mallory.account_action("/account/nickname", nickname=typed)
+        assert refused.status_code == 400 and message in refused.text
+    mixed = mallory.account_action("/account/nickname", nickname="\u0430dmin")
+    assert mixed.status_code == 400
+    assert "mixes letters from different alphabets in one word" in mixed.text
+    assert mallory.greeting() == "mallory"

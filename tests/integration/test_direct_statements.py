@@ -18,6 +18,7 @@ from adapters.sql.tables import login_sessions, metadata, users
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict, StoreUnavailable
 from domain.model import NewUser
+from domain.nicknames import nickname_key
 
 WHEN = datetime(2026, 11, 22, 7, 30, 15, 123456, tzinfo=UTC)
 ADD_USER = insert(users)
@@ -44,7 +45,7 @@ def a_user(number: int) -> dict:
     return {
         "id": 1000 + number,
         "nickname": f"Ann{number}",
-        "nickname_key": f"ann{number}",
+        "nickname_key": nickname_key(f"Ann{number}"),
         "email": None,
         "active": True,
         "created_at": WHEN,

@@ -1,8 +1,12 @@
-from sqlalchemy import inspect
+import logging
+
+from sqlalchemy import inspect, text
 
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import downgrade_database, schema_drift, upgrade_database
 from adapters.sql.tables import metadata
+from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+from domain.nicknames import nickname_key
 
 
 def test_upgrade_from_empty_creates_every_table_and_matches_the_mapped_tables(
@@ -97,5 +101,69 @@ def test_the_namespace_migration_can_be_undone(fresh_database_url):
             ("openid", "https://steamcommunity.com/openid/id/7656", 3),
         ]
         assert "parked_callbacks" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+# Accounts as revision 0006 keyed them (NFKC of the case-folded nickname), look-alikes among
+# them: "аdmin" (Cyrillic a) and "ADMİN"-like forms were accepted before revision 0007.
+REVISION_0006_USERS = [
+    (1, "admin", "admin"),
+    (2, "\u0430dmin", "\u0430dmin"),  # Cyrillic a: looks like admin
+    (3, "adm\u0131n", "adm\u0131n"),  # dotless i: looks like admin
+    (4, "admin\ufe0f", "admin\ufe0f"),  # a variation selector after admin
+    (5, "Gamer", "gamer"),
+    (6, "gamer10", "gamer10"),
+    (7, "\ucc02" * 64, "\ucc02" * 64),  # Hangul: its new key is longer than the column
+]
+
+
+def test_rekeying_nicknames_keeps_every_nickname_and_gives_look_alikes_distinct_keys(
+    fresh_database_url, caplog
+):
+    engine = create_database_engine(fresh_database_url)
+    try:
+        upgrade_database(engine, "0006")
+        with engine.begin() as connection:
+            for user_id, nickname, key in REVISION_0006_USERS:
+                connection.execute(
+                    text(
+                        "INSERT INTO users (id, nickname, nickname_key, active, created_at) "
+                        "VALUES (:id, :nickname, :key, TRUE, '2026-01-01 10:00:00')"
+                    ),
+                    {"id": user_id, "nickname": nickname, "key": key},
+                )
+            connection.exec_driver_sql(
+                "INSERT INTO nickname_suffixes (base_key, last_suffix) VALUES ('gamer', 10)"
+            )
+
+        with caplog.at_level(logging.WARNING, logger="alembic.runtime.migration"):
+            upgrade_database(engine)
+
+        assert rows(engine, "SELECT id, nickname FROM users") == [
+            (user_id, nickname) for user_id, nickname, _ in REVISION_0006_USERS
+        ]
+        keys = dict(rows(engine, "SELECT id, nickname_key FROM users"))
+        assert keys[1] == nickname_key("admin") == "adrnin"
+        assert keys[2] == "adrnin\x1f2" and keys[3] == "adrnin\x1f3" and keys[4] == "adrnin\x1f4"
+        assert keys[5] == nickname_key("Gamer") and keys[6] == nickname_key("gamer10")
+        assert len(keys[7]) == 256 and keys[7].endswith("\x1f7")
+        assert len(set(keys.values())) == len(keys)
+        assert rows(engine, "SELECT base_key FROM nickname_suffixes") == []
+        collisions = [r.getMessage() for r in caplog.records if "looks like" in r.getMessage()]
+        assert len(collisions) == 3
+        assert all("of user 1" in message for message in collisions)
+        assert any("user 2:" in message for message in collisions)
+        assert schema_drift(engine) == []
+
+        # After the migration: a look-alike of admin is taken, a new gamer counts on.
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            assert uow.users.by_nickname("\u0430dmin").id == 1
+            assert uow.users.nickname_taken(nickname_key("adm\u0131n"))
+            assert uow.users.next_nickname_suffix(nickname_key("gamer")) == 11
+
+        downgrade_database(engine, "0006")
+        old_keys = dict(rows(engine, "SELECT id, nickname_key FROM users"))
+        assert old_keys[2] == "\u0430dmin" and old_keys[5] == "gamer"
     finally:
         engine.dispose()

@@ -93,5 +93,5 @@ def test_a_nickname_with_like_wildcards_counts_only_its_own_suffixes(engine):
 def test_a_rolled_back_sign_up_gives_its_number_back(engine):
     seed(engine, ["gamer", "gamer2"])
     with SqlAlchemyUnitOfWork(engine, writing=True) as uow:
-        assert uow.users.next_nickname_suffix("gamer") == 3
+        assert uow.users.next_nickname_suffix(nickname_key("gamer")) == 3
     assert sign_up(engine, "gamer") == "gamer3"

@@ -118,15 +118,16 @@ def counter_kept_by_a_store(keys: set[str]):
 
 @given(st.lists(nickname_texts, min_size=1, max_size=30))
 def test_a_kept_counter_gives_the_nicknames_of_the_first_free_search(texts):
-    """People sign up, nobody renames, no nickname ends in a digit: counting on from the last
-    number handed out finds the nicknames that trying 2, 3, ... from the start finds, without
-    walking the taken ones."""
+    """People sign up, nobody renames, no nickname ends in a digit (nor in what its key
+    writes as one: 0 and 1 read as "o" and "l"): counting on from the last number handed
+    out finds the nicknames that trying 2, 3, ... from the start finds, without walking the
+    taken ones."""
     searched: set[str] = set()
     counted: set[str] = set()
     next_suffix = counter_kept_by_a_store(counted)
     for text in texts:
         nickname = choose_nickname([text])
-        if nickname[-1].isdigit():
+        if nickname[-1].isdigit() or nickname_key(nickname)[-1] in "ol":
             continue
         by_search = make_unique(nickname, searched.__contains__)
         by_counter = make_unique(nickname, counted.__contains__, next_suffix)

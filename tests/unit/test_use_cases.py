@@ -538,3 +538,14 @@ def test_retrying_conflicts_stops_within_its_time_budget(
             policy=session_policy,
         )
     assert len(attempts) == 3, "gave up after 12 s of the 10 s budget, not after 10 attempts"
+
+
+def test_a_kelvin_sign_email_does_not_sign_in_to_kates_account(login, uow):
+    """str.lower() made "\u212aate@example.com" (KELVIN SIGN) kate@example.com."""
+    kate = login(identity(TRUSTED, subject="https://id.example/kate", email="kate@example.com"))
+    mallory = login(
+        identity(TRUSTED, subject="https://id.example/mallory", email="\u212aate@example.com")
+    )
+    assert mallory.user.id != kate.user.id
+    assert mallory.user.email == "\u212aate@example.com"
+    assert len(all_users(uow)) == 2

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 
 from domain.model import MAX_ADDRESS_LENGTH, MAX_USER_AGENT_LENGTH
+from domain.nicknames import MAX_NICKNAME_KEY_LENGTH
 
 metadata = MetaData(
     naming_convention={
@@ -53,8 +54,9 @@ def row_of(record: Any) -> dict[str, Any]:
     return {field.name: getattr(record, field.name) for field in fields(record)}
 
 
-# Casefolding can triple a nickname's length ("ß" -> "ss", "ﬃ" -> "ffi").
-NICKNAME_KEY_LENGTH = 256
+# Casefolding and confusable prototypes lengthen a key ("ß" -> "ss", "m" -> "rn"): the
+# domain cuts nicknames so that their keys fit.
+NICKNAME_KEY_LENGTH = MAX_NICKNAME_KEY_LENGTH
 # An OpenID claimed identifier or a server URL; stays below PostgreSQL's btree entry limit.
 URL_LENGTH = 2048
 # "openid", or an OpenID Connect issuer; with a subject, still below that limit.
