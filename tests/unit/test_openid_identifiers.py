@@ -5,7 +5,7 @@ from openid import fetchers
 from openid.consumer.discover import DiscoveryFailure, discover
 
 from adapters.openid.fetcher import fetching_with
-from adapters.openid.identifiers import identifier_key, parse_identifier
+from adapters.openid.identifiers import identifier_key, lower_case_authority, parse_identifier
 from domain.errors import InvalidIdentifier
 from domain.inputs import MAX_IDENTIFIER_LENGTH
 from tests.strategies import openid_identifier_spellings
@@ -99,7 +99,12 @@ def test_every_spelling_python3_openid_normalises_alike_gets_the_same_key(identi
 def test_an_identifier_key_is_python3_openids_url_or_none_and_never_an_error(text):
     key = identifier_key(text)
     if key is not None:
-        assert fetched_by_python3_openid(text.strip()) == key
+        assert key == lower_case_authority(fetched_by_python3_openid(text.strip()))
+
+
+def test_a_host_spelt_with_percent_escapes_of_capitals_gets_the_plain_hosts_key():
+    assert fetched_by_python3_openid("https://ex%41mple.com/x") == "https://exAmple.com/x"
+    assert identifier_key("https://ex%41mple.com/x") == identifier_key("https://example.com/x")
 
 
 @pytest.mark.parametrize(
