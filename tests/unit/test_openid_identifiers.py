@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from openid import fetchers
 from openid.consumer.discover import DiscoveryFailure, discover
@@ -88,6 +88,8 @@ def test_spellings_python3_openid_fetches_as_one_url_get_one_identifier_key(spel
     assert identifier_key(spelling) == "http://192.0.2.1/alice"
 
 
+# No deadline: python3-openid's discovery runs in each example, slow on a busy machine.
+@settings(deadline=None)
 @given(openid_identifier_spellings())
 def test_every_spelling_python3_openid_normalises_alike_gets_the_same_key(identifier_and_spelling):
     identifier, spelling = identifier_and_spelling
@@ -95,6 +97,8 @@ def test_every_spelling_python3_openid_normalises_alike_gets_the_same_key(identi
     assert identifier_key(spelling) == identifier_key(identifier) is not None
 
 
+# No deadline: python3-openid's discovery runs in each example, slow on a busy machine.
+@settings(deadline=None)
 @given(st.text(max_size=300))
 def test_an_identifier_key_is_python3_openids_url_or_none_and_never_an_error(text):
     key = identifier_key(text)
