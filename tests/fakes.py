@@ -339,6 +339,9 @@ class FakeIdentityProvider:
             {"identifier": identifier or "", "state": transaction_id},
         )
 
+    def identifier_key(self, identifier: str) -> str | None:
+        return identifier.strip().casefold() or None
+
     def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
         if callback.get("state") != state["state"]:
             raise LoginMismatch()

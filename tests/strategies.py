@@ -81,3 +81,56 @@ japanese_words = st.text(
     min_size=1,
     max_size=12,
 )
+
+
+# OpenID identifiers and spellings of each that python3-openid fetches as one URL.
+_UNRESERVED = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"
+_segments = st.lists(
+    st.text(alphabet=_UNRESERVED, min_size=1, max_size=8).filter(lambda s: s not in {".", ".."}),
+    max_size=3,
+)
+
+
+@st.composite
+def openid_identifier_spellings(draw: st.DrawFn) -> tuple[str, str]:
+    """(an identifier, another spelling of it): scheme and host in other case, the default
+    port, an empty port, a fragment, dot segments, unreserved characters percent-encoded,
+    no scheme at all."""
+    scheme = draw(st.sampled_from(["http", "https"]))
+    host = draw(
+        st.sampled_from(["id.example", "openid.test", "192.0.2.7", "xn--bcher-kva.example"])
+    )
+    segments = draw(_segments)
+    query = draw(st.sampled_from(["", "?a=b"]))
+    base = f"{scheme}://{host}/{'/'.join(segments)}{query}"
+
+    def encoded(segment: str) -> str:
+        flags = draw(st.lists(st.booleans(), min_size=len(segment), max_size=len(segment)))
+        return "".join(
+            f"%{ord(c):02{draw(st.sampled_from('xX'))}}" if f else c
+            for c, f in zip(segment, flags, strict=True)
+        )
+
+    path = [encoded(s) for s in segments]
+    # Dot segments before a segment (a last "." or ".." would leave a slash at the end).
+    for dots in (".", "gone/.."):
+        if path and draw(st.booleans()):
+            path.insert(draw(st.integers(0, len(path) - 1)), dots)
+    spelled_scheme = draw(st.sampled_from([scheme, scheme.upper(), scheme.capitalize()]))
+    # In capitals, or with some characters percent-escaped (python3-openid decodes those in a
+    # host after lowering it, so an escaped capital would make another URL).
+    spelled_host = draw(st.sampled_from([host, host.upper(), encoded(host)]))
+    port = draw(st.sampled_from(["", ":", ":80" if scheme == "http" else ":443"]))
+    fragment = draw(st.sampled_from(["", "#", "#me", "#a/b"]))
+    spelling = f"{spelled_scheme}://{spelled_host}{port}/{'/'.join(path)}{query}{fragment}"
+    if scheme == "http" and draw(st.booleans()):
+        spelling = spelling.split("://", 1)[1]
+    return base, spelling
+
+
+ipv6_addresses = st.ip_addresses(v=6)
+client_addresses = st.one_of(
+    st.ip_addresses().map(str),
+    st.text(max_size=60),
+    st.sampled_from(["", "garbage", "fe80::1%eth0", "::ffff:10.0.0.1", "1.2.3.4.5", "::ffff:zz"]),
+)

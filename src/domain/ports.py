@@ -213,6 +213,12 @@ class IdentityProvider(Protocol):
         ProviderUnavailable."""
         ...
 
+    def identifier_key(self, identifier: str) -> str | None:
+        """What the typed `identifier` counts as for the limit on login starts: one key for
+        every spelling the protocol treats as one identifier; None when it takes no
+        identifier, or this text cannot be one."""
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime:

@@ -66,6 +66,8 @@ PENDING_LINK_LIFETIME = timedelta(minutes=10)
 ACCOUNT_PATH = "/account"
 # The browser comes back for a parked answer at once; minutes are plenty.
 PARKED_LIFETIME = timedelta(minutes=5)
+# Parking one answer sweeps at most this many expired ones: they cannot pile up.
+PARKED_SWEEP = 100
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,14 @@ class Logins:
         ]
         return sorted(offered, key=lambda choice: not choice.takes_identifier)
 
+    def identifier_key(self, provider_key: str, identifier: str) -> str:
+        """What a typed identifier counts as for the limits on login starts: the key the
+        provider gives it (one for every spelling of one identifier), or else the text
+        trimmed and casefolded (an unknown provider, a text that cannot be an identifier)."""
+        provider = self._providers.get(provider_key)
+        key = provider.identifier_key(identifier) if provider else None
+        return key or identifier.strip().casefold()
+
     def begin(
         self,
         provider_key: str,
@@ -180,8 +190,10 @@ class Logins:
         """Keep an answer that came without the browser's cookies; returns its handle."""
         self._provider(provider_key)
         handle = self._tokens.new_token()
-        expires_at = self._clock.now() + PARKED_LIFETIME
+        now = self._clock.now()
+        expires_at = now + PARKED_LIFETIME
         self._parked.park(ParkedCallback(handle, provider_key, dict(callback), expires_at))
+        self._parked.remove_expired(now, PARKED_SWEEP)  # expired ones go as new ones come
         return handle
 
     def begin_connect(

@@ -1,22 +1,56 @@
-"""Rate limits (Flask-Limiter): login starts per client address and per typed identifier,
-provider returns per client address, account-page actions per user. Each app has its own
-limiter; counters live in memory, or in Redis when MICROBLOG_REDIS_URL is set."""
+"""Rate limits (Flask-Limiter): login starts per client and per typed identifier, provider
+returns and parked answers per client, account-page actions per user. A client is its
+address; an IPv6 one its network of MICROBLOG_RATE_LIMIT_IPV6_PREFIX bits. Each app has its
+own limiter; counters live in memory, or in Redis when MICROBLOG_REDIS_URL is set."""
 
+import hashlib
+import ipaddress
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_login import current_user
 
+from entrypoints.deps import container
+
 OFF = "off"
-# (setting, the endpoints it limits, whose count it is)
+ANY_METHOD = None
+MAX_UNPARSED_KEY = 64
+
+
+@dataclass(frozen=True)
+class Limited:
+    setting: str
+    endpoints: list[str]
+    whose: str  # a key of the `keys` below
+    methods: list[str] | None = None
+    # Counted only when the request got through every other limit too.
+    only_when_let_through: bool = False
+    # Off also when this other setting is off.
+    off_with: str | None = None
+
+
 LIMITED = [
-    ("rate_limit_login", ["auth.login"], "client"),
-    ("rate_limit_identifier", ["auth.login"], "identifier"),
-    ("rate_limit_callback", ["auth.provider_return"], "client"),
-    (
+    Limited("rate_limit_login", ["auth.login"], "client", ["POST"]),
+    # An identifier counts per client, so a stranger's attempts lock nobody else out...
+    Limited("rate_limit_identifier", ["auth.login"], "identifier from client", ["POST"]),
+    # ...and from all clients together, under a far higher ceiling that a client's refused
+    # attempts do not fill.
+    Limited(
+        "rate_limit_identifier_total",
+        ["auth.login"],
+        "identifier",
+        ["POST"],
+        only_when_let_through=True,
+        off_with="rate_limit_identifier",
+    ),
+    Limited("rate_limit_callback", ["auth.provider_return"], "client", ANY_METHOD),
+    # An answer posted to the return URL is parked (kept server side) until its browser comes.
+    Limited("rate_limit_parked", ["auth.provider_return"], "client", ["POST"]),
+    Limited(
         "rate_limit_account",
         [
             "account.connect",
@@ -26,58 +60,95 @@ LIMITED = [
             "account.end_other_devices",
         ],
         "user",
+        ["POST"],
     ),
 ]
 
 
-def client_address() -> str:
-    return request.remote_addr or "unknown"
+def client_key(address: str | None, ipv6_prefix: int) -> str:
+    """Who a request counts as: its IPv4 address (an IPv4-mapped IPv6 one too), or its IPv6
+    network of `ipv6_prefix` bits, since one site holds a whole /64 or more. Text that is no
+    address (from a proxy, say) counts as itself, shortened."""
+    try:
+        parsed = ipaddress.ip_address(address or "")
+    except ValueError:
+        return "unparsed:" + (address or "unknown")[:MAX_UNPARSED_KEY]
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(parsed), ipv6_prefix), strict=False))
 
 
 def typed_identifier() -> str:
-    return "identifier:" + request.form.get("identifier", "").strip().casefold()
+    """The identifier typed, as the chosen provider counts it (every spelling of one
+    identifier alike), hashed: counters hold no identifiers and have short keys."""
+    form = request.form
+    key = container().logins().identifier_key(form.get("provider", ""), form.get("identifier", ""))
+    return "identifier:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
 
 
 def signed_in_user() -> str:
     return f"user:{current_user.get_id() and current_user.id}"
 
 
-KEYS: Mapping[str, Callable[[], str]] = {
-    "client": client_address,
-    "identifier": typed_identifier,
-    "user": signed_in_user,
-}
-# A login started from a button types nothing: only the address limit counts it.
+def key_functions(settings: Mapping[str, Any]) -> Mapping[str, Callable[[], str]]:
+    prefix = settings["rate_limit_ipv6_prefix"]
+
+    def client() -> str:
+        return client_key(request.remote_addr, prefix)
+
+    return {
+        "client": client,
+        "identifier": typed_identifier,
+        "identifier from client": lambda: f"{typed_identifier()} from:{client()}",
+        "user": signed_in_user,
+    }
+
+
+def _nothing_typed() -> bool:
+    return not request.form.get("identifier", "").strip()
+
+
+# A login started from a button types nothing: only the client limit counts it.
 EXEMPT: Mapping[str, Callable[[], bool]] = {
-    "identifier": lambda: not request.form.get("identifier", "").strip(),
+    "identifier": _nothing_typed,
+    "identifier from client": _nothing_typed,
 }
+
+
+def _let_through(response: Response) -> bool:
+    return response.status_code != 429
+
+
+def _is_on(limited: Limited, settings: Mapping[str, Any]) -> bool:
+    switches = [limited.setting] + ([limited.off_with] if limited.off_with else [])
+    return all(settings[setting] != OFF for setting in switches)
 
 
 def set_up_rate_limits(app: Flask, settings: Mapping[str, Any]) -> Limiter:
+    keys = key_functions(settings)
     limiter = Limiter(
-        key_func=client_address,
+        key_func=keys["client"],
         storage_uri=settings.get("redis_url") or "memory://",
         strategy="moving-window",
         headers_enabled=True,
         # A storage that is down is logged by Flask-Limiter and lets requests through.
         swallow_errors=True,
     )
-    limited = {
-        e for setting, endpoints, _ in LIMITED if settings[setting] != OFF for e in endpoints
-    }
+    active = [limited for limited in LIMITED if _is_on(limited, settings)]
+    limited_endpoints = {endpoint for limited in active for endpoint in limited.endpoints}
     # Pages without a limit (most of them) skip Flask-Limiter's work on every request.
-    hooks_only_on(app, limited, limiter.init_app)
-    for setting, endpoints, whose in LIMITED:
-        limit = settings[setting]
-        if limit == OFF:
-            continue
-        for endpoint in endpoints:
+    hooks_only_on(app, limited_endpoints, limiter.init_app)
+    for limited in active:
+        for endpoint in limited.endpoints:
             app.view_functions[endpoint] = limiter.limit(  # type: ignore[assignment]
-                limit,
-                key_func=KEYS[whose],
-                methods=["POST"] if endpoint != "auth.provider_return" else None,
-                exempt_when=EXEMPT.get(whose),
-                scope=f"{setting}:{endpoint}",
+                settings[limited.setting],
+                key_func=keys[limited.whose],
+                methods=limited.methods,
+                exempt_when=EXEMPT.get(limited.whose),
+                deduct_when=_let_through if limited.only_when_let_through else None,
+                scope=f"{limited.setting}:{endpoint}",
             )(app.view_functions[endpoint])
     return limiter
 

@@ -40,6 +40,9 @@ ENV_SETTINGS = (
     "rate_limit_identifier",
     "rate_limit_callback",
     "rate_limit_account",
+    "rate_limit_identifier_total",
+    "rate_limit_parked",
+    "rate_limit_ipv6_prefix",
     "allow_http",
     "housekeeping_every",
     "metrics_allowed_networks",
@@ -78,6 +81,13 @@ class Settings(BaseModel):
     rate_limit_identifier: str = "10/minute"
     rate_limit_callback: str = "60/minute"
     rate_limit_account: str = "30/minute"
+    # Login starts per identifier from all clients together: ten clients' worth of the limit
+    # per identifier and client. "off" on rate_limit_identifier switches this off too.
+    rate_limit_identifier_total: str = "100/minute"
+    # Answers parked per client (see auth.provider_return), each up to 64 KB for 5 minutes.
+    rate_limit_parked: str = "10/minute"
+    # IPv6 clients count by their network of this prefix length (one site gets a /64 or more).
+    rate_limit_ipv6_prefix: Annotated[int, Field(ge=32, le=128)] = 64
     # Who may read /metrics (Prometheus): comma-separated networks.
     metrics_allowed_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # Every this many login starts, a bounded sweep of expired rows (0: none; use the CLI).
@@ -112,7 +122,12 @@ class Settings(BaseModel):
         return checked
 
     @field_validator(
-        "rate_limit_login", "rate_limit_identifier", "rate_limit_callback", "rate_limit_account"
+        "rate_limit_login",
+        "rate_limit_identifier",
+        "rate_limit_callback",
+        "rate_limit_account",
+        "rate_limit_identifier_total",
+        "rate_limit_parked",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:

@@ -31,6 +31,8 @@ RATE_LIMITS = (
     "rate_limit_identifier",
     "rate_limit_callback",
     "rate_limit_account",
+    "rate_limit_identifier_total",
+    "rate_limit_parked",
 )
 FAKE_ENTRY = {"protocol": "fake", "key": "fake", "name": "Fake", "trusted_for_email": True}
 

@@ -53,6 +53,39 @@ def test_environment_variables_override_the_config_file(tmp_path):
     assert settings["fetch_allowed_networks"] == ["10.1.0.0/16", "192.168.0.0/24"]
 
 
+def test_the_new_rate_limits_come_from_their_environment_variables(tmp_path):
+    environ = {
+        "MICROBLOG_RATE_LIMIT_IDENTIFIER_TOTAL": "50/minute",
+        "MICROBLOG_RATE_LIMIT_PARKED": "off",
+        "MICROBLOG_RATE_LIMIT_IPV6_PREFIX": "56",
+    }
+    settings = load_settings({"instance_path": str(tmp_path)}, environ=environ)
+    assert settings["rate_limit_identifier_total"] == "50/minute"
+    assert settings["rate_limit_parked"] == "off"
+    assert settings["rate_limit_ipv6_prefix"] == 56
+    defaults = load_settings({"instance_path": str(tmp_path)}, environ={})
+    assert defaults["rate_limit_identifier_total"] == "100/minute"
+    assert defaults["rate_limit_parked"] == "10/minute"
+    assert defaults["rate_limit_ipv6_prefix"] == 64
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MICROBLOG_RATE_LIMIT_IPV6_PREFIX", "31"),
+        ("MICROBLOG_RATE_LIMIT_IPV6_PREFIX", "129"),
+        ("MICROBLOG_RATE_LIMIT_IPV6_PREFIX", "/64"),
+        ("MICROBLOG_RATE_LIMIT_IDENTIFIER_TOTAL", "lots"),
+        ("MICROBLOG_RATE_LIMIT_PARKED", "ten a minute"),
+    ],
+)
+def test_a_bad_new_rate_limit_setting_is_refused_in_one_line_naming_it(tmp_path, variable, value):
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings({"instance_path": str(tmp_path)}, environ={variable: value})
+    message = str(refused.value)
+    assert f"environment variable {variable}" in message and "\n" not in message
+
+
 # Each: the config file's text, environment variables, and what the one-line message names.
 BAD_CONFIGURATIONS = {
     "a misspelt provider setting": (

@@ -213,3 +213,15 @@ def test_expired_parked_answers_are_gone_after_cleaning_up(stores):
     stores.parked.park(a_parked_answer("new"))
     stores.parked.remove_expired(start)
     assert stores.parked.take("new") is not None and stores.parked.take("old") is None
+
+
+def test_a_bounded_sweep_of_parked_answers_takes_expired_ones_in_batches(stores):
+    # Logins.park sweeps this way each time it parks an answer.
+    start = now()
+    for number in range(3):
+        stores.parked.park(a_parked_answer(f"old-{number}", start - timedelta(minutes=1)))
+    stores.parked.park(a_parked_answer("new"))
+    assert stores.parked.remove_expired(start, 2) <= 2
+    stores.parked.remove_expired(start, 2)
+    assert [stores.parked.take(f"old-{number}") for number in range(3)] == [None] * 3
+    assert stores.parked.take("new") is not None

@@ -473,6 +473,27 @@ def test_an_answer_for_an_unknown_provider_is_not_parked(logins, parked):
     assert parked.parked == {}
 
 
+def test_parking_an_answer_sweeps_the_expired_ones(logins, parked, clock):
+    old = logins.park("dev", {"state": "x"})
+    clock.advance(timedelta(minutes=6))
+    new = logins.park("dev", {"state": "y"})
+    assert set(parked.parked) == {new}, f"{old} was swept"
+
+
+def test_an_identifier_counts_as_its_providers_key_or_else_as_its_trimmed_casefolded_text(
+    make_logins, provider
+):
+    class Normalising(FakeIdentityProvider):
+        def identifier_key(self, identifier):
+            return "https://id.example/alice" if "alice" in identifier.lower() else None
+
+    logins = make_logins({"dev": provider, "norm": Normalising(ProviderPolicy("norm"))})
+    assert logins.identifier_key("norm", "id.example/ALICE#me") == "https://id.example/alice"
+    assert logins.identifier_key("norm", " Bob ") == "bob", "no key from the provider"
+    assert logins.identifier_key("nobody", " Bob ") == "bob", "an unknown provider"
+    assert logins.identifier_key("dev", " Bob ") == "bob"
+
+
 def test_two_providers_reaching_one_identity_reach_one_user(make_logins, uow):
     # A typed identifier and a provider button can lead to the same OpenID identity.
     typed = FakeIdentityProvider(ProviderPolicy("openid"), namespace="openid")

@@ -112,6 +112,9 @@ class OidcIdentityProvider:
         kept = {"state": transaction_id, "nonce": nonce, "verifier": verifier}
         return ProviderRedirect(url, kept | {"redirect_uri": return_to})
 
+    def identifier_key(self, identifier: str) -> str | None:
+        return None  # nobody types an identifier for an OpenID Connect provider
+
     def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
         _check_state(callback.get("state"), state.get("state"))
         metadata = self._discovered()

@@ -17,7 +17,7 @@ from openid.store.interface import OpenIDStore
 
 from adapters.http.client import ForbiddenAddress
 from adapters.openid.fetcher import SafeFetcher, fetching_with
-from adapters.openid.identifiers import parse_identifier
+from adapters.openid.identifiers import identifier_key, parse_identifier
 from domain.errors import (
     DomainError,
     InvalidIdentifier,
@@ -153,6 +153,9 @@ class OpenIdIdentityProvider:
             url = request.redirectURL(self._realm, return_url)
         state = _endpoint_state(request.endpoint)
         return ProviderRedirect(url, state | {"return_to": return_url, "state": transaction_id})
+
+    def identifier_key(self, identifier: str) -> str | None:
+        return None if self.profile.op_identifier else identifier_key(identifier)
 
     def _discover(self, user_url: str) -> OpenIDServiceEndpoint:
         _, services = discover(user_url)
