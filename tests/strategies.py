@@ -43,3 +43,10 @@ TRUSTED = ProviderPolicy("trusted", trusted_for_email=True, email_required=True)
 UNTRUSTED = ProviderPolicy("untrusted", trusted_for_email=False, email_required=False)
 STEAM = ProviderPolicy("steam", fallback_nickname="steam user")
 policies = st.sampled_from([TRUSTED, UNTRUSTED, STEAM])
+
+# URLs of OpenID claimed identifiers and their pins, from few parts so that they often share
+# some (scheme, host, port, path segments) and differ in others.
+url_schemes = st.sampled_from(["http", "https"])
+url_hosts = st.sampled_from(["a.example", "A.example", "a.example.evil", "aevil", "127.0.0.1"])
+url_ports = st.sampled_from([None, 80, 443, 8080])
+path_segments = st.lists(st.sampled_from(["id", "idx", "i", "d", "", ".", "..", "%2e"]), max_size=4)

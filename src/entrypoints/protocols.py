@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from adapters.http.client import SafeHttpClient
 from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
 from adapters.openid.fetcher import SafeFetcher
+from adapters.openid.identifiers import claimed_id_prefix_problem
 from adapters.openid.relying_party import (
     AssociationRefusals,
     OpenIdIdentityProvider,
@@ -57,6 +58,14 @@ class OpenIdProviderSettings(ProviderSettings):
     op_endpoint: HttpUrl | None = None
     claimed_id_prefix: HttpUrl | None = None
     stateless: bool = False
+
+    @field_validator("claimed_id_prefix")
+    @classmethod
+    def _prefix_ends_on_a_path_segment(cls, value: str | None) -> str | None:
+        problem = value and claimed_id_prefix_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _trust_needs_a_pinned_provider(self) -> Self:

@@ -95,6 +95,27 @@ BAD_CONFIGURATIONS = {
         {},
         ["(key 'steam')", "op_identifier: String should match pattern"],
     ),
+    "a claimed_id_prefix without a path": (
+        '[[providers]]\nkey = "a"\nop_identifier = "http://a.example/"\n'
+        'claimed_id_prefix = "http://a.example"\ntrusted_for_email = true\n',
+        {},
+        ["(key 'a')", "claimed_id_prefix: has no path"],
+    ),
+    "a claimed_id_prefix with a user name": (
+        '[[providers]]\nkey = "a"\nclaimed_id_prefix = "http://a.example@e.example/id/"\n',
+        {},
+        ["(key 'a')", "claimed_id_prefix: must not contain a user name"],
+    ),
+    "a claimed_id_prefix with a query": (
+        '[[providers]]\nkey = "a"\nclaimed_id_prefix = "https://a.example/id/?x=1"\n',
+        {},
+        ["(key 'a')", "claimed_id_prefix: must not contain a query"],
+    ),
+    "a claimed_id_prefix whose path does not end in a slash": (
+        '[[providers]]\nkey = "a"\nclaimed_id_prefix = "https://a.example/id"\n',
+        {},
+        ["(key 'a')", 'claimed_id_prefix: must end its path with "/"'],
+    ),
     "an OpenID Connect provider without its secret": (
         '[[providers]]\nkey = "corp"\nprotocol = "oidc"\nissuer = "https://id.example.com"\n'
         'client_id = "microblog"\n',
@@ -243,3 +264,23 @@ def test_the_container_builds_one_openid_provider_per_profile_without_connecting
     assert container.unit_of_work() is not container.unit_of_work()
     assert container.engine() is container.engine()
     container.shutdown_resources()
+
+
+def test_make_serve_refuses_a_claimed_id_prefix_without_a_path_in_one_line(tmp_path):
+    # What `make serve` runs: gunicorn checks the settings once, in its master process.
+    config_file = tmp_path / "microblog.toml"
+    config_file.write_text(BAD_CONFIGURATIONS["a claimed_id_prefix without a path"][0])
+    gunicorn = [MICROBLOG.with_name("gunicorn"), "--config", "python:entrypoints.gunicorn_config"]
+    result = subprocess.run(
+        [*gunicorn, "--workers", "1", "--bind", "127.0.0.1:0", "entrypoints.app:create_app()"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ
+        | {"MICROBLOG_CONFIG": str(config_file), "MICROBLOG_INSTANCE_PATH": str(tmp_path / "i")},
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if "bad configuration" in line]
+    assert line.startswith("microblog: bad configuration: ")
+    assert "(key 'a'): claimed_id_prefix: has no path" in line
