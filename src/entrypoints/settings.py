@@ -58,8 +58,8 @@ ENV_SETTINGS = (
 )
 GENERIC_OPENID = {"key": "openid", "name": "OpenID"}
 MIN_PRODUCTION_SECRET_LENGTH = 32
-# The longest session lifetimes a setting may ask for, in their settings' units.
-LIFETIME_BOUNDS = {"session_hours": (24 * 30, "hours"), "remember_days": (3650, "days")}
+# Session lifetimes: at most this many of the setting's unit, of so many minutes each.
+LIFETIME_BOUNDS = {"session_hours": (24 * 30, "hours", 60), "remember_days": (3650, "days", 1440)}
 FRIENDLIER_MESSAGES = {"extra_forbidden": "unknown setting", "missing": "missing"}
 
 
@@ -129,9 +129,9 @@ class Settings(BaseModel):
     @field_validator("session_hours", "remember_days")
     @classmethod
     def _bounded_lifetime(cls, value: float, info: ValidationInfo) -> float:
-        bound, unit = LIFETIME_BOUNDS[str(info.field_name)]
-        if not (math.isfinite(value) and 0 < value <= bound):
-            raise ValueError(f"must be more than 0 and at most {bound} ({unit}), not {value}")
+        bound, unit, minutes = LIFETIME_BOUNDS[str(info.field_name)]
+        if not (math.isfinite(value) and value * minutes >= 1 and value <= bound):
+            raise ValueError(f"must be at least a minute and at most {bound} {unit}, not {value}")
         return value
 
     @field_validator(
