@@ -134,3 +134,11 @@ client_addresses = st.one_of(
     st.text(max_size=60),
     st.sampled_from(["", "garbage", "fe80::1%eth0", "::ffff:10.0.0.1", "1.2.3.4.5", "::ffff:zz"]),
 )
+
+
+# URLs of OpenID claimed identifiers and their pins, from few parts so that they often share
+# some (scheme, host, port, path segments) and differ in others.
+url_schemes = st.sampled_from(["http", "https"])
+url_hosts = st.sampled_from(["a.example", "A.example", "a.example.evil", "aevil", "127.0.0.1"])
+url_ports = st.sampled_from([None, 80, 443, 8080])
+path_segments = st.lists(st.sampled_from(["id", "idx", "i", "d", "", ".", "..", "%2e"]), max_size=4)

@@ -3,14 +3,16 @@ checked and which adapter it builds. Adding a protocol is one adapter and one en
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args, get_origin
 
 from openid.store.interface import OpenIDStore
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from adapters.http.client import SafeHttpClient
 from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
 from adapters.openid.fetcher import SafeFetcher
+from adapters.openid.identifiers import claimed_id_prefix_problem
 from adapters.openid.relying_party import (
     AssociationRefusals,
     OpenIdIdentityProvider,
@@ -22,6 +24,15 @@ from domain.ports import IdentityProvider
 # The key is a path segment of the provider's return URL and a column in the database.
 URL_SAFE_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.~-]{0,63}$"
 HttpUrl = Annotated[str, Field(pattern=r"^https?://[^/?#\s]+[^\s]*$", max_length=2048)]
+
+
+class _ProviderUrlMark:
+    """Marks a settings field as a URL the site reaches a provider at (see provider_urls)."""
+
+
+PROVIDER_URL = _ProviderUrlMark()
+# A provider's URL: production refuses it over plain http, unless on loopback or allowed.
+ProviderUrl = Annotated[HttpUrl, PROVIDER_URL]
 
 
 class ProviderSettings(BaseModel):
@@ -42,6 +53,14 @@ class ProviderSettings(BaseModel):
     def display_name(self) -> str:
         return self.name or self.key
 
+    def provider_urls(self) -> dict[str, str]:
+        """The entry's provider URLs that are set, by field name: its fields typed ProviderUrl."""
+        return {
+            name: value
+            for name, field in type(self).model_fields.items()
+            if _is_provider_url(field) and isinstance(value := getattr(self, name), str)
+        }
+
     def policy(self) -> ProviderPolicy:
         return ProviderPolicy(
             self.key,
@@ -53,10 +72,18 @@ class ProviderSettings(BaseModel):
 
 class OpenIdProviderSettings(ProviderSettings):
     protocol: Literal["openid"] = "openid"
-    op_identifier: HttpUrl | None = None
-    op_endpoint: HttpUrl | None = None
-    claimed_id_prefix: HttpUrl | None = None
+    op_identifier: ProviderUrl | None = None
+    op_endpoint: ProviderUrl | None = None
+    claimed_id_prefix: ProviderUrl | None = None
     stateless: bool = False
+
+    @field_validator("claimed_id_prefix")
+    @classmethod
+    def _prefix_ends_on_a_path_segment(cls, value: str | None) -> str | None:
+        problem = value and claimed_id_prefix_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _trust_needs_a_pinned_provider(self) -> Self:
@@ -72,7 +99,7 @@ class OidcProviderSettings(ProviderSettings):
     secret_fields = ("client_secret",)
 
     protocol: Literal["oidc"] = "oidc"
-    issuer: HttpUrl
+    issuer: ProviderUrl
     client_id: Annotated[str, Field(min_length=1)]
     client_secret: SecretStr
     scopes: str = "openid email profile"
@@ -90,6 +117,12 @@ class OidcProviderSettings(ProviderSettings):
         if "openid" not in value.split():
             raise ValueError('must include "openid"')
         return value
+
+
+def _is_provider_url(field: FieldInfo) -> bool:
+    """Whether the field is typed ProviderUrl, alone or in a union (`ProviderUrl | None`)."""
+    members = [member for member in get_args(field.annotation) if get_origin(member) is Annotated]
+    return PROVIDER_URL in field.metadata or any(PROVIDER_URL in get_args(m) for m in members)
 
 
 @dataclass(frozen=True)

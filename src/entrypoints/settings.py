@@ -1,13 +1,23 @@
 import ipaddress
+import math
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from entrypoints.dev_oidc import dev_oidc_profile
@@ -44,12 +54,15 @@ ENV_SETTINGS = (
     "rate_limit_parked",
     "rate_limit_ipv6_prefix",
     "allow_http",
+    "allow_http_providers",
     "housekeeping_every",
     "metrics_allowed_networks",
     "trusted_proxies",
 )
 GENERIC_OPENID = {"key": "openid", "name": "OpenID"}
 MIN_PRODUCTION_SECRET_LENGTH = 32
+# Session lifetimes: at most this many of the setting's unit, of so many minutes each.
+LIFETIME_BOUNDS = {"session_hours": (24 * 30, "hours", 60), "remember_days": (3650, "days", 1440)}
 FRIENDLIER_MESSAGES = {"extra_forbidden": "unknown setting", "missing": "missing"}
 
 
@@ -67,8 +80,8 @@ class Settings(BaseModel):
     secret_key: Annotated[str, Field(min_length=1)] | None = None
     dev_provider_url: HttpUrl | Literal[""] = "http://127.0.0.1:5001"
     dev_oidc_url: HttpUrl | Literal[""] = "http://127.0.0.1:5002"
-    session_hours: Annotated[float, Field(gt=0)] = 12
-    remember_days: Annotated[float, Field(gt=0)] = 30
+    session_hours: float = 12
+    remember_days: float = 30
     fetch_allowed_networks: list[str] | None = None
     # However slowly a provider answers, one request to it (redirects included) ends by then.
     fetch_deadline_seconds: Annotated[float, Field(gt=0, le=60)] = 10
@@ -94,6 +107,8 @@ class Settings(BaseModel):
     housekeeping_every: Annotated[int, Field(ge=0)] = 100
     # Production is served over https; an http base URL there needs this, said on purpose.
     allow_http: bool = False
+    # Production reaches providers over https; one on a private network over http needs this.
+    allow_http_providers: bool = False
     # How many proxies in front of the app set X-Forwarded-For and -Proto (0: none).
     trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
     testing: bool = False
@@ -120,6 +135,14 @@ class Settings(BaseModel):
                     f"{text!r} is not a network such as 10.0.0.0/8 ({error})"
                 ) from None
         return checked
+
+    @field_validator("session_hours", "remember_days")
+    @classmethod
+    def _bounded_lifetime(cls, value: float, info: ValidationInfo) -> float:
+        bound, unit, minutes = LIFETIME_BOUNDS[str(info.field_name)]
+        if not (math.isfinite(value) and value * minutes >= 1 and value <= bound):
+            raise ValueError(f"must be at least a minute and at most {bound} {unit}, not {value}")
+        return value
 
     @field_validator(
         "rate_limit_login",
@@ -234,8 +257,44 @@ def _checked_providers(
             raise ConfigurationError(
                 f"{origin}: {where}: key: {provider.key!r} is the key of another provider"
             )
+        variables = _provider_variables(provider.key)
+        for earlier in checked:
+            if _provider_variables(earlier.key) == variables:
+                raise ConfigurationError(
+                    f"{origin}: {where}: key: {provider.key!r} reads the variables"
+                    f" {variables}* of {earlier.key!r}: rename one"
+                )
+        if settings.env == PRODUCTION and not settings.allow_http_providers:
+            _check_reached_over_https(provider, f"{origin}: {where}")
         checked.append(provider)
     return checked
+
+
+def _check_reached_over_https(provider: ProviderSettings, where: str) -> None:
+    """Discovery, keys and tokens travel in the clear over http: only to loopback, or to a
+    private network when MICROBLOG_ALLOW_HTTP_PROVIDERS says so."""
+    for name, url in provider.provider_urls().items():
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+            raise ConfigurationError(
+                f"{where}: {name}: production reaches providers over https: make it"
+                " https://..., or set MICROBLOG_ALLOW_HTTP_PROVIDERS=true for a provider on"
+                " a private network"
+            )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _provider_variables(key: str) -> str:
+    """The start of the MICROBLOG_PROVIDER_<KEY>_<FIELD> variables a provider reads."""
+    return f"{ENV_PREFIX}PROVIDER_{re.sub(r'[^A-Za-z0-9]', '_', key).upper()}_"
 
 
 def _secrets_from_environment(
@@ -245,7 +304,7 @@ def _secrets_from_environment(
     stay out of the config file."""
     if not isinstance(key, str):
         return {}
-    prefix = f"{ENV_PREFIX}PROVIDER_{re.sub(r'[^A-Za-z0-9]', '_', key).upper()}_"
+    prefix = _provider_variables(key)
     found = {name: environ.get(prefix + name.upper()) for name in model.secret_fields}
     return {name: value for name, value in found.items() if value}
 

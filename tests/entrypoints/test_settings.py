@@ -1,14 +1,19 @@
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.oidc.relying_party import OidcIdentityProvider
 from adapters.openid.relying_party import OpenIdIdentityProvider
 from entrypoints.app import create_app
 from entrypoints.container import Container
+from entrypoints.protocols import PROTOCOLS, ProtocolAdapter, ProviderSettings, ProviderUrl
 from entrypoints.settings import ConfigurationError, load_settings
 
 MICROBLOG = Path(sys.executable).with_name("microblog")
@@ -86,6 +91,13 @@ def test_a_bad_new_rate_limit_setting_is_refused_in_one_line_naming_it(tmp_path,
     assert f"environment variable {variable}" in message and "\n" not in message
 
 
+PRODUCTION = {
+    "MICROBLOG_ENV": "production",
+    "MICROBLOG_SECRET_KEY": "s" * 32,
+    "MICROBLOG_BASE_URL": "https://microblog.example",
+}
+HTTP_PROVIDERS = "MICROBLOG_ALLOW_HTTP_PROVIDERS"
+
 # Each: the config file's text, environment variables, and what the one-line message names.
 BAD_CONFIGURATIONS = {
     "a misspelt provider setting": (
@@ -127,6 +139,27 @@ BAD_CONFIGURATIONS = {
         '[[providers]]\nkey = "steam"\nop_identifier = "steamcommunity.com/openid"\n',
         {},
         ["(key 'steam')", "op_identifier: String should match pattern"],
+    ),
+    "a claimed_id_prefix without a path": (
+        '[[providers]]\nkey = "a"\nop_identifier = "http://a.example/"\n'
+        'claimed_id_prefix = "http://a.example"\ntrusted_for_email = true\n',
+        {},
+        ["(key 'a')", "claimed_id_prefix: has no path"],
+    ),
+    "a claimed_id_prefix with a user name": (
+        '[[providers]]\nkey = "a"\nclaimed_id_prefix = "http://a.example@e.example/id/"\n',
+        {},
+        ["(key 'a')", "claimed_id_prefix: must not contain a user name"],
+    ),
+    "a claimed_id_prefix with a query": (
+        '[[providers]]\nkey = "a"\nclaimed_id_prefix = "https://a.example/id/?x=1"\n',
+        {},
+        ["(key 'a')", "claimed_id_prefix: must not contain a query"],
+    ),
+    "a claimed_id_prefix whose path does not end in a slash": (
+        '[[providers]]\nkey = "a"\nclaimed_id_prefix = "https://a.example/id"\n',
+        {},
+        ["(key 'a')", 'claimed_id_prefix: must end its path with "/"'],
     ),
     "an OpenID Connect provider without its secret": (
         '[[providers]]\nkey = "corp"\nprotocol = "oidc"\nissuer = "https://id.example.com"\n'
@@ -189,6 +222,35 @@ BAD_CONFIGURATIONS = {
         "",
         {"MICROBLOG_SESSION_STORE": "memcached", "MICROBLOG_REDIS_URL": "redis://r:6379/0"},
         ["environment variable MICROBLOG_SESSION_STORE", "session_store: Input should be 'sql'"],
+    ),
+    "an OpenID Connect issuer over http in production": (
+        '[[providers]]\nkey = "corp"\nprotocol = "oidc"\nissuer = "http://id.example.com"\n'
+        'client_id = "microblog"\nclient_secret = "s"\n',
+        PRODUCTION,
+        ["(key 'corp')", "issuer: production reaches providers over https", HTTP_PROVIDERS],
+    ),
+    "an OpenID op_endpoint over http in production": (
+        f'{STEAM}op_endpoint = "http://steamcommunity.com/openid/login"\n',
+        PRODUCTION,
+        ["(key 'steam')", "op_endpoint: production reaches providers over https", HTTP_PROVIDERS],
+    ),
+    "two provider keys that read one secret variable": (
+        '[[providers]]\nkey = "corp-sso"\n[[providers]]\nkey = "corp.sso"\n',
+        {},
+        [
+            "[[providers]] #2 (key 'corp.sso')",
+            "key: 'corp.sso' reads the variables MICROBLOG_PROVIDER_CORP_SSO_* of 'corp-sso'",
+        ],
+    ),
+    "infinite session hours": (
+        "",
+        {"MICROBLOG_SESSION_HOURS": "inf"},
+        ["environment variable MICROBLOG_SESSION_HOURS", "session_hours: must be", "720"],
+    ),
+    "remember-me days past any date": (
+        "",
+        {"MICROBLOG_REMEMBER_DAYS": "1e10"},
+        ["environment variable MICROBLOG_REMEMBER_DAYS", "remember_days: must be", "3650"],
     ),
     "a config file that is not TOML": (
         "base_url = \n",
@@ -276,3 +338,93 @@ def test_the_container_builds_one_openid_provider_per_profile_without_connecting
     assert container.unit_of_work() is not container.unit_of_work()
     assert container.engine() is container.engine()
     container.shutdown_resources()
+
+
+def test_make_serve_refuses_a_claimed_id_prefix_without_a_path_in_one_line(tmp_path):
+    # What `make serve` runs: gunicorn checks the settings once, in its master process.
+    config_file = tmp_path / "microblog.toml"
+    config_file.write_text(BAD_CONFIGURATIONS["a claimed_id_prefix without a path"][0])
+    gunicorn = [MICROBLOG.with_name("gunicorn"), "--config", "python:entrypoints.gunicorn_config"]
+    result = subprocess.run(
+        [*gunicorn, "--workers", "1", "--bind", "127.0.0.1:0", "entrypoints.app:create_app()"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ
+        | {"MICROBLOG_CONFIG": str(config_file), "MICROBLOG_INSTANCE_PATH": str(tmp_path / "i")},
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if "bad configuration" in line]
+    assert line.startswith("microblog: bad configuration: ")
+    assert "(key 'a'): claimed_id_prefix: has no path" in line
+
+
+@pytest.mark.parametrize("name", ["session_hours", "remember_days"])
+@given(
+    value=st.one_of(st.floats(), st.sampled_from(["inf", "-inf", "nan", "1e10", "0", "-1", "1e-9"]))
+)
+@settings(max_examples=50, deadline=None)
+def test_a_session_lifetime_is_a_bounded_number_or_a_one_line_refusal(name, value):
+    bound = {"session_hours": 720, "remember_days": 3650}[name]
+    try:
+        loaded = load_settings({name: value, "instance_path": "unused"}, environ={})
+    except ConfigurationError as refused:
+        message = str(refused)
+        assert "\n" not in message and f"{name}: " in message
+        assert f"at most {bound}" in message or "Input should be a valid number" in message
+    else:
+        assert loaded[name] <= bound
+        unit = {"session_hours": "hours", "remember_days": "days"}[name]
+        # No OverflowError, and no session over before it starts.
+        assert timedelta(**{unit: loaded[name]}) >= timedelta(seconds=59)
+
+
+def production(providers, **settings):
+    return {
+        "env": "production",
+        "secret_key": "k" * 32,
+        "base_url": "https://microblog.example",
+        "providers": providers,
+        **settings,
+    }
+
+
+OIDC_ENTRY = {"key": "corp", "protocol": "oidc", "client_id": "m", "client_secret": "s"}
+
+
+@pytest.mark.parametrize(
+    "issuer", ["http://127.0.0.1:5002", "http://localhost:8080", "http://[::1]:9000"]
+)
+def test_production_reaches_a_provider_on_loopback_over_http(issuer):
+    [provider] = load_settings(production([OIDC_ENTRY | {"issuer": issuer}]), {})["providers"]
+    assert provider.issuer == issuer
+
+
+def test_production_reaches_a_provider_on_a_private_network_over_http_when_allowed():
+    entry = {"key": "intranet", "op_endpoint": "http://10.1.2.3/openid", "stateless": True}
+    environ = {"MICROBLOG_ALLOW_HTTP_PROVIDERS": "true"}
+    [provider] = load_settings(production([entry]), environ)["providers"]
+    assert provider.op_endpoint == "http://10.1.2.3/openid"
+    with pytest.raises(ConfigurationError, match="op_endpoint: production reaches providers"):
+        load_settings(production([entry]), {})
+    assert load_settings({"providers": [entry], "instance_path": "unused"}, {})["providers"]
+
+
+def test_the_https_rule_holds_for_the_provider_urls_of_any_protocol():
+    """A protocol added later marks its URL fields as provider URLs and gets the rule."""
+
+    class GithubLikeSettings(ProviderSettings):
+        protocol: Literal["github"] = "github"
+        github_url: ProviderUrl = "https://github.com"
+        api_url: ProviderUrl = "https://api.github.com"
+
+    protocols = dict(PROTOCOLS) | {"github": ProtocolAdapter(GithubLikeSettings, lambda s, p: s)}
+    entry = {"key": "gh", "protocol": "github", "api_url": "http://ghe.example/api"}
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(production([entry]), {}, protocols)
+    assert "(key 'gh'): api_url: production reaches providers over https" in str(refused.value)
+    assert GithubLikeSettings.model_validate(entry).provider_urls() == {
+        "github_url": "https://github.com",
+        "api_url": "http://ghe.example/api",
+    }

@@ -17,7 +17,7 @@ from openid.store.interface import OpenIDStore
 
 from adapters.http.client import ForbiddenAddress
 from adapters.openid.fetcher import SafeFetcher, fetching_with
-from adapters.openid.identifiers import identifier_key, parse_identifier
+from adapters.openid.identifiers import identifier_key, is_under_prefix, parse_identifier
 from domain.errors import (
     DomainError,
     InvalidIdentifier,
@@ -177,15 +177,19 @@ class OpenIdIdentityProvider:
             log.info("OpenID response refused: %s", getattr(result, "message", result.status))
             raise LoginFailed()
         _check_state(_state_of(result.getReturnTo()), state)
-        return self._verified(result)
+        return self._verified(result, state)
 
-    def _verified(self, result) -> VerifiedIdentity:  # type: ignore[no-untyped-def]
+    def _verified(self, result, state: Mapping[str, str]) -> VerifiedIdentity:  # type: ignore[no-untyped-def]
         claimed_id = result.endpoint.claimed_id
+        answered_by = result.endpoint.server_url
         prefix, op_endpoint = self.profile.claimed_id_prefix, self.profile.op_endpoint
         if (
             not claimed_id
-            or (prefix and not claimed_id.startswith(prefix))
-            or (op_endpoint and result.endpoint.server_url != op_endpoint)
+            or (prefix and not is_under_prefix(claimed_id, prefix))
+            or (op_endpoint and answered_by != op_endpoint)
+            # A fixed provider: only the endpoint the login was sent to may answer it, not one
+            # that an identifier under the prefix delegates to.
+            or (self.profile.op_identifier and answered_by != state.get("server_url"))
         ):
             raise LoginFailed("That provider may not vouch for this identifier.")
         registration = sreg.SRegResponse.fromSuccessResponse(result, signed_only=True) or {}
