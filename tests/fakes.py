@@ -203,10 +203,11 @@ class FakeLoginSessions:
         user = self._database.users.get(session.user_id) if session else None
         return (session, user) if session and user else None
 
-    def touch(self, token_hash: str, now: datetime) -> None:
+    def touch(self, token_hash: str, now: datetime, expires_at: datetime) -> None:
         self.touches += 1
-        if token_hash in self.sessions:
-            self.sessions[token_hash] = replace(self.sessions[token_hash], last_seen_at=now)
+        session = self.sessions.get(token_hash)
+        if session is not None and not session.is_expired(now):
+            self.sessions[token_hash] = replace(session, last_seen_at=now, expires_at=expires_at)
 
     def remove(self, token_hash: str) -> int | None:
         removed = self.sessions.pop(token_hash, None)

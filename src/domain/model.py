@@ -92,9 +92,22 @@ class SessionPolicy:
     remembered_lifetime: timedelta = timedelta(days=30)
     # Writing last-seen on every request would turn each page view into a database write.
     touch_interval: timedelta = timedelta(minutes=5)
+    # A session without remember-me ends once unused this long (None: only its lifetime ends
+    # it). Its expiry moves to last-seen plus this limit each time last-seen is written, so it
+    # ends between the limit less touch_interval and the limit after its last use. A
+    # remembered session is meant to outlast days away, up to its lifetime: not idle-limited.
+    idle_limit: timedelta | None = timedelta(minutes=30)
 
     def lifetime(self, remember: bool) -> timedelta:
         return self.remembered_lifetime if remember else self.plain_lifetime
+
+    def expiry(self, created_at: datetime, remember: bool, last_seen_at: datetime) -> datetime:
+        """When a session ends unless used again: its lifetime's end or, without
+        remember-me, the idle limit after it was last seen, whichever comes first."""
+        end = created_at + self.lifetime(remember)
+        if remember or self.idle_limit is None:
+            return end
+        return min(end, last_seen_at + self.idle_limit)
 
 
 @dataclass(frozen=True)
@@ -127,13 +140,19 @@ class LoginSession:
             remember=remember,
             created_at=now,
             last_seen_at=now,
-            expires_at=now + policy.lifetime(remember),
+            expires_at=policy.expiry(now, remember, now),
             user_agent=device.user_agent,
             client_address=device.client_address,
         )
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
+
+    def is_idle(self, now: datetime, policy: SessionPolicy) -> bool:
+        """Without remember-me, unused for the idle limit since last seen. Its expiry says
+        so too, unless it was opened or last seen under a policy without that limit."""
+        limit = policy.idle_limit
+        return not self.remember and limit is not None and now - self.last_seen_at >= limit
 
     def needs_touch(self, now: datetime, policy: SessionPolicy) -> bool:
         return now - self.last_seen_at >= policy.touch_interval

@@ -121,7 +121,10 @@ class LoginSessions(Protocol):
         """The session and its user in one read: this runs on every signed-in request."""
         ...
 
-    def touch(self, token_hash: str, now: datetime) -> None: ...
+    def touch(self, token_hash: str, now: datetime, expires_at: datetime) -> None:
+        """Last seen `now`, and now ending at `expires_at`; a session that has already
+        ended (removed or expired) is not brought back."""
+        ...
 
     def remove(self, token_hash: str) -> int | None:
         """Ends it; the id of the user it signed in, None if there was no such session."""

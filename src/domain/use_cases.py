@@ -255,7 +255,8 @@ def current_user(
     clock: Clock,
     policy: SessionPolicy,
 ) -> User | None:
-    """The user a session token signs in, or None when expired, revoked or disabled."""
+    """The user a session token signs in, or None when expired, idle too long (without
+    remember-me), revoked or disabled."""
     if not token:
         return None
     token_hash = hash_token(token)
@@ -264,13 +265,14 @@ def current_user(
         return None
     session, user = found
     now = clock.now()
-    if session.is_expired(now):
+    if session.is_expired(now) or session.is_idle(now, policy):
         sessions.remove(token_hash)
         return None
     if not user.active:
         return None
     if session.needs_touch(now, policy):
-        sessions.touch(token_hash, now)
+        # Without remember-me, the session's expiry moves with it: idle-limit after now.
+        sessions.touch(token_hash, now, policy.expiry(session.created_at, session.remember, now))
     return user
 
 

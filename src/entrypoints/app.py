@@ -8,13 +8,12 @@ from typing import Any
 from dependency_injector import providers
 from flask import Flask, Response, has_request_context, request, url_for
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from entrypoints import account, auth, health, metrics, pages
 from entrypoints.commands import register_commands
 from entrypoints.container import Container
-from entrypoints.csrf_tokens import sign_csrf_tokens_once_a_minute
+from entrypoints.csrf_tokens import csrf, sign_csrf_tokens_once_a_minute
 from entrypoints.deps import container
 from entrypoints.error_pages import register_error_pages
 from entrypoints.login_user import LoginUser
@@ -79,7 +78,8 @@ def create_app(
     app.config.update(_flask_config(settings, services))
     # The return URL takes providers' answers posted from their own sites, which carry no
     # CSRF token; an answer is bound to its login by the provider adapter instead.
-    CSRFProtect(app).exempt(auth.provider_return)
+    csrf.init_app(app)
+    csrf.exempt(auth.provider_return)
     sign_csrf_tokens_once_a_minute(app)
     _set_up_login(app)
     app.register_blueprint(auth.bp)

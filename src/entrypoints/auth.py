@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
 from domain.services import Connected, LinkPending
 from entrypoints.container import RETURN_PATH, request_origin
-from entrypoints.csrf_tokens import csrf_token
+from entrypoints.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
 from entrypoints.deps import container
 from entrypoints.login_user import LoginUser
 
@@ -134,7 +134,11 @@ def provider_return(key: str) -> ResponseReturnValue:
     return redirect(result.next_url or url_for("pages.index"))
 
 
+# A Logout button must work on a page older than its CSRF token (an hour): a same-origin
+# request needs no token; any other gets, if its token has expired, a fresh button.
 @bp.post("/logout")
+@csrf.exempt
+@same_origin_or_csrf_token
 def logout() -> ResponseReturnValue:
     if current_user.is_authenticated:
         container().logins().log_out(current_user.get_id())
@@ -144,6 +148,8 @@ def logout() -> ResponseReturnValue:
 
 
 @bp.post("/logout/everywhere")
+@csrf.exempt
+@same_origin_or_csrf_token
 @login_required
 def logout_everywhere() -> ResponseReturnValue:
     ended = container().logins().log_out_everywhere(current_user.id)

@@ -78,6 +78,11 @@ def live_sessions_counter(
     return lambda: sessions.count_live(clock.now())
 
 
+def idle_limit(minutes: int | str) -> timedelta | None:
+    """MICROBLOG_SESSION_IDLE_MINUTES, checked by the settings: minutes, or "off"."""
+    return None if minutes == "off" else timedelta(minutes=int(minutes))
+
+
 def return_urls(base_url: str) -> Callable[[str], str]:
     """Each provider's return URL, from configuration, never from a request's Host header."""
     return lambda key: f"{base_url}{RETURN_PATH}{key}"
@@ -154,6 +159,7 @@ class Container(containers.DeclarativeContainer):
         SessionPolicy,
         plain_lifetime=providers.Factory(timedelta, hours=config.session_hours.as_float()),
         remembered_lifetime=providers.Factory(timedelta, days=config.remember_days.as_float()),
+        idle_limit=providers.Callable(idle_limit, config.session_idle_minutes),
     )
 
     # Services are built per use (a few microseconds), so an overridden port is always seen.

@@ -1,7 +1,7 @@
 import logging
 from typing import Any
 
-from flask import Flask, flash, redirect, render_template, url_for
+from flask import Flask, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import AnonymousUserMixin, current_user
 from flask_wtf.csrf import CSRFError
@@ -31,6 +31,8 @@ STATUS_OF_ERROR: list[tuple[type[DomainError], int]] = [
     (ProviderUnavailable, 502),
     (StoreUnavailable, 503),
 ]
+# A logout refused for its expired form offers a fresh button: never signed in unawares.
+LOGOUT_BUTTONS = {"auth.logout": "Logout", "auth.logout_everywhere": "Log out on every device"}
 
 
 def status_of(error: DomainError) -> int:
@@ -58,6 +60,15 @@ def sign_in_again(error: RecentSignInRequired) -> ResponseReturnValue:
 
 
 def csrf_error_page(error: CSRFError) -> ResponseReturnValue:
+    button = LOGOUT_BUTTONS.get(request.endpoint or "")
+    if button is not None and navigation()["signed_in"]:
+        page = render_template(
+            "logout_expired.html",
+            title="This form has expired",
+            endpoint=request.endpoint,
+            button=button,
+        )
+        return page, 400
     message = "This form has expired or did not come from this site. Please try again."
     return render_template("error.html", title="Bad request", message=message), 400
 

@@ -42,6 +42,7 @@ ENV_SETTINGS = (
     "dev_oidc_url",
     "session_hours",
     "remember_days",
+    "session_idle_minutes",
     "fetch_allowed_networks",
     "fetch_deadline_seconds",
     "redis_url",
@@ -64,6 +65,9 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 # Session lifetimes: at most this many of the setting's unit, of so many minutes each.
 LIFETIME_BOUNDS = {"session_hours": (24 * 30, "hours", 60), "remember_days": (3650, "days", 1440)}
 FRIENDLIER_MESSAGES = {"extra_forbidden": "unknown setting", "missing": "missing"}
+# Idle limit of sessions without remember-me: at least twice the 5 minutes at which last-seen
+# is written (SessionPolicy.touch_interval), at most a day (longer is what remember-me is for).
+DEFAULT_IDLE_MINUTES, MIN_IDLE_MINUTES, MAX_IDLE_MINUTES = 30, 10, 1440
 
 
 class ConfigurationError(Exception):
@@ -82,6 +86,8 @@ class Settings(BaseModel):
     dev_oidc_url: HttpUrl | Literal[""] = "http://127.0.0.1:5002"
     session_hours: float = 12
     remember_days: float = 30
+    # A session without remember-me ends after this many minutes unused, or "off".
+    session_idle_minutes: int | Literal["off"] = DEFAULT_IDLE_MINUTES
     fetch_allowed_networks: list[str] | None = None
     # However slowly a provider answers, one request to it (redirects included) ends by then.
     fetch_deadline_seconds: Annotated[float, Field(gt=0, le=60)] = 10
@@ -161,6 +167,21 @@ class Settings(BaseModel):
         except ValueError:
             raise ValueError(f'{value!r} is not a limit such as "30/minute", nor "off"') from None
         return value
+
+    @field_validator("session_idle_minutes", mode="before")
+    @classmethod
+    def _idle_minutes(cls, value: Any) -> int | str:
+        if isinstance(value, str) and value.strip().lower() == "off":
+            return "off"
+        text = value.strip() if isinstance(value, str) else value
+        if isinstance(text, str) and re.fullmatch(r"[0-9]{1,6}", text):
+            text = int(text)
+        if type(text) is not int or not MIN_IDLE_MINUTES <= text <= MAX_IDLE_MINUTES:
+            raise ValueError(
+                f"{value!r} is not a whole number of minutes from {MIN_IDLE_MINUTES}"
+                f' to {MAX_IDLE_MINUTES}, nor "off"'
+            )
+        return text
 
     @model_validator(mode="after")
     def _redis_sessions_need_a_redis(self) -> Self:

@@ -1,5 +1,6 @@
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,21 @@ def test_a_person_connects_a_second_login_on_the_account_page(oidc_site, op, pag
     expect(page.get_by_text("Your nickname is now Fay Wray.")).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "account.png", full_page=True)
+
+
+def test_logout_from_a_page_left_open_longer_than_its_form_token_signs_out(site, page, monkeypatch):
+    """Chromium says where a form's POST comes from (Origin, Sec-Fetch-Site): the site's own
+    page logs out though the token in it expired an hour ago (issue 26, item 6)."""
+    expect = playwright_api.expect
+    page.goto(f"{site.url}/login")
+    approve_at_dev_openid(page, site.op, "carol")
+    expect(page.get_by_role("heading", name="Hi, carol!")).to_be_visible()
+    opened_at = time.time()
+    # The served app runs in this process: its tokens' clock (itsdangerous) moves on.
+    monkeypatch.setattr(time, "time", lambda: opened_at + 3661)
+
+    page.get_by_role("button", name="Logout").click()
+    expect(page).to_have_url(f"{site.url}/login")
+    expect(page.get_by_text("You have been logged out.")).to_be_visible()
+    page.goto(f"{site.url}/")
+    expect(page).to_have_url(f"{site.url}/login?next=%2F")

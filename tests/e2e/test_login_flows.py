@@ -194,10 +194,26 @@ def test_a_session_expires_after_its_lifetime(site):
     with site.services.clock.override(providers.Object(clock)):
         visitor = site.visitor()
         visitor.sign_in("alice")
-        clock.advance(timedelta(hours=11))
-        assert visitor.greeting() == "alice"
-        clock.advance(timedelta(hours=2))
+        for _ in range(24):  # 11 h 36 min, used every 29 minutes: never idle for too long
+            clock.advance(timedelta(minutes=29))
+            assert visitor.greeting() == "alice"
+        clock.advance(timedelta(minutes=25))  # 12 h 1 min: past its lifetime
         assert visitor.greeting() is None
+
+
+def test_a_session_left_unused_past_the_idle_limit_sends_the_visitor_to_the_login_page(site):
+    clock = FakeClock(datetime.now(UTC))
+    with site.services.clock.override(providers.Object(clock)):
+        visitor = site.visitor()
+        visitor.sign_in("alice")
+        clock.advance(timedelta(minutes=29))
+        assert visitor.greeting() == "alice"
+        clock.advance(timedelta(minutes=30))
+        assert visitor.greeting() is None
+        remembered = site.visitor()
+        remembered.sign_in("bob", remember=True)
+        clock.advance(timedelta(days=2))
+        assert remembered.greeting() == "bob"
 
 
 # Long enough that python3-openid's server sends the answer back by an auto-submitted POST

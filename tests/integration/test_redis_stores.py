@@ -54,6 +54,18 @@ def test_every_key_expires_by_itself_at_the_latest_expiry(client):
     assert expiries["microblog:session:" + "a" * 64] == latest - (30 * 24 - 1) * 3600 * 1000
 
 
+def test_a_touch_moves_the_session_keys_expiry_and_its_users_index_keeps_up(client):
+    sessions = RedisLoginSessions(client, {1: ALICE}.get)
+    sessions.add(a_session("a" * 64, hours=1))
+    later = NOW + timedelta(hours=5)
+    sessions.touch("a" * 64, NOW + timedelta(minutes=10), later)
+    at = int(later.timestamp() * 1000)
+    assert client.pexpiretime("microblog:session:" + "a" * 64) == at
+    assert client.pexpiretime("microblog:user-sessions:1") == at
+    assert client.zscore("microblog:sessions", "a" * 64) == at
+    assert client.zscore("microblog:user-sessions:1", "a" * 64) == at
+
+
 def test_the_per_user_index_drops_expired_entries_whenever_a_session_is_added(client):
     sessions = RedisLoginSessions(client, {1: ALICE}.get)
     for n in range(50):  # sessions that expired a while ago, as a year of logins leaves

@@ -84,13 +84,42 @@ def test_login_sessions_are_found_by_token_hash_touched_and_removed(stores):
     assert store.get_with_user(session.token_hash) == (session, user)
     assert store.get("x" * 64) is None and store.get_with_user("x" * 64) is None
     later = session.created_at + timedelta(minutes=10)
-    store.touch(session.token_hash, later)
+    store.touch(session.token_hash, later, session.expires_at)
     assert store.get(session.token_hash).last_seen_at == later
     assert store.remove(session.token_hash) == user.id
     assert store.get(session.token_hash) is None
     assert store.remove(session.token_hash) is None  # ended once, and only once
-    store.touch(session.token_hash, later)  # a removed session is not brought back
+    store.touch(session.token_hash, later, session.expires_at)  # not brought back
     assert store.get(session.token_hash) is None
+
+
+def test_a_touch_moves_the_sessions_expiry_for_every_reader(stores):
+    """Without remember-me, each write of last-seen moves the expiry to the idle limit after
+    it: the store's own expiry, sweep and counts then end an idle session."""
+    user = stores.add_user()
+    store, start = stores.sessions, now()
+    session = a_session(user.id, created_at=start - timedelta(minutes=50), hours=1)
+    store.add(session)
+    moved = start + timedelta(minutes=30)
+    store.touch(session.token_hash, start, moved)
+    touched = store.get(session.token_hash)
+    assert (touched.last_seen_at, touched.expires_at) == (start, moved)
+    assert [s.expires_at for s in store.of_user(user.id)] == [moved]
+    assert store.count_live(start + timedelta(minutes=20)) == 1
+    assert store.remove_expired(start + timedelta(minutes=20)) == 0
+    assert store.count_live(moved) == 0
+    assert store.remove_expired(moved) == 1
+
+
+def test_a_touch_does_not_bring_back_a_session_that_has_ended(stores):
+    user = stores.add_user()
+    store, start = stores.sessions, now()
+    ended = a_session(user.id, created_at=start - timedelta(minutes=61), hours=1)
+    store.add(ended)
+    store.touch(ended.token_hash, start, start + timedelta(minutes=30))
+    found = store.get(ended.token_hash)
+    assert found is None or found == ended
+    assert store.count_live(start) == 0
 
 
 def test_a_session_without_device_reads_back_the_same(stores):

@@ -1,7 +1,10 @@
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.errors import (
     AccountDisabled,
@@ -14,7 +17,14 @@ from domain.errors import (
     UnknownProvider,
     UserNotFound,
 )
-from domain.model import Device, NewUser, ProviderPolicy, VerifiedIdentity, hash_token
+from domain.model import (
+    Device,
+    NewUser,
+    ProviderPolicy,
+    SessionPolicy,
+    VerifiedIdentity,
+    hash_token,
+)
 from domain.services import Logins, ProviderChoice
 from domain.use_cases import (
     LinkRequired,
@@ -27,9 +37,12 @@ from domain.use_cases import (
 )
 from tests.fakes import (
     FakeAuditTrail,
+    FakeClock,
     FakeIdentityProvider,
+    FakeLoginSessions,
     FakeParkedCallbacks,
     FakePendingLinks,
+    FakeTokenSource,
     FakeUnitOfWork,
 )
 from tests.strategies import STEAM, TRUSTED, UNTRUSTED
@@ -212,6 +225,82 @@ def test_last_seen_is_written_at_most_once_per_interval(login, whoami, clock, se
     whoami(signed_in.token)
     assert sessions.touches == 1
     assert sessions.get(hash_token(signed_in.token)).last_seen_at == clock.now()
+
+
+def test_a_plain_session_idle_past_the_limit_signs_nobody_in_and_is_removed(
+    login, whoami, clock, sessions, session_policy
+):
+    signed_in = login(identity(), remember=False)
+    clock.advance(session_policy.idle_limit)
+    assert whoami(signed_in.token) is None
+    assert sessions.sessions == {}
+
+
+def test_a_plain_session_used_within_the_idle_limit_stays_signed_in_past_it(
+    login, whoami, clock, session_policy
+):
+    signed_in = login(identity(), remember=False)
+    for _ in range(6):
+        clock.advance(session_policy.idle_limit - timedelta(seconds=1))
+        assert whoami(signed_in.token) == signed_in.user
+
+
+def test_a_touch_moves_a_plain_sessions_expiry_to_the_idle_limit_after_it(
+    login, whoami, clock, sessions, session_policy
+):
+    signed_in = login(identity(), remember=False)
+    stored = sessions.get(hash_token(signed_in.token))
+    assert stored.expires_at == clock.now() + session_policy.idle_limit
+    clock.advance(timedelta(minutes=6))
+    whoami(signed_in.token)
+    stored = sessions.get(hash_token(signed_in.token))
+    assert stored.expires_at == clock.now() + session_policy.idle_limit
+    clock.advance(session_policy.idle_limit)
+    assert sessions.remove_expired(clock.now()) == 1, "the stores' sweep ends idle sessions too"
+
+
+def test_a_remembered_session_is_not_ended_by_the_idle_limit(
+    login, whoami, clock, sessions, session_policy
+):
+    remembered = login(identity(), remember=True)
+    clock.advance(timedelta(days=3))
+    assert whoami(remembered.token) == remembered.user
+    stored = sessions.get(hash_token(remembered.token))
+    assert stored.expires_at == stored.created_at + session_policy.remembered_lifetime
+
+
+def test_with_the_idle_limit_off_only_the_lifetime_ends_a_plain_session(
+    uow, sessions, clock, tokens
+):
+    policy = SessionPolicy(idle_limit=None)
+    signed_in = complete_login(
+        identity(),
+        remember=False,
+        uow=uow,
+        sessions=sessions,
+        clock=clock,
+        tokens=tokens,
+        policy=policy,
+    )
+    whoami = partial(current_user, sessions=sessions, clock=clock, policy=policy)
+    clock.advance(policy.plain_lifetime - timedelta(seconds=1))
+    assert whoami(signed_in.token) == signed_in.user
+    clock.advance(timedelta(seconds=1))
+    assert whoami(signed_in.token) is None
+
+
+def test_a_session_opened_without_an_idle_limit_is_still_held_to_one_set_later(
+    login, whoami, clock, sessions, session_policy
+):
+    signed_in = login(identity(), remember=False)
+    unlimited = SessionPolicy(idle_limit=None)
+    token_hash = hash_token(signed_in.token)
+    opened = sessions.get(token_hash)
+    sessions.sessions[token_hash] = replace(
+        opened, expires_at=unlimited.expiry(opened.created_at, False, opened.last_seen_at)
+    )
+    clock.advance(session_policy.idle_limit)
+    assert whoami(signed_in.token) is None
 
 
 def test_log_out_ends_only_that_session(login, whoami, sessions):
@@ -570,3 +659,45 @@ def test_a_kelvin_sign_email_does_not_sign_in_to_kates_account(login, uow):
     assert mallory.user.id != kate.user.id
     assert mallory.user.email == "\u212aate@example.com"
     assert len(all_users(uow)) == 2
+
+
+@given(
+    idle_minutes=st.one_of(st.none(), st.integers(min_value=10, max_value=90)),
+    remember=st.booleans(),
+    gaps=st.lists(st.integers(min_value=0, max_value=100 * 60), min_size=1, max_size=12),
+)
+def test_a_session_ends_when_idle_past_the_limit_and_never_while_used_more_often(
+    idle_minutes, remember, gaps
+):
+    """Gaps in seconds between uses (under 12 hours in all). Without remember-me, a gap of the
+    idle limit or more signs out for good; a gap shorter than the limit less the touch
+    interval never does; between the two, it depends on when last-seen was last written."""
+    idle = None if idle_minutes is None else timedelta(minutes=idle_minutes)
+    policy = SessionPolicy(idle_limit=idle)
+    uow, clock, tokens = FakeUnitOfWork(), FakeClock(), FakeTokenSource()
+    sessions = FakeLoginSessions(uow.database)
+    signed_in = complete_login(
+        identity(),
+        remember=remember,
+        uow=uow,
+        sessions=sessions,
+        clock=clock,
+        tokens=tokens,
+        policy=policy,
+    )
+    whoami = partial(current_user, sessions=sessions, clock=clock, policy=policy)
+    ended = False
+    for seconds in gaps:
+        gap = timedelta(seconds=seconds)
+        clock.advance(gap)
+        found = whoami(signed_in.token)
+        if remember or idle is None or ended:
+            assert (found is None) is ended
+            continue
+        if gap >= idle:
+            assert found is None
+            ended = True
+        elif gap < idle - policy.touch_interval:
+            assert found == signed_in.user
+        else:
+            ended = found is None

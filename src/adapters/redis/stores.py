@@ -42,9 +42,19 @@ local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 if last[2] then redis.call('PEXPIREAT', KEYS[2], last[2]) end
 return 1
 """
-# A session that expired meanwhile is not brought back as a key without expiry.
+# A session that expired meanwhile is not brought back. One that lives on gets its new
+# expiry in its key, in both sorted sets, and in its user's set's own expiry.
 _TOUCH_SESSION = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local expires, hash = ARGV[3], ARGV[4]
+redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1], 'expires_at', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], expires)
+redis.call('ZADD', KEYS[2], expires, hash)
+local index = ARGV[5] .. redis.call('HGET', KEYS[1], 'user_id')
+redis.call('ZADD', index, expires, hash)
+local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', index, last[2])
+return 1
 """
 _REMOVE_SESSION = """
 local user_id = redis.call('HGET', KEYS[1], 'user_id')
@@ -170,9 +180,11 @@ class RedisLoginSessions:
         user = None if session is None else self._user_by_id(session.user_id)
         return None if session is None or user is None else (session, user)
 
-    def touch(self, token_hash: str, now: datetime) -> None:
+    def touch(self, token_hash: str, now: datetime, expires_at: datetime) -> None:
+        seen, ends, at = now.isoformat(), expires_at.isoformat(), _milliseconds(expires_at)
+        args: list[str | int] = [seen, ends, at, token_hash, f"{self._prefix}user-sessions:"]
         with _store_errors():
-            self._touch(keys=[self._key(token_hash)], args=[now.isoformat()])
+            self._touch(keys=[self._key(token_hash), self._all], args=args)
 
     def remove(self, token_hash: str) -> int | None:
         with _store_errors():

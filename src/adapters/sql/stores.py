@@ -60,11 +60,14 @@ _SESSION_WITH_USER = (
     .join(users, users.c.id == login_sessions.c.user_id)
     .where(login_sessions.c.token_hash == bindparam("token_hash"))
 )
-# An update's own parameters may not bear its columns' names.
+# An update's own parameters may not bear its columns' names. An ended session stays ended.
 _TOUCH_SESSION = (
     update(login_sessions)
-    .where(login_sessions.c.token_hash == bindparam("hash"))
-    .values(last_seen_at=bindparam("now"))
+    .where(
+        login_sessions.c.token_hash == bindparam("hash"),
+        login_sessions.c.expires_at > bindparam("now"),
+    )
+    .values(last_seen_at=bindparam("now"), expires_at=bindparam("expires"))
 )
 _REMOVE_SESSION = (
     delete(login_sessions)
@@ -163,8 +166,8 @@ class SqlLoginSessions(_SingleStatements):
         )
         return LoginSession(**{name: row[name] for name in _SESSION_FIELDS}), user
 
-    def touch(self, token_hash: str, now: datetime) -> None:
-        self._count(_TOUCH_SESSION, hash=token_hash, now=now)
+    def touch(self, token_hash: str, now: datetime, expires_at: datetime) -> None:
+        self._count(_TOUCH_SESSION, hash=token_hash, now=now, expires=expires_at)
 
     def remove(self, token_hash: str) -> int | None:
         row = self._first(_REMOVE_SESSION, token_hash=token_hash)
