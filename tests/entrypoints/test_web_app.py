@@ -491,6 +491,7 @@ def test_anonymous_hits_on_a_protected_page_do_not_grow_the_session_cookie(clien
     assert page.get_data(as_text=True).count("Please log in to access this page.") == 1
 
 
+@pytest.mark.server_error
 def test_an_oidc_issuer_behind_local_nat64_is_unavailable_not_an_error(tmp_path):
     from adapters.sql.migrate import upgrade_database
     from tests.entrypoints.conftest import FAKE_ENTRY, csrf_token, make_app
