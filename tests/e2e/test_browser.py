@@ -201,3 +201,28 @@ def test_logout_from_a_page_left_open_longer_than_its_form_token_signs_out(site,
     expect(page.get_by_text("You have been logged out.")).to_be_visible()
     page.goto(f"{site.url}/")
     expect(page).to_have_url(f"{site.url}/login?next=%2F")
+
+
+def test_a_waiting_login_is_connected_only_when_its_owner_confirms_it(oidc_site, op, page):
+    url, issuer = oidc_site
+    expect = playwright_api.expect
+    page.goto(f"{url}/login")
+    approve_at_dev_openid(page, op, "gus", "gus@example.com")
+    page.get_by_role("button", name="Logout").click()
+
+    page.get_by_role("button", name="Dev OIDC").click()
+    page.get_by_label("Name").fill("gus-elsewhere")
+    page.get_by_label("Email (optional)").fill("gus@example.com")
+    page.get_by_label("Say the email is verified").check()
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_text("An account already uses this email.")).to_be_visible()
+    expect(page.get_by_text("signs in with")).to_have_count(0)
+
+    approve_at_dev_openid(page, op, "gus")
+    expect(page).to_have_url(f"{url}/account/connect/confirm")
+    expect(page.get_by_role("heading", name="Connect your Dev OIDC login?")).to_be_visible()
+    expect(page.get_by_text(f"gus-elsewhere at {issuer.split('://')[1]}")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "confirm-connection.png", full_page=True)
+    page.get_by_role("button", name="Connect this login").click()
+    expect(page.get_by_text("Connected your Dev OIDC login to this account.")).to_be_visible()
