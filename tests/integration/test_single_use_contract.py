@@ -65,7 +65,7 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres), "r
 
 
 @dataclass
-class SingleUse:
+class StoreUnderTest:
     store: Any
     kind: Kind
     user_id: int  # an account the items may name (SQL keeps them only for a real one)
@@ -83,11 +83,11 @@ def kind(request):
 @pytest.fixture(params=BACKENDS)
 def single_use(request, kind, open_empty_database):
     if request.param == "fake":
-        yield SingleUse(FakeSingleUse(), kind, 1, forgets_by_itself=False)
+        yield StoreUnderTest(FakeSingleUse(), kind, 1, forgets_by_itself=False)
     elif request.param == "redis":
         client = redis_client(request.getfixturevalue("redis_server").url)
         client.flushdb()
-        yield SingleUse(RedisSingleUse(client, kind.redis), kind, 1, forgets_by_itself=True)
+        yield StoreUnderTest(RedisSingleUse(client, kind.redis), kind, 1, forgets_by_itself=True)
         client.close()
     else:
         engine = open_empty_database(request.param)
@@ -95,7 +95,7 @@ def single_use(request, kind, open_empty_database):
             user = uow.users.add(NewUser("alice", None, now()))
             uow.commit()
         store = SqlSingleUse(engine, kind.sql)
-        yield SingleUse(store, kind, user.id, forgets_by_itself=False)
+        yield StoreUnderTest(store, kind, user.id, forgets_by_itself=False)
 
 
 def test_an_item_is_taken_once_and_comes_back_whole(single_use):

@@ -12,8 +12,8 @@ Keys, under `prefix` (default "microblog:"):
   sessions                  every live session hash, scored by expiry: counts live sessions
   login:<sign-in id>        a sign-in in flight, as JSON; taken with GETDEL
   parked:<handle>           a parked provider answer, as JSON; taken with GETDEL
-  waiting:<id>              a waiting identity, as JSON; taken with GETDEL (the container
-                            keeps waiting identities in SQL: their rows go with their owner)
+  waiting:<id>              a waiting identity, as JSON; taken with GETDEL (unused so far:
+                            the container keeps waiting identities in SQL)
 """
 
 import json
