@@ -8,7 +8,7 @@ from domain.model import SessionPolicy
 from tests.fakes import (
     FakeClock,
     FakeLoginSessions,
-    FakeLoginTransactions,
+    FakeSingleUse,
     FakeTokenSource,
     FakeUnitOfWork,
 )
@@ -25,8 +25,8 @@ def sessions(uow) -> FakeLoginSessions:
 
 
 @pytest.fixture
-def transactions() -> FakeLoginTransactions:
-    return FakeLoginTransactions()
+def sign_ins() -> FakeSingleUse:
+    return FakeSingleUse()
 
 
 @pytest.fixture

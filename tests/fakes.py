@@ -3,23 +3,21 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self
 
 from domain.errors import Conflict, LoginCancelled, LoginMismatch
 from domain.model import (
     AuditEvent,
     Identity,
     LoginSession,
-    LoginTransaction,
     NewUser,
-    ParkedCallback,
-    PendingLink,
     ProviderPolicy,
     ProviderRedirect,
     User,
     VerifiedIdentity,
 )
 from domain.nicknames import first_suffix, nickname_key
+from domain.ports import Item
 
 
 @dataclass
@@ -236,44 +234,29 @@ class FakeLoginSessions:
         mine = [s for s in self.sessions.values() if s.user_id == user_id]
         return sorted(mine, key=lambda s: s.created_at, reverse=True)
 
+    def count_live(self, now: datetime) -> int:
+        return sum(not s.is_expired(now) for s in self.sessions.values())
 
-class _FakeTakeOnceStore:
+
+class FakeSingleUse(Generic[Item]):
     """Items by key, each taken at most once; expired ones removed on demand."""
 
     def __init__(self) -> None:
-        self.items: dict[str, LoginTransaction | ParkedCallback | PendingLink] = {}
+        self.items: dict[str, Item] = {}
 
-    def take(self, key: str):  # type: ignore[no-untyped-def]
+    def put(self, item: Item) -> None:
+        if item.key in self.items:
+            raise Conflict(f"{item.key} exists")
+        self.items[item.key] = item
+
+    def take(self, key: str) -> Item | None:
         return self.items.pop(key, None)
 
     def remove_expired(self, now: datetime, limit: int | None = None) -> int:
-        doomed = [key for key, item in self.items.items() if item.is_expired(now)][:limit]
+        doomed = [key for key, item in self.items.items() if item.expires_at <= now][:limit]
         for key in doomed:
             del self.items[key]
         return len(doomed)
-
-
-class FakeLoginTransactions(_FakeTakeOnceStore):
-    def add(self, transaction: LoginTransaction) -> None:
-        self.items[transaction.id] = transaction
-
-    @property
-    def transactions(self) -> dict[str, LoginTransaction | ParkedCallback | PendingLink]:
-        return self.items
-
-
-class FakeParkedCallbacks(_FakeTakeOnceStore):
-    def park(self, callback: ParkedCallback) -> None:
-        self.items[callback.handle] = callback
-
-    @property
-    def parked(self) -> dict[str, LoginTransaction | ParkedCallback | PendingLink]:
-        return self.items
-
-
-class FakePendingLinks(_FakeTakeOnceStore):
-    def add(self, link: PendingLink) -> None:
-        self.items[link.id] = link
 
 
 class FakeAuditTrail:

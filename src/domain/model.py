@@ -179,12 +179,12 @@ def _cut(text: str | None, length: int) -> str | None:
 
 
 @dataclass(frozen=True)
-class LoginTransaction:
-    """A login in flight: what the provider adapter must remember between begin and complete.
+class SignIn:
+    """A sign-in in flight: what the provider adapter must remember between begin and complete.
 
     Its id is a secret the browser keeps in its session; it can be taken only once.
     `provider` is the key of the configured provider it was begun with. `connect_user_id`:
-    the login connects another identity to this signed-in user instead of signing in.
+    the round trip connects another identity to this signed-in user instead of signing in.
     """
 
     id: str
@@ -196,10 +196,14 @@ class LoginTransaction:
     provider_state: dict[str, str] = field(default_factory=dict)
     connect_user_id: int | None = None
 
+    @property
+    def key(self) -> str:
+        return self.id
+
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
 
-    def with_state(self, provider_state: dict[str, str]) -> "LoginTransaction":
+    def with_state(self, provider_state: dict[str, str]) -> "SignIn":
         return replace(self, provider_state=dict(provider_state))
 
 
@@ -212,7 +216,7 @@ class ProviderRedirect:
 
 
 @dataclass(frozen=True)
-class ParkedCallback:
+class ParkedAnswer:
     """A provider's answer that arrived without the browser's cookies (a cross-site POST),
     kept under a random single-use handle until the browser comes back with them."""
 
@@ -221,12 +225,16 @@ class ParkedCallback:
     params: dict[str, str]
     expires_at: datetime
 
+    @property
+    def key(self) -> str:
+        return self.handle
+
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
 
 
 @dataclass(frozen=True)
-class PendingLink:
+class WaitingIdentity:
     """A new identity whose verified email an existing account owns, from a provider not
     trusted for email: it waits, bound to one browser, until that account signs in there."""
 
@@ -236,6 +244,10 @@ class PendingLink:
     namespace: str
     subject: str
     expires_at: datetime
+
+    @property
+    def key(self) -> str:
+        return self.id
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at

@@ -1,21 +1,21 @@
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeAlias, TypeVar
 
 from domain.model import (
     AuditEvent,
     Identity,
     LoginSession,
-    LoginTransaction,
     NewUser,
-    ParkedCallback,
-    PendingLink,
+    ParkedAnswer,
     Post,
     ProviderPolicy,
     ProviderRedirect,
+    SignIn,
     User,
     VerifiedIdentity,
+    WaitingIdentity,
 )
 
 
@@ -142,41 +142,47 @@ class LoginSessions(Protocol):
         """All expired ones, or at most `limit` of them."""
         ...
 
+    def count_live(self, now: datetime) -> int:
+        """How many have not expired at `now` (the live sessions gauge)."""
+        ...
 
-class LoginTransactions(Protocol):
-    def add(self, transaction: LoginTransaction) -> None: ...
 
-    def take(self, transaction_id: str) -> LoginTransaction | None:
-        """Remove and return it: a transaction can be completed at most once."""
+class Expiring(Protocol):
+    """What a single-use store keeps: an item that carries its own key and end."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+Item = TypeVar("Item", bound=Expiring)
+
+
+class SingleUse(Protocol[Item]):
+    """Items kept for a short while under a fresh secret key, each taken at most once."""
+
+    def put(self, item: Item) -> None:
+        """Keep it under `item.key`; Conflict if that key is kept already."""
+        ...
+
+    def take(self, key: str) -> Item | None:
+        """Remove and return it, atomically: of every taker, on every instance of the site,
+        one gets it and the others None. An expired one may still be returned until it is
+        removed: the caller checks `expires_at`."""
         ...
 
     def remove_expired(self, now: datetime, limit: int | None = None) -> int:
-        """All expired ones, or at most `limit` of them."""
+        """All expired ones, or at most `limit` of them; how many this removed (a store that
+        forgets expired items by itself answers 0)."""
         ...
 
 
-class ParkedCallbacks(Protocol):
-    def park(self, callback: ParkedCallback) -> None: ...
-
-    def take(self, handle: str) -> ParkedCallback | None:
-        """Remove and return it: a parked answer can be used at most once."""
-        ...
-
-    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
-        """All expired ones, or at most `limit` of them."""
-        ...
-
-
-class PendingLinks(Protocol):
-    def add(self, link: PendingLink) -> None: ...
-
-    def take(self, link_id: str) -> PendingLink | None:
-        """Remove and return it: a pending link is used at most once."""
-        ...
-
-    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
-        """All expired ones, or at most `limit` of them."""
-        ...
+# One contract, three roles: each alias names what its store keeps.
+SignIns: TypeAlias = SingleUse[SignIn]
+ParkedAnswers: TypeAlias = SingleUse[ParkedAnswer]
+WaitingIdentities: TypeAlias = SingleUse[WaitingIdentity]
 
 
 class AuditTrail(Protocol):

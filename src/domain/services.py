@@ -19,14 +19,14 @@ from domain.model import (
     AuditEvent,
     Device,
     LoginSession,
-    LoginTransaction,
-    ParkedCallback,
-    PendingLink,
+    ParkedAnswer,
     Post,
     ProviderPolicy,
     SessionPolicy,
+    SignIn,
     User,
     VerifiedIdentity,
+    WaitingIdentity,
     hash_token,
 )
 from domain.ports import (
@@ -34,12 +34,12 @@ from domain.ports import (
     Clock,
     IdentityProvider,
     LoginSessions,
-    LoginTransactions,
-    ParkedCallbacks,
-    PendingLinks,
+    ParkedAnswers,
+    SignIns,
     Timelines,
     TokenSource,
     UnitOfWork,
+    WaitingIdentities,
 )
 from domain.use_cases import (
     LinkRequired,
@@ -61,8 +61,8 @@ from domain.use_cases import (
     require_recent_sign_in,
 )
 
-TRANSACTION_LIFETIME = timedelta(minutes=10)
-PENDING_LINK_LIFETIME = timedelta(minutes=10)
+SIGN_IN_LIFETIME = timedelta(minutes=10)
+WAITING_IDENTITY_LIFETIME = timedelta(minutes=10)
 ACCOUNT_PATH = "/account"
 # The browser comes back for a parked answer at once; minutes are plenty.
 PARKED_LIFETIME = timedelta(minutes=5)
@@ -100,8 +100,8 @@ class Connected:
 class Logins:
     """Signing in through the configured providers, and out again.
 
-    A login is a transaction kept server side between `begin` and `finish`, bound to the
-    browser that holds its id, used up by the first `finish` whatever its outcome.
+    A sign-in is kept server side between `begin` and `finish`, bound to the browser that
+    holds its id, used up by the first `finish` whatever its outcome.
     """
 
     def __init__(
@@ -109,9 +109,9 @@ class Logins:
         *,
         providers: Mapping[str, IdentityProvider],
         return_url: Callable[[str], str],
-        transactions: LoginTransactions,
-        parked: ParkedCallbacks,
-        pending: PendingLinks,
+        sign_ins: SignIns,
+        parked: ParkedAnswers,
+        waiting: WaitingIdentities,
         unit_of_work: Callable[[], UnitOfWork],
         sessions: LoginSessions,
         audit: AuditTrail,
@@ -124,9 +124,9 @@ class Logins:
         self._housekeeping = housekeeping
         self._providers = providers
         self._return_url = return_url
-        self._transactions = transactions
+        self._sign_ins = sign_ins
         self._parked = parked
-        self._pending = pending
+        self._waiting = waiting
         self._audit = Recorder(audit, origin, clock)
         self._unit_of_work = unit_of_work
         self._sessions = sessions
@@ -171,14 +171,14 @@ class Logins:
             identifier=identifier,
         )
         now = self._clock.now()
-        self._transactions.add(
-            LoginTransaction(
+        self._sign_ins.put(
+            SignIn(
                 id=transaction_id,
                 provider=provider_key,
                 next_url=safe_next_path(next_url),
                 remember=remember,
                 created_at=now,
-                expires_at=now + TRANSACTION_LIFETIME,
+                expires_at=now + SIGN_IN_LIFETIME,
                 provider_state=dict(redirect.state),
                 connect_user_id=connect_user_id,
             )
@@ -192,7 +192,7 @@ class Logins:
         handle = self._tokens.new_token()
         now = self._clock.now()
         expires_at = now + PARKED_LIFETIME
-        self._parked.park(ParkedCallback(handle, provider_key, dict(callback), expires_at))
+        self._parked.put(ParkedAnswer(handle, provider_key, dict(callback), expires_at))
         self._parked.remove_expired(now, PARKED_SWEEP)  # expired ones go as new ones come
         return handle
 
@@ -226,22 +226,22 @@ class Logins:
         in `pending_link_id` is offered for confirmation (`SignedIn.waiting`) if this is its
         account, and discarded otherwise. A connecting round trip attaches the identity to
         `signed_in_user_id`, who must have begun it."""
-        transaction = self._take_transaction(transaction_id)
+        sign_in = self._take_sign_in(transaction_id)
         if parked_handle is not None:
             parked = self._take_parked(parked_handle)
             if parked.provider != provider_key:
                 raise LoginMismatch()
             callback = parked.params
-        if transaction.provider != provider_key:
+        if sign_in.provider != provider_key:
             raise LoginMismatch()
         try:
             provider = self._provider(provider_key)
-            verified = provider.complete(callback or {}, transaction.provider_state)
-            if transaction.connect_user_id is not None:
-                return self._connect(transaction.connect_user_id, signed_in_user_id, verified)
+            verified = provider.complete(callback or {}, sign_in.provider_state)
+            if sign_in.connect_user_id is not None:
+                return self._connect(sign_in.connect_user_id, signed_in_user_id, verified)
             result = complete_login(
                 verified,
-                remember=transaction.remember,
+                remember=sign_in.remember,
                 uow=self._unit_of_work(),
                 sessions=self._sessions,
                 clock=self._clock,
@@ -256,7 +256,7 @@ class Logins:
             return self._wait_for_owner(result.owner_id, verified)
         self._audit.record("sign_in.succeeded", result.user.id, provider_key)
         waiting = self._offer_pending(pending_link_id, result.user.id, result.token)
-        return replace(result, next_url=transaction.next_url, waiting=waiting)
+        return replace(result, next_url=sign_in.next_url, waiting=waiting)
 
     def connect_waiting_login(self, link_id: str | None, token: str | None) -> str:
         """Connect the login offered under `link_id` (`SignedIn.waiting`) to the account of
@@ -313,11 +313,11 @@ class Logins:
             raise UnknownProvider()
         return provider
 
-    def _take_transaction(self, transaction_id: str | None) -> LoginTransaction:
-        transaction = self._transactions.take(transaction_id) if transaction_id else None
-        if transaction is None or transaction.is_expired(self._clock.now()):
+    def _take_sign_in(self, sign_in_id: str | None) -> SignIn:
+        sign_in = self._sign_ins.take(sign_in_id) if sign_in_id else None
+        if sign_in is None or sign_in.is_expired(self._clock.now()):
             raise LoginExpired()
-        return transaction
+        return sign_in
 
     def _connect(
         self, user_id: int, signed_in_user_id: int | None, verified: VerifiedIdentity
@@ -330,15 +330,15 @@ class Logins:
         return Connected(self._providers[verified.provider].name, added)
 
     def _wait_for_owner(self, owner_id: int, verified: VerifiedIdentity) -> "LinkPending":
-        link = PendingLink(
+        link = WaitingIdentity(
             id=self._tokens.new_token(),
             owner_id=owner_id,
             provider=verified.provider,
             namespace=verified.namespace,
             subject=verified.subject,
-            expires_at=self._clock.now() + PENDING_LINK_LIFETIME,
+            expires_at=self._clock.now() + WAITING_IDENTITY_LIFETIME,
         )
-        self._pending.add(link)
+        self._waiting.put(link)
         self._audit.record("login.pending", owner_id, verified.provider)
         return LinkPending(link.id)
 
@@ -346,7 +346,7 @@ class Logins:
         """The identity waiting in this browser, if it waits for the account just signed in
         to: kept under a new id bound to this sign-in's session `token`, for it to confirm.
         Any other sign-in discards it."""
-        link = self._pending.take(link_id) if link_id else None
+        link = self._waiting.take(link_id) if link_id else None
         if link is None:
             return None
         if link.is_expired(self._clock.now()):
@@ -356,21 +356,21 @@ class Logins:
             self._discard(link, "another account signed in")
             return None
         offer = self._tokens.new_token()
-        self._pending.add(replace(link, id=_offered_id(offer, token)))
+        self._waiting.put(replace(link, id=_offered_id(offer, token)))
         name = self._name_of(link.provider)
         return WaitingLogin(offer, name, link.namespace, link.subject)
 
-    def _take_offered(self, offer: str | None, token: str | None) -> PendingLink | None:
-        return self._pending.take(_offered_id(offer, token)) if offer and token else None
+    def _take_offered(self, offer: str | None, token: str | None) -> WaitingIdentity | None:
+        return self._waiting.take(_offered_id(offer, token)) if offer and token else None
 
-    def _discard(self, link: PendingLink, reason: str) -> None:
+    def _discard(self, link: WaitingIdentity, reason: str) -> None:
         self._audit.record("login.discarded", link.owner_id, link.provider, reason)
 
     def _name_of(self, provider_key: str) -> str:
         provider = self._providers.get(provider_key)
         return provider.name if provider else provider_key
 
-    def _take_parked(self, handle: str) -> ParkedCallback:
+    def _take_parked(self, handle: str) -> ParkedAnswer:
         parked = self._parked.take(handle) if handle else None
         if parked is None or parked.is_expired(self._clock.now()):
             raise LoginExpired()
@@ -387,9 +387,9 @@ def _offered_id(offer: str, token: str) -> str:
 @dataclass(frozen=True)
 class Cleanup:
     sessions: int
-    transactions: int
-    parked: int
-    pending: int
+    sign_ins: int
+    parked_answers: int
+    waiting_identities: int
 
 
 class Administration:
@@ -401,9 +401,9 @@ class Administration:
         unit_of_work: Callable[[], UnitOfWork],
         writing_unit_of_work: Callable[[], UnitOfWork],
         sessions: LoginSessions,
-        transactions: LoginTransactions,
-        parked: ParkedCallbacks,
-        pending: PendingLinks,
+        sign_ins: SignIns,
+        parked: ParkedAnswers,
+        waiting: WaitingIdentities,
         audit: AuditTrail,
         origin: Callable[[], Device],
         clock: Clock,
@@ -413,9 +413,9 @@ class Administration:
         self._unit_of_work = unit_of_work
         self._writing_unit_of_work = writing_unit_of_work
         self._sessions = sessions
-        self._transactions = transactions
+        self._sign_ins = sign_ins
         self._parked = parked
-        self._pending = pending
+        self._waiting = waiting
         self._clock = clock
 
     def users(self) -> Sequence[User]:
@@ -453,11 +453,9 @@ class Administration:
         """Delete expired sessions, abandoned logins, unclaimed parked answers and links."""
         now = self._clock.now()
         return Cleanup(
-            *clean_up_expired(
-                sessions=self._sessions, transactions=self._transactions, clock=self._clock
-            ),
-            parked=self._parked.remove_expired(now),
-            pending=self._pending.remove_expired(now),
+            *clean_up_expired(sessions=self._sessions, sign_ins=self._sign_ins, clock=self._clock),
+            parked_answers=self._parked.remove_expired(now),
+            waiting_identities=self._waiting.remove_expired(now),
         )
 
     def _find(self, nickname: str) -> User:

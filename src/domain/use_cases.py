@@ -44,7 +44,7 @@ from domain.nicknames import (
 from domain.ports import (
     Clock,
     LoginSessions,
-    LoginTransactions,
+    SignIns,
     Timelines,
     TokenSource,
     UnitOfWork,
@@ -307,11 +307,11 @@ def list_users(*, uow: UnitOfWork) -> Sequence[User]:
 
 
 def clean_up_expired(
-    *, sessions: LoginSessions, transactions: LoginTransactions, clock: Clock
+    *, sessions: LoginSessions, sign_ins: SignIns, clock: Clock
 ) -> tuple[int, int]:
-    """Delete expired login sessions and abandoned logins; returns how many of each."""
+    """Delete expired login sessions and abandoned sign-ins; returns how many of each."""
     now = clock.now()
-    return sessions.remove_expired(now), transactions.remove_expired(now)
+    return sessions.remove_expired(now), sign_ins.remove_expired(now)
 
 
 def require_recent_sign_in(

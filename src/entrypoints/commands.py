@@ -104,8 +104,9 @@ def sessions_cleanup() -> None:
     """Delete expired sessions, abandoned logins and unclaimed provider answers."""
     done = container().administration().clean_up()
     click.echo(
-        f"Deleted {done.sessions} expired sessions, {done.transactions} abandoned logins,"
-        f" {done.parked} unclaimed provider answers and {done.pending} waiting logins."
+        f"Deleted {done.sessions} expired sessions, {done.sign_ins} abandoned logins,"
+        f" {done.parked_answers} unclaimed provider answers and {done.waiting_identities}"
+        " waiting logins."
     )
 
 

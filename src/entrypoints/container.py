@@ -10,27 +10,27 @@ from sqlalchemy import Engine
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.metrics import CountingAuditTrail, scrape_registry
 from adapters.openid.relying_party import AssociationRefusals
+from adapters.redis import stores as redis_stores
 from adapters.redis.stores import (
     RedisLoginSessions,
-    RedisLoginTransactions,
-    RedisParkedCallbacks,
+    RedisSingleUse,
     redis_answers,
     redis_client,
 )
+from adapters.sql import stores as sql_stores
 from adapters.sql.audit import SqlAuditTrail
 from adapters.sql.engine import create_database_engine, database_answers
 from adapters.sql.openid_store import SqlOpenIdStore
 from adapters.sql.stores import (
     SqlLoginSessions,
-    SqlLoginTransactions,
-    SqlParkedCallbacks,
-    SqlPendingLinks,
+    SqlSingleUse,
     SqlTimelines,
     SqlUserDirectory,
 )
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
 from domain.model import Device, SessionPolicy
+from domain.ports import Clock, LoginSessions
 from domain.services import Accounts, Administration, Housekeeping, Logins, Timeline
 from entrypoints.protocols import PROTOCOLS, AdapterParts, build_identity_providers
 
@@ -72,9 +72,7 @@ def openid_store_chore(store: SqlOpenIdStore) -> Callable[[datetime, int], int]:
     return lambda now, limit: store.sweep(limit)
 
 
-def live_sessions_counter(
-    sessions: SqlLoginSessions | RedisLoginSessions, clock: SystemClock
-) -> Callable[[], int]:
+def live_sessions_counter(sessions: LoginSessions, clock: Clock) -> Callable[[], int]:
     return lambda: sessions.count_live(clock.now())
 
 
@@ -100,7 +98,7 @@ class Container(containers.DeclarativeContainer):
     writing_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine, writing=True)
     # Reading posts is one statement on the pool's connection: no BEGIN and ROLLBACK around it.
     timelines = providers.Singleton(SqlTimelines, engine)
-    # MICROBLOG_SESSION_STORE picks where sessions, logins in flight and parked answers live.
+    # MICROBLOG_SESSION_STORE picks where sessions, sign-ins and parked answers live.
     redis = providers.Resource(redis_connection, config.redis_url)
     login_sessions = providers.Selector(
         config.session_store,
@@ -109,17 +107,18 @@ class Container(containers.DeclarativeContainer):
             RedisLoginSessions, redis, providers.Singleton(SqlUserDirectory, engine).provided.get
         ),
     )
-    login_transactions = providers.Selector(
+    sign_ins = providers.Selector(
         config.session_store,
-        sql=providers.Singleton(SqlLoginTransactions, engine),
-        redis=providers.Singleton(RedisLoginTransactions, redis),
+        sql=providers.Singleton(SqlSingleUse, engine, sql_stores.SIGN_INS),
+        redis=providers.Singleton(RedisSingleUse, redis, redis_stores.SIGN_INS),
     )
-    parked_callbacks = providers.Selector(
+    parked_answers = providers.Selector(
         config.session_store,
-        sql=providers.Singleton(SqlParkedCallbacks, engine),
-        redis=providers.Singleton(RedisParkedCallbacks, redis),
+        sql=providers.Singleton(SqlSingleUse, engine, sql_stores.PARKED_ANSWERS),
+        redis=providers.Singleton(RedisSingleUse, redis, redis_stores.PARKED_ANSWERS),
     )
-    pending_links = providers.Singleton(SqlPendingLinks, engine)
+    # In the database whatever MICROBLOG_SESSION_STORE says, as they always were.
+    waiting_identities = providers.Singleton(SqlSingleUse, engine, sql_stores.WAITING_IDENTITIES)
     audit_trail = providers.Singleton(
         CountingAuditTrail, providers.Singleton(SqlAuditTrail, engine)
     )
@@ -167,9 +166,9 @@ class Container(containers.DeclarativeContainer):
         Housekeeping,
         chores=providers.List(
             login_sessions.provided.remove_expired,
-            login_transactions.provided.remove_expired,
-            parked_callbacks.provided.remove_expired,
-            pending_links.provided.remove_expired,
+            sign_ins.provided.remove_expired,
+            parked_answers.provided.remove_expired,
+            waiting_identities.provided.remove_expired,
             providers.Callable(openid_store_chore, openid_store),
         ),
         clock=clock,
@@ -181,9 +180,9 @@ class Container(containers.DeclarativeContainer):
         Logins,
         providers=identity_providers,
         return_url=providers.Singleton(return_urls, config.base_url),
-        transactions=login_transactions,
-        parked=parked_callbacks,
-        pending=pending_links,
+        sign_ins=sign_ins,
+        parked=parked_answers,
+        waiting=waiting_identities,
         unit_of_work=writing_unit_of_work.provider,
         sessions=login_sessions,
         audit=audit_trail,
@@ -208,9 +207,9 @@ class Container(containers.DeclarativeContainer):
         unit_of_work=unit_of_work.provider,
         writing_unit_of_work=writing_unit_of_work.provider,
         sessions=login_sessions,
-        transactions=login_transactions,
-        parked=parked_callbacks,
-        pending=pending_links,
+        sign_ins=sign_ins,
+        parked=parked_answers,
+        waiting=waiting_identities,
         audit=audit_trail,
         origin=origin,
         clock=clock,

@@ -1,7 +1,7 @@
 import itertools
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
@@ -32,15 +32,41 @@ def database_url(request, tmp_path):
     return request.getfixturevalue("migrated_postgres_url")
 
 
+def empty_engine(url: str) -> Engine:
+    """An engine on the schema at `url`, with no rows: a new SQLite file gets its tables, the
+    one migrated PostgreSQL database shared by the session's tests is emptied."""
+    engine = create_database_engine(url)
+    if engine.dialect.name == "sqlite":
+        metadata.create_all(engine)
+    else:
+        _truncate_all(engine)
+    return engine
+
+
 @pytest.fixture
 def engine(database_url):
-    engine = create_database_engine(database_url)
-    if engine.dialect.name == "sqlite":
-        metadata.create_all(engine)  # a new file for every test
-    else:
-        _truncate_all(engine)  # one migrated database shared by the session's tests
+    engine = empty_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def open_empty_database(request, tmp_path):
+    """For a test that picks its database itself: an engine on an empty schema of the
+    dialect asked, "sqlite" or "postgresql", disposed after the test."""
+    engines = []
+
+    def open_empty_database(dialect: str) -> Engine:
+        if dialect == "sqlite":
+            url = f"sqlite:///{tmp_path / 'microblog.sqlite'}"
+        else:
+            url = request.getfixturevalue("migrated_postgres_url")
+        engines.append(empty_engine(url))
+        return engines[-1]
+
+    yield open_empty_database
+    for engine in engines:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -17,9 +17,7 @@ from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
     FakeLoginSessions,
-    FakeLoginTransactions,
-    FakeParkedCallbacks,
-    FakePendingLinks,
+    FakeSingleUse,
     FakeTokenSource,
     FakeUnitOfWork,
 )
@@ -70,9 +68,9 @@ class Site:
         self.logins = Logins(
             providers={"corp": rp},
             return_url=lambda key: f"https://microblog.example/login/return/{key}",
-            transactions=FakeLoginTransactions(),
-            parked=FakeParkedCallbacks(),
-            pending=FakePendingLinks(),
+            sign_ins=FakeSingleUse(),
+            parked=FakeSingleUse(),
+            waiting=FakeSingleUse(),
             audit=FakeAuditTrail(),
             origin=Device,
             unit_of_work=lambda: self.uow,

@@ -373,10 +373,11 @@ def test_the_dev_provider_answers_an_unsupported_association_type_with_400(op):
 def log_in_through(engine):
     from adapters.sql.audit import SqlAuditTrail
     from adapters.sql.stores import (
+        PARKED_ANSWERS,
+        SIGN_INS,
+        WAITING_IDENTITIES,
         SqlLoginSessions,
-        SqlLoginTransactions,
-        SqlParkedCallbacks,
-        SqlPendingLinks,
+        SqlSingleUse,
     )
     from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
     from adapters.system import SecretsTokenSource, SystemClock
@@ -387,9 +388,9 @@ def log_in_through(engine):
         logins = Logins(
             providers={rp.policy.key: rp},
             return_url=lambda key: RETURN_TO,
-            transactions=SqlLoginTransactions(engine),
-            parked=SqlParkedCallbacks(engine),
-            pending=SqlPendingLinks(engine),
+            sign_ins=SqlSingleUse(engine, SIGN_INS),
+            parked=SqlSingleUse(engine, PARKED_ANSWERS),
+            waiting=SqlSingleUse(engine, WAITING_IDENTITIES),
             audit=SqlAuditTrail(engine),
             origin=Device,
             unit_of_work=lambda: SqlAlchemyUnitOfWork(engine, writing=True),

@@ -6,15 +6,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.redis.stores import (
+    PARKED_ANSWERS,
     SESSION_STORE_DOWN,
+    SIGN_INS,
     RedisLoginSessions,
-    RedisLoginTransactions,
-    RedisParkedCallbacks,
+    RedisSingleUse,
     redis_client,
 )
 from devtools.servers import free_port
 from domain.errors import StoreUnavailable
-from domain.model import LoginSession, LoginTransaction, ParkedCallback, User
+from domain.model import LoginSession, ParkedAnswer, SignIn, User
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ALICE = User(1, "alice", None, True, NOW)
@@ -40,10 +41,12 @@ def test_every_key_expires_by_itself_at_the_latest_expiry(client):
     sessions = RedisLoginSessions(client, {1: ALICE}.get)
     sessions.add(a_session("a" * 64, created_at=now, hours=1))
     sessions.add(a_session("b" * 64, created_at=now, hours=30 * 24))
-    RedisLoginTransactions(client).add(
-        LoginTransaction("tx", "dev", None, False, now, now + timedelta(minutes=10))
+    RedisSingleUse(client, SIGN_INS).put(
+        SignIn("tx", "dev", None, False, now, now + timedelta(minutes=10))
     )
-    RedisParkedCallbacks(client).park(ParkedCallback("p", "dev", {}, now + timedelta(minutes=5)))
+    RedisSingleUse(client, PARKED_ANSWERS).put(
+        ParkedAnswer("p", "dev", {}, now + timedelta(minutes=5))
+    )
     keys = client.keys("*")
     assert len(keys) == 6
     expiries = {key: client.pexpiretime(key) for key in keys}
@@ -83,8 +86,8 @@ def test_a_redis_that_does_not_answer_is_a_clear_refusal_for_every_store():
         lambda: sessions.add(a_session("a" * 64)),
         lambda: sessions.get_with_user("a" * 64),
         lambda: sessions.remove_all_of(ALICE.id),
-        lambda: RedisLoginTransactions(client).take("tx"),
-        lambda: RedisParkedCallbacks(client).take("p"),
+        lambda: RedisSingleUse(client, SIGN_INS).take("tx"),
+        lambda: RedisSingleUse(client, PARKED_ANSWERS).take("p"),
     ]
     for call in calls:
         with pytest.raises(StoreUnavailable) as refused:

@@ -1,7 +1,7 @@
-"""One contract for the stores of sessions, logins in flight and parked answers, run against
-each adapter: SQL (SQLite and PostgreSQL) and a real redis-server."""
+"""One contract for the stores of sessions, run against each adapter: SQL (SQLite and
+PostgreSQL) and a real redis-server. The single-use stores have theirs in
+test_single_use_contract.py."""
 
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,22 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, delete
 
-from adapters.redis.stores import (
-    RedisLoginSessions,
-    RedisLoginTransactions,
-    RedisParkedCallbacks,
-    redis_client,
-)
-from adapters.sql.stores import (
-    SqlLoginSessions,
-    SqlLoginTransactions,
-    SqlParkedCallbacks,
-    SqlUserDirectory,
-)
+from adapters.redis.stores import RedisLoginSessions, redis_client
+from adapters.sql.stores import SqlLoginSessions, SqlUserDirectory
 from adapters.sql.tables import users
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict
-from domain.model import LoginSession, LoginTransaction, NewUser, ParkedCallback
+from domain.model import LoginSession, NewUser
 
 
 def now() -> datetime:
@@ -34,8 +24,6 @@ def now() -> datetime:
 @dataclass
 class Stores:
     sessions: Any
-    transactions: Any
-    parked: Any
     engine: Engine
 
     @property
@@ -52,18 +40,11 @@ class Stores:
 @pytest.fixture(params=["sql", "redis"])
 def stores(request, engine):
     if request.param == "sql":
-        sql_stores = SqlLoginSessions, SqlLoginTransactions, SqlParkedCallbacks
-        yield Stores(*(store(engine) for store in sql_stores), engine)
+        yield Stores(SqlLoginSessions(engine), engine)
         return
     client = redis_client(request.getfixturevalue("redis_server").url)
     client.flushdb()
-    users = SqlUserDirectory(engine)
-    yield Stores(
-        RedisLoginSessions(client, users.get),
-        RedisLoginTransactions(client),
-        RedisParkedCallbacks(client),
-        engine,
-    )
+    yield Stores(RedisLoginSessions(client, SqlUserDirectory(engine).get), engine)
     client.close()
 
 
@@ -168,89 +149,3 @@ def test_a_session_of_a_deleted_user_opens_nothing(stores):
     with stores.engine.begin() as connection:
         connection.execute(delete(users).where(users.c.id == user.id))
     assert stores.sessions.get_with_user("h" * 64) is None
-
-
-def a_transaction(transaction_id="tx-1", created_at=None, minutes=10, connect_user_id=None):
-    created_at = created_at or now()
-    return LoginTransaction(
-        id=transaction_id,
-        provider="dev",
-        next_url="/user/alice?page=2",
-        remember=True,
-        created_at=created_at,
-        expires_at=created_at + timedelta(minutes=minutes),
-        provider_state={"claimed_id": "https://id.example/alice", "type_uris": "a b"},
-        connect_user_id=connect_user_id,
-    )
-
-
-def test_a_login_transaction_can_be_taken_once(stores):
-    transaction = a_transaction(connect_user_id=stores.add_user().id)
-    stores.transactions.add(transaction)
-    assert stores.transactions.take("tx-1") == transaction
-    assert stores.transactions.take("tx-1") is None
-
-
-def test_a_login_transaction_id_is_unique(stores):
-    stores.transactions.add(a_transaction())
-    with pytest.raises(Conflict):
-        stores.transactions.add(a_transaction())
-
-
-def test_expired_login_transactions_are_gone_after_cleaning_up(stores):
-    start = now()
-    stores.transactions.add(a_transaction("old", start - timedelta(hours=1)))
-    stores.transactions.add(a_transaction("new", start))
-    stores.transactions.remove_expired(start)
-    assert stores.transactions.take("new") is not None
-    assert stores.transactions.take("old") is None
-
-
-def test_of_many_takers_racing_for_one_transaction_exactly_one_gets_it(stores):
-    for round_ in range(5):
-        stores.transactions.add(a_transaction(f"tx-{round_}"))
-        results, barrier = [], threading.Barrier(8)
-
-        def take(transaction_id=f"tx-{round_}", results=results, barrier=barrier):
-            barrier.wait()
-            results.append(stores.transactions.take(transaction_id))
-
-        threads = [threading.Thread(target=take) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert sum(result is not None for result in results) == 1
-
-
-def a_parked_answer(handle="h-1", expires_at=None):
-    # As long as a POST-back answer gets: over 2,047 characters, with non-ASCII values.
-    params = {"state": "tx-1", "openid.mode": "id_res", "openid.sreg.nickname": "Zoë " * 600}
-    return ParkedCallback(handle, "dev", params, expires_at or now() + timedelta(minutes=5))
-
-
-def test_a_parked_answer_can_be_taken_once_and_comes_back_whole(stores):
-    answer = a_parked_answer()
-    stores.parked.park(answer)
-    assert stores.parked.take("h-1") == answer
-    assert stores.parked.take("h-1") is None
-
-
-def test_expired_parked_answers_are_gone_after_cleaning_up(stores):
-    start = now()
-    stores.parked.park(a_parked_answer("old", start - timedelta(minutes=1)))
-    stores.parked.park(a_parked_answer("new"))
-    stores.parked.remove_expired(start)
-    assert stores.parked.take("new") is not None and stores.parked.take("old") is None
-
-
-def test_a_bounded_sweep_of_parked_answers_takes_expired_ones_in_batches(stores):
-    # Logins.park sweeps this way each time it parks an answer.
-    start = now()
-    for number in range(3):
-        stores.parked.park(a_parked_answer(f"old-{number}", start - timedelta(minutes=1)))
-    stores.parked.park(a_parked_answer("new"))
-    assert stores.parked.remove_expired(start, 2) <= 2
-    stores.parked.remove_expired(start, 2)
-    assert [stores.parked.take(f"old-{number}") for number in range(3)] == [None] * 3
-    assert stores.parked.take("new") is not None

@@ -21,9 +21,7 @@ from tests.fakes import (
     FakeClock,
     FakeIdentityProvider,
     FakeLoginSessions,
-    FakeLoginTransactions,
-    FakeParkedCallbacks,
-    FakePendingLinks,
+    FakeSingleUse,
     FakeTokenSource,
     FakeUnitOfWork,
 )
@@ -209,7 +207,9 @@ def test_a_waiting_identity_joins_only_its_owner_signing_in_in_that_browser_and_
         signed_in = site.sign_in(next_sign_in.split()[0], TRUSTED, pending_link_id=browser_link)
     offered = signed_in.waiting if signed_in else None
     should_offer = (
-        next_sign_in == "owner" and same_browser and minutes_later < PENDING_LINK_LIFETIME_MINUTES
+        next_sign_in == "owner"
+        and same_browser
+        and minutes_later < WAITING_IDENTITY_LIFETIME_MINUTES
     )
     assert (offered is not None) == should_offer
     if offered is not None:
@@ -230,7 +230,7 @@ def test_a_waiting_identity_joins_only_its_owner_signing_in_in_that_browser_and_
     should_join = (
         should_offer
         and then == "confirms"
-        and minutes_later + minutes_to_confirm < PENDING_LINK_LIFETIME_MINUTES
+        and minutes_later + minutes_to_confirm < WAITING_IDENTITY_LIFETIME_MINUTES
     )
     assert confirmed == should_join
     assert joined_to == (owner.id if should_join else None)
@@ -238,7 +238,7 @@ def test_a_waiting_identity_joins_only_its_owner_signing_in_in_that_browser_and_
     assert site.owner_of("newcomer") is None or site.audit.kinds().count("login.joined") == 1
     assert not site.confirm(offer, token), "an offer is used up by its first answer"
     if should_offer and then in ("confirms", "declines", "goes elsewhere"):
-        assert site.pending.items == {}, "the session that signed in used it up, whatever it did"
+        assert site.waiting.items == {}, "the session that signed in used it up, whatever it did"
 
 
 def test_any_other_sign_in_in_the_waiting_browser_discards_the_waiting_login():
@@ -247,7 +247,7 @@ def test_any_other_sign_in_in_the_waiting_browser_discards_the_waiting_login():
     site.sign_in("other", TRUSTED, email="bob@example.com")
     waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
     signed_in = site.sign_in("other", TRUSTED, pending_link_id=waiting.link_id)
-    assert signed_in.waiting is None and site.pending.items == {}
+    assert signed_in.waiting is None and site.waiting.items == {}
     [discarded] = [e for e in site.audit.recorded if e.kind == "login.discarded"]
     assert (discarded.provider, discarded.detail) == ("untrusted", "another account signed in")
 
@@ -256,9 +256,9 @@ def test_an_expired_waiting_login_is_discarded_at_the_owners_sign_in():
     site = LinkingSite()
     site.sign_in("owner", TRUSTED, email="alice@example.com")
     waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
-    site.clock.advance(timedelta(minutes=PENDING_LINK_LIFETIME_MINUTES))
+    site.clock.advance(timedelta(minutes=WAITING_IDENTITY_LIFETIME_MINUTES))
     assert site.sign_in("owner", TRUSTED, pending_link_id=waiting.link_id).waiting is None
-    assert site.pending.items == {}
+    assert site.waiting.items == {}
     assert [e.detail for e in site.audit.recorded if e.kind == "login.discarded"] == ["expired"]
 
 
@@ -283,7 +283,7 @@ def test_the_waiting_login_page_tells_nothing_about_the_account():
     assert waiting == LinkPending(waiting.link_id)
 
 
-PENDING_LINK_LIFETIME_MINUTES = 10
+WAITING_IDENTITY_LIFETIME_MINUTES = 10
 
 
 class LinkingSite:
@@ -294,8 +294,8 @@ class LinkingSite:
         self.uow = FakeUnitOfWork()
         self.clock = FakeClock()
         self.audit = FakeAuditTrail()
-        self.transactions = FakeLoginTransactions()
-        self.pending = FakePendingLinks()
+        self.sign_ins = FakeSingleUse()
+        self.waiting = FakeSingleUse()
         providers = {
             policy.key: FakeIdentityProvider(policy, name=policy.key.title(), namespace="openid")
             for policy in (TRUSTED, UNTRUSTED)
@@ -303,9 +303,9 @@ class LinkingSite:
         self.logins = Logins(
             providers=providers,
             return_url=lambda key: f"https://microblog.example/login/return/{key}",
-            transactions=self.transactions,
-            parked=FakeParkedCallbacks(),
-            pending=self.pending,
+            sign_ins=self.sign_ins,
+            parked=FakeSingleUse(),
+            waiting=self.waiting,
             unit_of_work=lambda: self.uow,
             sessions=FakeLoginSessions(self.uow.database),
             audit=self.audit,

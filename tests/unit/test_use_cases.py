@@ -40,8 +40,7 @@ from tests.fakes import (
     FakeClock,
     FakeIdentityProvider,
     FakeLoginSessions,
-    FakeParkedCallbacks,
-    FakePendingLinks,
+    FakeSingleUse,
     FakeTokenSource,
     FakeUnitOfWork,
 )
@@ -400,12 +399,12 @@ def provider():
 
 @pytest.fixture
 def parked():
-    return FakeParkedCallbacks()
+    return FakeSingleUse()
 
 
 @pytest.fixture
-def pending():
-    return FakePendingLinks()
+def waiting():
+    return FakeSingleUse()
 
 
 @pytest.fixture
@@ -414,14 +413,14 @@ def audit():
 
 
 @pytest.fixture
-def make_logins(transactions, parked, pending, audit, uow, sessions, clock, tokens, session_policy):
+def make_logins(sign_ins, parked, waiting, audit, uow, sessions, clock, tokens, session_policy):
     def make_logins(providers):
         return Logins(
             providers=providers,
             return_url=lambda key: RETURN + key,
-            transactions=transactions,
+            sign_ins=sign_ins,
             parked=parked,
-            pending=pending,
+            waiting=waiting,
             audit=audit,
             origin=lambda: Device("TestBrowser/1.0", "198.51.100.7"),
             unit_of_work=lambda: uow,
@@ -450,7 +449,7 @@ def answer(started, **claims):
     return {"state": started.transaction_id, **claims}
 
 
-def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider, transactions):
+def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider, sign_ins):
     started = begin(logins, next_url="/user/alice?page=2", remember=True)
     assert started.redirect_url == f"https://dev.example/auth?state={started.transaction_id}"
     assert provider.begun == [
@@ -460,7 +459,7 @@ def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider
             "identifier": "https://id.example/alice",
         }
     ]
-    kept = transactions.transactions[started.transaction_id]
+    kept = sign_ins.items[started.transaction_id]
     assert (kept.provider, kept.next_url, kept.remember) == ("dev", "/user/alice?page=2", True)
     signed_in = logins.finish("dev", started.transaction_id, answer(started, nickname="alice"))
     assert signed_in.user.nickname == "alice"
@@ -496,21 +495,19 @@ def test_an_old_login_transaction_has_expired(logins, clock, uow):
     assert all_users(uow) == []
 
 
-def test_a_cancelled_login_writes_nothing_and_uses_up_the_transaction(
-    logins, uow, sessions, transactions
-):
+def test_a_cancelled_login_writes_nothing_and_uses_up_the_sign_in(logins, uow, sessions, sign_ins):
     started = begin(logins)
     with pytest.raises(LoginCancelled):
         logins.finish("dev", started.transaction_id, answer(started, mode="cancel"))
-    assert all_users(uow) == [] and sessions.sessions == {} and transactions.transactions == {}
+    assert all_users(uow) == [] and sessions.sessions == {} and sign_ins.items == {}
 
 
-def test_an_answer_given_for_another_login_is_refused(logins, uow, transactions):
+def test_an_answer_given_for_another_login_is_refused(logins, uow, sign_ins):
     mine, theirs = begin(logins), begin(logins)
     with pytest.raises(LoginMismatch):
         logins.finish("dev", mine.transaction_id, answer(theirs, nickname="mallory"))
     assert all_users(uow) == []
-    assert set(transactions.transactions) == {theirs.transaction_id}
+    assert set(sign_ins.items) == {theirs.transaction_id}
 
 
 def test_an_answer_arriving_at_another_providers_return_url_is_refused(make_logins, provider):
@@ -521,7 +518,7 @@ def test_an_answer_arriving_at_another_providers_return_url_is_refused(make_logi
         logins.finish("other", started.transaction_id, answer(started))
 
 
-def test_a_transaction_of_a_provider_no_longer_configured_is_refused(logins, make_logins):
+def test_a_sign_in_begun_with_a_provider_no_longer_configured_is_refused(logins, make_logins):
     started = begin(logins)
     with pytest.raises(UnknownProvider):
         make_logins({}).finish("dev", started.transaction_id, answer(started))
@@ -538,7 +535,7 @@ def test_a_parked_answer_finishes_the_login_once(logins, parked):
     assert handle not in (started.transaction_id, "")
     signed_in = logins.finish("dev", started.transaction_id, parked_handle=handle)
     assert signed_in.user.nickname == "alice"
-    assert parked.parked == {}
+    assert parked.items == {}
     with pytest.raises(LoginExpired):
         logins.finish("dev", begin(logins).transaction_id, parked_handle=handle)
 
@@ -559,14 +556,14 @@ def test_a_parked_answer_is_only_for_its_own_provider_and_time(make_logins, prov
 def test_an_answer_for_an_unknown_provider_is_not_parked(logins, parked):
     with pytest.raises(UnknownProvider):
         logins.park("nobody", {"state": "x"})
-    assert parked.parked == {}
+    assert parked.items == {}
 
 
 def test_parking_an_answer_sweeps_the_expired_ones(logins, parked, clock):
     old = logins.park("dev", {"state": "x"})
     clock.advance(timedelta(minutes=6))
     new = logins.park("dev", {"state": "y"})
-    assert set(parked.parked) == {new}, f"{old} was swept"
+    assert set(parked.items) == {new}, f"{old} was swept"
 
 
 def test_an_identifier_counts_as_its_providers_key_or_else_as_its_trimmed_casefolded_text(

@@ -1,4 +1,4 @@
-"""Login sessions, login transactions and parked answers in Redis (redis-py).
+"""Login sessions, sign-ins and parked answers in Redis (redis-py).
 
 Every key expires by itself at its domain `expires_at` (PXAT), so Redis forgets what the
 SQL stores sweep. Writes that touch several keys run as Lua scripts: atomic, one round trip.
@@ -10,21 +10,24 @@ Keys, under `prefix` (default "microblog:"):
                             trimmed of expired members on every add, and expiring with its last
                             member, so it cannot grow without bound
   sessions                  every live session hash, scored by expiry: counts live sessions
-  login:<transaction id>    a login in flight, as JSON; taken with GETDEL
+  login:<sign-in id>        a sign-in in flight, as JSON; taken with GETDEL
   parked:<handle>           a parked provider answer, as JSON; taken with GETDEL
+  waiting:<id>              a waiting identity, as JSON; taken with GETDEL (unused so far:
+                            the container keeps waiting identities in SQL)
 """
 
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Generic, cast
 
 import redis
 
 from domain.errors import Conflict, StoreUnavailable
-from domain.model import LoginSession, LoginTransaction, ParkedCallback, User
+from domain.model import LoginSession, ParkedAnswer, SignIn, User, WaitingIdentity
+from domain.ports import Item
 
 DEFAULT_PREFIX = "microblog:"
 SESSION_STORE_DOWN = "The site cannot reach its session store. Please try again in a moment."
@@ -227,57 +230,54 @@ class RedisLoginSessions:
             return cast(int, self._redis.zcount(self._all, f"({_milliseconds(now)}", "+inf"))
 
 
-class _SingleUseValues:
-    """Values written once under a fresh key and taken once: SET NX PXAT, then GETDEL."""
+@dataclass(frozen=True)
+class JsonCodec(Generic[Item]):
+    """How one kind of single-use item is kept in Redis: as JSON under `<prefix><name>:<key>`;
+    `datetime_fields` come back from their ISO text; `kind` makes the item from its fields."""
 
-    kind = ""
+    name: str
+    kind: Callable[..., Item]
+    datetime_fields: tuple[str, ...] = ("expires_at",)
 
-    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
+    def text(self, item: Item) -> str:
+        return json.dumps(vars(item), default=_text)  # a dataclass's fields, shallow
+
+    def item(self, text: str) -> Item:
+        fields = json.loads(text)
+        dates = {name: datetime.fromisoformat(fields[name]) for name in self.datetime_fields}
+        return self.kind(**fields | dates)
+
+
+SIGN_INS = JsonCodec("login", SignIn, ("created_at", "expires_at"))
+PARKED_ANSWERS = JsonCodec("parked", ParkedAnswer)
+WAITING_IDENTITIES = JsonCodec("waiting", WaitingIdentity)
+
+
+class RedisSingleUse(Generic[Item]):
+    """Single-use items of one kind, written once under a fresh key (SET NX PXAT, so Redis
+    drops each when it expires) and taken once (GETDEL)."""
+
+    def __init__(
+        self, client: redis.Redis, codec: JsonCodec[Item], prefix: str = DEFAULT_PREFIX
+    ) -> None:
         self._redis = client
-        self._prefix = f"{prefix}{self.kind}:"
+        self._codec = codec
+        self._prefix = f"{prefix}{codec.name}:"
 
-    def _put(self, key: str, fields: dict[str, Any], expires_at: datetime) -> None:
-        text = json.dumps(fields, default=_text)
+    def put(self, item: Item) -> None:
+        expires = max(_milliseconds(item.expires_at), 1)
         with _store_errors():
             written = self._redis.set(
-                self._prefix + key, text, nx=True, pxat=max(_milliseconds(expires_at), 1)
+                self._prefix + item.key, self._codec.text(item), nx=True, pxat=expires
             )
         if not written:
-            raise Conflict(f"{self.kind} {key[:8]}... exists")
+            raise Conflict(f"{self._codec.name} {item.key[:8]}... exists")
 
-    def _take(self, key: str) -> dict[str, Any] | None:
+    def take(self, key: str) -> Item | None:
         with _store_errors():
             text = cast(str | None, self._redis.getdel(self._prefix + key))
-        return None if text is None else dict(json.loads(text))
+        return None if text is None else self._codec.item(text)
 
     def remove_expired(self, now: datetime, limit: int | None = None) -> int:
         """Nothing to do: Redis drops each key when it expires."""
         return 0
-
-
-def _datetimes(fields: dict[str, Any], *names: str) -> dict[str, Any]:
-    return fields | {name: datetime.fromisoformat(fields[name]) for name in names}
-
-
-class RedisLoginTransactions(_SingleUseValues):
-    kind = "login"
-
-    def add(self, transaction: LoginTransaction) -> None:
-        self._put(transaction.id, asdict(transaction), transaction.expires_at)
-
-    def take(self, transaction_id: str) -> LoginTransaction | None:
-        fields = self._take(transaction_id)
-        if fields is None:
-            return None
-        return LoginTransaction(**_datetimes(fields, "created_at", "expires_at"))
-
-
-class RedisParkedCallbacks(_SingleUseValues):
-    kind = "parked"
-
-    def park(self, callback: ParkedCallback) -> None:
-        self._put(callback.handle, asdict(callback), callback.expires_at)
-
-    def take(self, handle: str) -> ParkedCallback | None:
-        fields = self._take(handle)
-        return None if fields is None else ParkedCallback(**_datetimes(fields, "expires_at"))

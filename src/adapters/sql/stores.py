@@ -1,6 +1,8 @@
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic
 
 from sqlalchemy import (
     Delete,
@@ -30,12 +32,13 @@ from adapters.sql.tables import (
 from adapters.sql.unit_of_work import USER_BY_ID
 from domain.model import (
     LoginSession,
-    LoginTransaction,
-    ParkedCallback,
-    PendingLink,
+    ParkedAnswer,
     Post,
+    SignIn,
     User,
+    WaitingIdentity,
 )
+from domain.ports import Item
 
 
 def expired_rows(table: Table, key: str) -> tuple[Delete, Delete]:
@@ -90,26 +93,6 @@ _LIVE_SESSIONS = select(func.count().label("live")).where(
     login_sessions.c.expires_at > bindparam("now")
 )
 
-_ADD_TRANSACTION = insert(login_transactions)
-_TAKE_TRANSACTION = (
-    delete(login_transactions)
-    .where(login_transactions.c.id == bindparam("id"))
-    .returning(*login_transactions.c)
-)
-_REMOVE_EXPIRED_TRANSACTIONS = expired_rows(login_transactions, "id")
-
-_ADD_PENDING_LINK = insert(pending_links)
-_TAKE_PENDING_LINK = (
-    delete(pending_links).where(pending_links.c.id == bindparam("id")).returning(*pending_links.c)
-)
-_REMOVE_EXPIRED_PENDING_LINKS = expired_rows(pending_links, "id")
-_PARK = insert(parked_callbacks)
-_TAKE_PARKED = (
-    delete(parked_callbacks)
-    .where(parked_callbacks.c.handle == bindparam("handle"))
-    .returning(*parked_callbacks.c)
-)
-_REMOVE_EXPIRED_PARKED = expired_rows(parked_callbacks, "handle")
 _RECENT_POSTS = (
     select(posts.c.id, posts.c.user_id, posts.c.body, posts.c.created_at)
     .where(posts.c.user_id == bindparam("user_id"))
@@ -209,47 +192,49 @@ class SqlTimelines(_SingleStatements):
         return [Post(**row) for row in self._all(_RECENT_POSTS, user_id=user_id, limit=limit)]
 
 
-class SqlLoginTransactions(_SingleStatements):
-    """Logins in flight; `take` deletes and returns in one statement, so it works once."""
+@dataclass(frozen=True)
+class TableCodec(Generic[Item]):
+    """How one kind of single-use item is kept in SQL: in `table`, whose primary key is the
+    item's key and whose columns bear its fields' names; `json_fields` hold a mapping, kept
+    as JSON text; `kind` makes the item again from its fields."""
 
-    def add(self, transaction: LoginTransaction) -> None:
-        state = json.dumps(transaction.provider_state)
-        self._count(_ADD_TRANSACTION, **row_of(transaction) | {"provider_state": state})
+    table: Table
+    kind: Callable[..., Item]
+    json_fields: tuple[str, ...] = ()
 
-    def take(self, transaction_id: str) -> LoginTransaction | None:
-        row = self._first(_TAKE_TRANSACTION, id=transaction_id)
-        if row is None:
-            return None
-        fields = row | {"provider_state": json.loads(row["provider_state"])}
-        return LoginTransaction(**fields)
+    def row(self, item: Item) -> dict[str, Any]:
+        row = row_of(item)
+        return row | {name: json.dumps(row[name]) for name in self.json_fields}
+
+    def item(self, row: dict[str, Any]) -> Item:
+        return self.kind(**row | {name: json.loads(row[name]) for name in self.json_fields})
+
+
+SIGN_INS = TableCodec(login_transactions, SignIn, ("provider_state",))
+PARKED_ANSWERS = TableCodec(parked_callbacks, ParkedAnswer, ("params",))
+WAITING_IDENTITIES = TableCodec(pending_links, WaitingIdentity)
+
+
+class SqlSingleUse(_SingleStatements, Generic[Item]):
+    """Single-use items of one kind in their table. `take` deletes and returns in one
+    statement (DELETE ... RETURNING), so of many takers, on any instance, one gets it."""
+
+    def __init__(self, engine: Engine, codec: TableCodec[Item]) -> None:
+        super().__init__(engine)
+        self._codec = codec
+        table = codec.table
+        (key,) = table.primary_key.columns
+        # Built once per store: SQLAlchemy then finds each compiled statement in its cache.
+        self._put = insert(table)
+        self._take = delete(table).where(key == bindparam("key")).returning(*table.c)
+        self._expired = expired_rows(table, key.name)
+
+    def put(self, item: Item) -> None:
+        self._count(self._put, **self._codec.row(item))
+
+    def take(self, key: str) -> Item | None:
+        row = self._first(self._take, key=key)
+        return None if row is None else self._codec.item(row)
 
     def remove_expired(self, now: datetime, limit: int | None = None) -> int:
-        return self._remove_expired(_REMOVE_EXPIRED_TRANSACTIONS, now, limit)
-
-
-class SqlParkedCallbacks(_SingleStatements):
-    """Provider answers waiting for their browser; `take` works once, like a transaction's."""
-
-    def park(self, callback: ParkedCallback) -> None:
-        self._count(_PARK, **row_of(callback) | {"params": json.dumps(callback.params)})
-
-    def take(self, handle: str) -> ParkedCallback | None:
-        row = self._first(_TAKE_PARKED, handle=handle)
-        if row is None:
-            return None
-        return ParkedCallback(**row | {"params": json.loads(row["params"])})
-
-    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
-        return self._remove_expired(_REMOVE_EXPIRED_PARKED, now, limit)
-
-
-class SqlPendingLinks(_SingleStatements):
-    def add(self, link: PendingLink) -> None:
-        self._count(_ADD_PENDING_LINK, **row_of(link))
-
-    def take(self, link_id: str) -> PendingLink | None:
-        row = self._first(_TAKE_PENDING_LINK, id=link_id)
-        return None if row is None else PendingLink(**row)
-
-    def remove_expired(self, now: datetime, limit: int | None = None) -> int:
-        return self._remove_expired(_REMOVE_EXPIRED_PENDING_LINKS, now, limit)
+        return self._remove_expired(self._expired, now, limit)
