@@ -297,9 +297,15 @@ class FakeAuditTrail:
 class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
+        self.pauses: list[float] = []
 
     def now(self) -> datetime:
         return self.current
+
+    def sleep(self, seconds: float) -> None:
+        """Passes at once: fake time moves on by `seconds`."""
+        self.pauses.append(seconds)
+        self.current += timedelta(seconds=seconds)
 
     def advance(self, delta: timedelta) -> None:
         self.current += delta
