@@ -14,6 +14,7 @@ from domain.model import (
     NewUser,
     ParkedCallback,
     PendingLink,
+    Post,
     ProviderPolicy,
     ProviderRedirect,
     User,
@@ -292,6 +293,18 @@ class FakeAuditTrail:
 
     def kinds(self) -> list[str]:
         return [event.kind for event in self.recorded]
+
+
+class FakeTimelines:
+    """Hands out the posts it was given, in their order, and remembers what it was asked."""
+
+    def __init__(self, posts: Sequence[Post] = ()) -> None:
+        self.posts = list(posts)
+        self.asked: list[tuple[int, int]] = []
+
+    def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
+        self.asked.append((user_id, limit))
+        return self.posts[:limit]
 
 
 class FakeClock:
