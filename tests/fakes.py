@@ -11,6 +11,7 @@ from domain.model import (
     Identity,
     LoginSession,
     NewUser,
+    Post,
     ProviderPolicy,
     ProviderRedirect,
     User,
@@ -277,12 +278,30 @@ class FakeAuditTrail:
         return [event.kind for event in self.recorded]
 
 
+class FakeTimelines:
+    """Hands out the posts it was given, in their order, and remembers what it was asked."""
+
+    def __init__(self, posts: Sequence[Post] = ()) -> None:
+        self.posts = list(posts)
+        self.asked: list[tuple[int, int]] = []
+
+    def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
+        self.asked.append((user_id, limit))
+        return self.posts[:limit]
+
+
 class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         self.current = start or datetime(2026, 1, 1, tzinfo=UTC)
+        self.pauses: list[float] = []
 
     def now(self) -> datetime:
         return self.current
+
+    def sleep(self, seconds: float) -> None:
+        """Passes at once: fake time moves on by `seconds`."""
+        self.pauses.append(seconds)
+        self.current += timedelta(seconds=seconds)
 
     def advance(self, delta: timedelta) -> None:
         self.current += delta

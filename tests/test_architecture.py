@@ -1,4 +1,5 @@
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,67 @@ def non_stdlib_imports(package_dir: Path, own: str) -> list[str]:
 
 def test_the_domain_imports_only_the_standard_library():
     assert non_stdlib_imports(SRC / "domain", "domain") == []
+
+
+# What the domain leaves to the layers around it: time and sleeping go through the Clock port,
+# threads and locks are the process's business, pages and protocols the web's and adapters'.
+EDGE_MODULES = {"time", "threading", "multiprocessing", "asyncio", "concurrent"}
+SITE_PATH = re.compile(r"/[A-Za-z][\w/-]*")
+PROTOCOL_NAMES = ("OpenID", "OIDC", "JWT")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the string constants that are docstrings (they may name anything)."""
+    owners = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, owners)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+
+
+def edge_concerns(package_dir: Path) -> list[str]:
+    """Imports of EDGE_MODULES, and string values that are a site path or a protocol's name."""
+    found = [
+        f"{file}: import {module}"
+        for file, modules in imported_top_level_modules(package_dir).items()
+        for module in modules & EDGE_MODULES
+    ]
+    for path in package_dir.rglob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        docstrings = _docstrings(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            text = node.value
+            if id(node) in docstrings:
+                continue
+            if SITE_PATH.fullmatch(text) or any(name in text for name in PROTOCOL_NAMES):
+                found.append(f"{path.relative_to(package_dir.parent)}: {text!r}")
+    return sorted(found)
+
+
+def test_the_domain_leaves_sleeping_locks_page_paths_and_protocol_names_to_other_layers():
+    assert edge_concerns(SRC / "domain") == []
+
+
+def test_the_edge_check_catches_a_sleep_a_lock_a_page_path_and_a_protocol_name(tmp_path):
+    domain = tmp_path / "domain"
+    domain.mkdir()
+    (domain / "services.py").write_text(
+        '"""Docstrings may say OpenID and /account."""\n'
+        "import threading\nfrom time import sleep\n"
+        'HOME = "/account"\nNAME = "OpenID"\nSAFE = "//"\n'
+    )
+    assert edge_concerns(domain) == [
+        "domain/services.py: '/account'",
+        "domain/services.py: 'OpenID'",
+        "domain/services.py: import threading",
+        "domain/services.py: import time",
+    ]
 
 
 def test_adapters_never_import_entrypoints():

@@ -234,6 +234,10 @@ class Clock(Protocol):
         """Timezone-aware UTC."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Wait this long (a pause between retries)."""
+        ...
+
 
 class TokenSource(Protocol):
     def new_token(self) -> str:

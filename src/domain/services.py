@@ -1,6 +1,5 @@
 """Application services: what the entrypoints call, each built by the container with its ports."""
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -63,7 +62,6 @@ from domain.use_cases import (
 
 SIGN_IN_LIFETIME = timedelta(minutes=10)
 WAITING_IDENTITY_LIFETIME = timedelta(minutes=10)
-ACCOUNT_PATH = "/account"
 # The browser comes back for a parked answer at once; minutes are plenty.
 PARKED_LIFETIME = timedelta(minutes=5)
 # Parking one answer sweeps at most this many expired ones: they cannot pile up.
@@ -197,15 +195,15 @@ class Logins:
         return handle
 
     def begin_connect(
-        self, provider_key: str, token: str | None, *, identifier: str | None
+        self, provider_key: str, token: str | None, *, identifier: str | None, next_url: str
     ) -> LoginStarted:
-        """Start a round trip that connects another identity to the signed-in user; only
-        within minutes of a sign-in (RecentSignInRequired)."""
+        """Start a round trip that connects another identity to the signed-in user, who then
+        goes to `next_url`; only within minutes of a sign-in (RecentSignInRequired)."""
         session = require_recent_sign_in(token, sessions=self._sessions, clock=self._clock)
         return self.begin(
             provider_key,
             identifier=identifier,
-            next_url=ACCOUNT_PATH,
+            next_url=next_url,
             remember=False,
             connect_user_id=session.user_id,
         )
@@ -502,8 +500,11 @@ class Accounts:
         audit: AuditTrail,
         origin: Callable[[], Device],
         clock: Clock,
+        unrecorded_provider: str,
     ) -> None:
         self._providers = providers
+        # The name shown for an identity linked before the provider that added it was recorded.
+        self._unrecorded_provider = unrecorded_provider
         self._unit_of_work = unit_of_work
         self._writing_unit_of_work = writing_unit_of_work
         self._sessions = sessions
@@ -554,7 +555,7 @@ class Accounts:
 
     def _name_of(self, provider_key: str) -> str:
         provider = self._providers.get(provider_key)
-        return provider.name if provider else provider_key or "OpenID"
+        return provider.name if provider else provider_key or self._unrecorded_provider
 
 
 class Recorder:
@@ -589,24 +590,16 @@ Chore = Callable[[datetime, int], int]
 
 
 class Housekeeping:
-    """Expired rows go without cron: every `every`-th call of `tick` (made on a write, a login
-    start) sweeps each store, at most `batch` rows apiece, so that no sweep takes long."""
+    """Expired rows go without cron: a sweep removes the rows expired by the clock's now from
+    each store, at most `batch` apiece, so that no sweep takes long. When to sweep is decided
+    outside the domain (the container: every n-th login start)."""
 
-    def __init__(self, chores: Sequence[Chore], clock: Clock, every: int, batch: int) -> None:
+    def __init__(self, chores: Sequence[Chore], clock: Clock, batch: int) -> None:
         self._chores = chores
         self._clock = clock
-        self._every = every
         self._batch = batch
-        self._ticks = 0
-        self._lock = threading.Lock()
-
-    def tick(self) -> int:
-        """Rows removed by this tick's sweep (0 when it was not the turn of one)."""
-        with self._lock:
-            self._ticks += 1
-            due = self._every > 0 and self._ticks % self._every == 0
-        return self.sweep() if due else 0
 
     def sweep(self) -> int:
+        """How many rows this sweep removed."""
         now = self._clock.now()
         return sum(chore(now, self._batch) for chore in self._chores)

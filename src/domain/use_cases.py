@@ -1,5 +1,4 @@
 import random
-import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,19 +116,19 @@ def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User
     provider is trusted for email, and otherwise waits for that account (LinkRequired,
     nothing written). A lost race is retried.
     """
-    return _retrying_conflicts(lambda: _provision_once(uow, verified, clock))
+    return _retrying_conflicts(lambda: _provision_once(uow, verified, clock), clock)
 
 
-def _retrying_conflicts(attempt: Callable[[], T]) -> T:
+def _retrying_conflicts(attempt: Callable[[], T], clock: Clock) -> T:
     # n logins racing for one nickname need up to n attempts; random pauses spread them out.
-    give_up_at = time.monotonic() + CONFLICT_BUDGET_SECONDS
+    give_up_at = clock.now() + timedelta(seconds=CONFLICT_BUDGET_SECONDS)
     for attempt_number in range(1, CONFLICT_ATTEMPTS + 1):
         try:
             return attempt()
         except Conflict:
-            if time.monotonic() > give_up_at:
+            if clock.now() > give_up_at:
                 break
-            time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * attempt_number))
+            clock.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * attempt_number))
     raise TooManyConflicts()
 
 
@@ -188,7 +187,7 @@ def connect_identity(
             uow.commit()
             return True
 
-    return _retrying_conflicts(attempt)
+    return _retrying_conflicts(attempt, clock)
 
 
 def disconnect_identity(uow: UnitOfWork, user_id: int, namespace: str, subject: str) -> Identity:

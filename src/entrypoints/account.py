@@ -114,6 +114,7 @@ def connect() -> ResponseReturnValue:
             request.form.get("provider", ""),
             current_user.get_id(),
             identifier=request.form.get("identifier") or None,
+            next_url=url_for("account.page"),
         )
     )
     session[TRANSACTION_KEY] = started.transaction_id

@@ -28,13 +28,15 @@ from adapters.sql.stores import (
     SqlUserDirectory,
 )
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
-from adapters.system import SecretsTokenSource, SystemClock
+from adapters.system import EveryNthCall, SecretsTokenSource, SystemClock
 from domain.model import Device, SessionPolicy
 from domain.ports import Clock, LoginSessions
 from domain.services import Accounts, Administration, Housekeeping, Logins, Timeline
 from entrypoints.protocols import PROTOCOLS, AdapterParts, build_identity_providers
 
 RETURN_PATH = "/login/return/"
+# Identities linked before migration 0003 recorded no provider: they all came by OpenID 2.0.
+UNRECORDED_PROVIDER = "OpenID"
 HOUSEKEEPING_BATCH = 500
 
 
@@ -172,8 +174,11 @@ class Container(containers.DeclarativeContainer):
             providers.Callable(openid_store_chore, openid_store),
         ),
         clock=clock,
-        every=config.housekeeping_every.as_int(),
         batch=HOUSEKEEPING_BATCH,
+    )
+    # Its schedule: every MICROBLOG_HOUSEKEEPING_EVERY-th login start of this process sweeps.
+    housekeeping_schedule = providers.Singleton(
+        EveryNthCall, housekeeping.provided.sweep, every=config.housekeeping_every.as_int()
     )
 
     logins = providers.Factory(
@@ -190,7 +195,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         tokens=tokens,
         policy=session_policy,
-        housekeeping=housekeeping.provided.tick,
+        housekeeping=housekeeping_schedule,
     )
     accounts = providers.Factory(
         Accounts,
@@ -201,6 +206,7 @@ class Container(containers.DeclarativeContainer):
         audit=audit_trail,
         origin=origin,
         clock=clock,
+        unrecorded_provider=UNRECORDED_PROVIDER,
     )
     administration = providers.Factory(
         Administration,

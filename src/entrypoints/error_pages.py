@@ -17,7 +17,6 @@ from domain.errors import (
     RecentSignInRequired,
     StoreUnavailable,
 )
-from domain.services import ACCOUNT_PATH
 from entrypoints.auth import LoginForm, login_page
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ def domain_error_page(error: DomainError) -> ResponseReturnValue:
 
 def sign_in_again(error: RecentSignInRequired) -> ResponseReturnValue:
     flash(error.message, "info")
-    return redirect(url_for("auth.login", again=1, next=ACCOUNT_PATH), 303)
+    return redirect(url_for("auth.login", again=1, next=url_for("account.page")), 303)
 
 
 def csrf_error_page(error: CSRFError) -> ResponseReturnValue:

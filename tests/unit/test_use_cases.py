@@ -623,17 +623,17 @@ def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(logins, a
     }
 
 
-def test_retrying_conflicts_stops_within_its_time_budget(
-    sessions, clock, tokens, session_policy, monkeypatch
-):
-    import domain.use_cases as use_cases
-
-    moments = iter(range(0, 1000, 4))  # every attempt seems to take 4 s (a busy database)
-    monkeypatch.setattr(use_cases.time, "monotonic", lambda: next(moments))
+def test_retrying_conflicts_stops_within_its_time_budget(sessions, clock, tokens, session_policy):
     uow = AlwaysConflictingUnitOfWork()
     attempts = []
     original = uow.commit
-    uow.commit = lambda: (attempts.append(1), original())
+
+    def slow_commit():  # every attempt seems to take 4 s (a busy database)
+        attempts.append(1)
+        clock.advance(timedelta(seconds=4))
+        original()
+
+    uow.commit = slow_commit
     with pytest.raises(TooManyConflicts):
         complete_login(
             identity(),
@@ -645,6 +645,27 @@ def test_retrying_conflicts_stops_within_its_time_budget(
             policy=session_policy,
         )
     assert len(attempts) == 3, "gave up after 12 s of the 10 s budget, not after 10 attempts"
+
+
+def seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+def test_retries_after_a_conflict_pause_on_the_clock(sessions, clock, tokens, session_policy):
+    started = clock.now()
+    with pytest.raises(TooManyConflicts):
+        complete_login(
+            identity(),
+            remember=False,
+            uow=AlwaysConflictingUnitOfWork(),
+            sessions=sessions,
+            clock=clock,
+            tokens=tokens,
+            policy=session_policy,
+        )
+    assert len(clock.pauses) >= 9, "a pause before each of the 9 retries"
+    assert all(0 <= pause <= 0.002 * n for n, pause in enumerate(clock.pauses, start=1))
+    assert clock.now() - started == sum(map(seconds, clock.pauses), timedelta())
 
 
 def test_a_kelvin_sign_email_does_not_sign_in_to_kates_account(login, uow):
