@@ -47,7 +47,7 @@ run: install
 
 # Production: gunicorn, configured by MICROBLOG_* (MICROBLOG_ENV=production needs MICROBLOG_SECRET_KEY).
 serve: install
-	$(BIN)/gunicorn --config python:entrypoints.gunicorn_config --workers $(WORKERS) --bind $(BIND) \
+	$(BIN)/gunicorn --config python:entrypoints.cli.gunicorn_config --workers $(WORKERS) --bind $(BIND) \
 		'entrypoints.app:create_app()'
 
 # The production shape on this machine: PostgreSQL, Redis, two instances, nginx in front.

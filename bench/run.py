@@ -63,7 +63,7 @@ key = "openid-stateless"
 name = "OpenID (stateless)"
 stateless = true
 """
-GUNICORN_CONFIG = "python:entrypoints.gunicorn_config"
+GUNICORN_CONFIG = "python:entrypoints.cli.gunicorn_config"
 RATIOS = "Ratios (this app / the tutorial's app, same run, alternating)"
 # bench/floor_login_app.py: the tutorial's requests on Flask, Flask-Login and python3-openid
 # doing nothing else, served as the apps are; what no app on these packages can go under.

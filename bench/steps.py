@@ -30,7 +30,7 @@ from openid import fetchers
 
 from adapters.openid.fetcher import fetching_with
 from devtools.servers import free_port
-from entrypoints.commands import served
+from entrypoints.cli.commands import served
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -157,7 +157,7 @@ def main() -> None:
     logins = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     pages = int(sys.argv[3]) if len(sys.argv) > 3 else 200
     if os.environ.get("BENCH_LOGS"):
-        from entrypoints.logs import configure_logging
+        from entrypoints.web.logs import configure_logging
 
         configure_logging()
     else:

@@ -180,7 +180,7 @@ class Stack:
         instance = self.instance(number)
         command = [
             BIN / "gunicorn",
-            "--config", "python:entrypoints.gunicorn_config",
+            "--config", "python:entrypoints.cli.gunicorn_config",
             "--workers", str(self.workers),
             "--bind", f"127.0.0.1:{instance.port}",
             "entrypoints.app:create_app()",
@@ -224,7 +224,7 @@ def _toml(value: object) -> str:
 @contextmanager
 def dev_provider(url: str) -> Iterator[str]:
     """The dev OpenID provider in this process: it vouches for anyone, so it stays on loopback."""
-    from entrypoints.commands import served
+    from entrypoints.cli.commands import served
     from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 
     with served(create_dev_provider(DevProviderSettings(url)), url):

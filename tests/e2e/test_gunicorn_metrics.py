@@ -48,7 +48,7 @@ def test_metrics_add_up_the_logins_of_two_gunicorn_workers(tmp_path, op):
     command = [
         BIN / "gunicorn",
         "--config",
-        "python:entrypoints.gunicorn_config",
+        "python:entrypoints.cli.gunicorn_config",
         "--workers",
         "2",
         "--bind",

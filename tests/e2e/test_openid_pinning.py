@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from devtools.servers import free_port
-from entrypoints.commands import served
+from entrypoints.cli.commands import served
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from tests.e2e.site import CSRF_FIELD, Site, Visitor, served_app
 from tests.servers import serving

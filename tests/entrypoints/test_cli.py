@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 
 from adapters.sql.tables import login_sessions, openid_nonces
-from entrypoints.commands import parse_since
+from entrypoints.cli.commands import parse_since
 from tests.entrypoints.conftest import log_in
 from tests.fakes import FakeClock
 
@@ -106,7 +106,7 @@ def test_without_node_the_dev_command_says_why_and_drops_the_dev_oidc_button(tmp
     from contextlib import ExitStack
 
     from entrypoints.app import create_app
-    from entrypoints.commands import _start_dev_oidc
+    from entrypoints.cli.commands import _start_dev_oidc
 
     app = create_app({"instance_path": str(tmp_path), "dev_oidc_url": "http://127.0.0.1:9"})
     services = app.extensions["container"]

@@ -344,7 +344,11 @@ def test_make_serve_refuses_a_claimed_id_prefix_without_a_path_in_one_line(tmp_p
     # What `make serve` runs: gunicorn checks the settings once, in its master process.
     config_file = tmp_path / "microblog.toml"
     config_file.write_text(BAD_CONFIGURATIONS["a claimed_id_prefix without a path"][0])
-    gunicorn = [MICROBLOG.with_name("gunicorn"), "--config", "python:entrypoints.gunicorn_config"]
+    gunicorn = [
+        MICROBLOG.with_name("gunicorn"),
+        "--config",
+        "python:entrypoints.cli.gunicorn_config",
+    ]
     result = subprocess.run(
         [*gunicorn, "--workers", "1", "--bind", "127.0.0.1:0", "entrypoints.app:create_app()"],
         capture_output=True,

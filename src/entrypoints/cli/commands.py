@@ -16,10 +16,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from adapters.sql.migrate import upgrade_database
 from domain.errors import DomainError
-from entrypoints.deps import container
 from entrypoints.dev_oidc import DEFAULT_DIRECTORY, DevOidcUnavailable, served_dev_oidc
 from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from entrypoints.settings import DEVELOPMENT
+from entrypoints.web.deps import container
 
 F = TypeVar("F", bound=Callable[..., Any])
 

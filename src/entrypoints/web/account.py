@@ -9,9 +9,9 @@ from flask_login import current_user, login_required
 
 from domain.errors import DomainError, InvalidInput, NothingToConnect, RecentSignInRequired
 from domain.inputs import MAX_IDENTIFIER_LENGTH
-from entrypoints.auth import CONFIRM_CONNECT_KEY, TRANSACTION_KEY
-from entrypoints.deps import container
-from entrypoints.error_pages import status_of
+from entrypoints.web.auth import CONFIRM_CONNECT_KEY, TRANSACTION_KEY
+from entrypoints.web.deps import container
+from entrypoints.web.error_pages import status_of
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
