@@ -193,8 +193,6 @@ class Bench:
             "MICROBLOG_DATABASE_URL": database_url,
             "MICROBLOG_INSTANCE_PATH": str(self.workdir / "instance"),
             "MICROBLOG_SECRET_KEY": "bench-secret-key",
-            "MICROBLOG_DEV_PROVIDER_URL": "",
-            "MICROBLOG_DEV_OIDC_URL": "",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics),
             # A few client processes sign hundreds of people in a minute from one address.
             **{f"MICROBLOG_RATE_LIMIT_{name}": "off" for name in RATE_LIMITS},
@@ -564,7 +562,9 @@ def start_services(bench: Bench, databases: bool = True) -> None:
     port = free_port()
     op = Served(
         [
-            str(BIN / "microblog"),
+            str(BIN / "python"),
+            "-m",
+            "devtools",
             "dev-provider",
             "--auto-approve",
             "--url",

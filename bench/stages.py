@@ -21,9 +21,9 @@ import flask_wtf.csrf
 
 import entrypoints.web.csrf_tokens
 from bench.steps import log_in, make_app
+from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.servers import free_port
-from entrypoints.cli.commands import served
-from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
+from devtools.serving import served
 
 WARM_UP = 300
 ROUNDS = 5

@@ -29,9 +29,9 @@ import requests
 from openid import fetchers
 
 from adapters.openid.fetcher import fetching_with
+from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.servers import free_port
-from entrypoints.cli.commands import served
-from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
+from devtools.serving import served
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 WARM_UP = 30
@@ -58,8 +58,6 @@ def make_app(kind: str, folder: str) -> Any:
             "instance_path": folder,
             "base_url": "http://localhost",
             "secret_key": "bench-steps-secret-key-of-forty-characters",
-            "dev_provider_url": "",
-            "dev_oidc_url": "",
             "providers": [{"key": "openid", "name": "OpenID"}],
             **{f"rate_limit_{name}": "off" for name in ("login", "identifier", "callback")},
         }

@@ -1,7 +1,7 @@
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +64,12 @@ class MicroblogFlask(Flask):
 def create_app(
     config: Mapping[str, Any] | None = None,
     protocols: Mapping[str, ProtocolAdapter] = PROTOCOLS,
+    added_providers: Sequence[Mapping[str, Any]] = (),
 ) -> Flask:
     """The web app. `config` overrides the settings (see entrypoints.settings); `protocols`
-    is the registry of sign-in protocols. Bad settings raise ConfigurationError here."""
-    settings = load_settings(config, protocols=protocols)
+    is the registry of sign-in protocols; `added_providers` are provider entries offered
+    unless configured (see load_settings). Bad settings raise ConfigurationError here."""
+    settings = load_settings(config, protocols=protocols, added_providers=added_providers)
     services = Container()
     services.protocols.override(providers.Object(protocols))
     services.config.from_dict(settings)

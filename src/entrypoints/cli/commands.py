@@ -1,24 +1,15 @@
 import re
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
-from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import click
-from dependency_injector import providers
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, with_appcontext
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from adapters.sql.migrate import upgrade_database
 from domain.errors import DomainError
-from entrypoints.dev_oidc import DEFAULT_DIRECTORY, DevOidcUnavailable, served_dev_oidc
-from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
-from entrypoints.settings import DEVELOPMENT
 from entrypoints.web.deps import container
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,8 +26,6 @@ openid = AppGroup("openid", help="The OpenID relying party's store.")
 def register_commands(app: Flask) -> None:
     for group in (db, users, sessions, openid):
         app.cli.add_command(group)
-    app.cli.add_command(dev_provider)
-    app.cli.add_command(dev)
     app.cli.add_command(audit)
 
 
@@ -156,123 +145,3 @@ def audit(nickname: str | None, since: str | None) -> None:
             event.detail or "",
         ]
         click.echo("\t".join(fields).rstrip())
-
-
-provider_options = [
-    click.option("--auto-approve", is_flag=True, help="Approve every login at once."),
-    click.option("--no-profile", is_flag=True, help="Send no nickname or email, like Steam."),
-    click.option("--stateless", is_flag=True, help="Refuse associations."),
-    click.option(
-        "--post-answers", is_flag=True, help="Send every answer back by an auto-submitted POST."
-    ),
-]
-
-
-def with_provider_options(command: F) -> F:
-    for option in reversed(provider_options):
-        command = option(command)
-    return command
-
-
-def dev_provider_settings(url: str, options: dict[str, bool]) -> DevProviderSettings:
-    return DevProviderSettings(
-        base_url=url,
-        auto_approve=options["auto_approve"],
-        send_profile=not options["no_profile"],
-        refuse_associations=options["stateless"],
-        post_answers=options["post_answers"],
-    )
-
-
-@click.command("dev-provider")
-@click.option("--url", default="http://127.0.0.1:5001", show_default=True)
-@with_provider_options
-def dev_provider(url: str, **options: bool) -> None:
-    """Serve the development OpenID provider alone. Never expose it: it vouches for anyone."""
-    provider_app = create_dev_provider(dev_provider_settings(url, options))
-    with served(provider_app, url):
-        click.echo(f"Dev OpenID provider on {url} (Ctrl-C stops it)")
-        _wait()
-
-
-@click.command("dev")
-@with_provider_options
-@click.option(
-    "--oidc-provider-dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_DIRECTORY,
-    show_default=True,
-    help="Where the dev OIDC provider is installed (npm ci).",
-)
-@reporting_domain_errors
-def dev(oidc_provider_dir: Path, **options: bool) -> None:
-    """Migrate the database, then serve the app and the dev providers beside it."""
-    services = container()
-    if services.config.env() != DEVELOPMENT:
-        raise click.ClickException("`microblog dev` is for development only.")
-    base_url, provider_url = services.config.base_url(), services.config.dev_provider_url()
-    upgrade_database(services.engine())
-    provider_app = create_dev_provider(dev_provider_settings(provider_url, options))
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    with ExitStack() as stack:
-        stack.enter_context(served(provider_app, provider_url))
-        oidc_url = _start_dev_oidc(stack, oidc_provider_dir)
-        stack.enter_context(served(app, base_url))
-        also = f", dev OIDC provider on {oidc_url}/" if oidc_url else ""
-        click.echo(f"Microblog on {base_url}/ (dev OpenID provider on {provider_url}/{also})")
-        buttons = '"Dev OpenID" or "Dev OIDC"' if oidc_url else '"Dev OpenID"'
-        click.echo(f"Open it, press {buttons}, type any name and approve. Ctrl-C stops.")
-        _wait()
-
-
-def _start_dev_oidc(stack: ExitStack, directory: Path) -> str | None:
-    """The dev OIDC provider's URL once started; without it, the site offers OpenID only."""
-    services = container()
-    url = services.config.dev_oidc_url()
-    if not url:
-        return None
-    return_url = f"{services.config.base_url()}/login/return/dev-oidc"
-    try:
-        return str(stack.enter_context(served_dev_oidc(url, [return_url], directory)))
-    except DevOidcUnavailable as why:
-        click.echo(f"Dev OIDC provider not started: {why}. Serving with OpenID only.")
-        offered = services.identity_providers()
-        without = {key: provider for key, provider in offered.items() if key != "dev-oidc"}
-        services.identity_providers.override(providers.Object(without))
-        return None
-
-
-class _PathOnlyLog(WSGIRequestHandler):
-    """The development server's access log, without query strings: an OIDC code or an
-    OpenID signature in a return URL has no place in a log."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?", 1)[0]
-        self.log("info", '"%s %s %s" %s %s', self.command, path, self.request_version, code, size)
-
-
-@contextmanager
-def served(app: Flask, url: str) -> Iterator[BaseWSGIServer]:
-    """Serves `app` at `url` (host and port) in a background thread until the block ends."""
-    address = urlsplit(url)
-    server = make_server(
-        address.hostname or "127.0.0.1",
-        address.port or 80,
-        app,
-        threaded=True,
-        request_handler=_PathOnlyLog,
-    )
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-
-
-def _wait() -> None:
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        click.echo("Stopped.")
