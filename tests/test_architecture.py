@@ -125,6 +125,8 @@ def test_the_stdlib_check_catches_a_third_party_import(tmp_path):
         ("domain/model.py", "import flask"),
         ("adapters/__init__.py", "import entrypoints"),
         ("entrypoints/settings.py", "import devtools.dev_oidc"),
+        ("adapters/oidc/protocol.py", "import adapters.openid.identifiers"),
+        ("adapters/protocols.py", "import adapters.oidc.relying_party"),
     ],
 )
 def test_import_linter_fails_when_a_contract_is_broken(tmp_path, file, bad_import):

@@ -459,3 +459,14 @@ def test_a_dev_provider_url_that_is_no_url_is_refused_naming_its_variable():
     with pytest.raises(ConfigurationError, match=r"^environment variable MICROBLOG_DEV_OIDC_URL: "):
         dev_urls({"MICROBLOG_DEV_OIDC_URL": "localhost:5002"})
     assert dev_urls({"MICROBLOG_DEV_PROVIDER_URL": "", "MICROBLOG_DEV_OIDC_URL": ""}) == ("", "")
+
+
+def test_an_identity_shows_itself_as_its_protocols_package_says():
+    from entrypoints.protocols import describe_subject
+
+    assert describe_subject(PROTOCOLS, "openid", "http://op.example/id/a") == (
+        "http://op.example/id/a"
+    )
+    assert describe_subject(PROTOCOLS, "https://op.example:8443", "248289") == (
+        "248289 at op.example:8443"
+    )
