@@ -40,14 +40,14 @@ $(NODE_STAMP): $(DEV_OIDC)/package-lock.json
 
 node-deps: $(NODE_STAMP)
 
-# Without Node.js, `microblog dev` says so and serves the app with the dev OpenID provider only.
+# Without Node.js, `python -m devtools dev` says so and serves the dev OpenID provider only.
 run: install
 	-@$(MAKE) --no-print-directory node-deps
-	$(BIN)/microblog dev
+	$(BIN)/python -m devtools dev
 
 # Production: gunicorn, configured by MICROBLOG_* (MICROBLOG_ENV=production needs MICROBLOG_SECRET_KEY).
 serve: install
-	$(BIN)/gunicorn --config python:entrypoints.gunicorn_config --workers $(WORKERS) --bind $(BIND) \
+	$(BIN)/gunicorn --config python:entrypoints.cli.gunicorn_config --workers $(WORKERS) --bind $(BIND) \
 		'entrypoints.app:create_app()'
 
 # The production shape on this machine: PostgreSQL, Redis, two instances, nginx in front.

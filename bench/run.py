@@ -63,7 +63,7 @@ key = "openid-stateless"
 name = "OpenID (stateless)"
 stateless = true
 """
-GUNICORN_CONFIG = "python:entrypoints.gunicorn_config"
+GUNICORN_CONFIG = "python:entrypoints.cli.gunicorn_config"
 RATIOS = "Ratios (this app / the tutorial's app, same run, alternating)"
 # bench/floor_login_app.py: the tutorial's requests on Flask, Flask-Login and python3-openid
 # doing nothing else, served as the apps are; what no app on these packages can go under.
@@ -193,8 +193,6 @@ class Bench:
             "MICROBLOG_DATABASE_URL": database_url,
             "MICROBLOG_INSTANCE_PATH": str(self.workdir / "instance"),
             "MICROBLOG_SECRET_KEY": "bench-secret-key",
-            "MICROBLOG_DEV_PROVIDER_URL": "",
-            "MICROBLOG_DEV_OIDC_URL": "",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics),
             # A few client processes sign hundreds of people in a minute from one address.
             **{f"MICROBLOG_RATE_LIMIT_{name}": "off" for name in RATE_LIMITS},
@@ -564,7 +562,9 @@ def start_services(bench: Bench, databases: bool = True) -> None:
     port = free_port()
     op = Served(
         [
-            str(BIN / "microblog"),
+            str(BIN / "python"),
+            "-m",
+            "devtools",
             "dev-provider",
             "--auto-approve",
             "--url",

@@ -19,11 +19,11 @@ from typing import Any
 import flask.templating
 import flask_wtf.csrf
 
-import entrypoints.csrf_tokens
+import entrypoints.web.csrf_tokens
 from bench.steps import log_in, make_app
+from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.servers import free_port
-from entrypoints.commands import served
-from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
+from devtools.serving import served
 
 WARM_UP = 300
 ROUNDS = 5
@@ -66,7 +66,7 @@ def time_stages(app: Any, timers: StageTimers) -> None:
     flask.templating._render = timers.wrap("  template", flask.templating._render)  # type: ignore[attr-defined]
     # Flask-WTF's signing, wherever it is called: the site's token memo on a miss, Flask-WTF
     # itself elsewhere (both look the function up by its name at each call).
-    for module in (flask_wtf.csrf, entrypoints.csrf_tokens):
+    for module in (flask_wtf.csrf, entrypoints.web.csrf_tokens):
         module.generate_csrf = timers.wrap("    CSRF token signed", module.generate_csrf)
 
 

@@ -29,9 +29,9 @@ import requests
 from openid import fetchers
 
 from adapters.openid.fetcher import fetching_with
+from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.servers import free_port
-from entrypoints.commands import served
-from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
+from devtools.serving import served
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 WARM_UP = 30
@@ -58,8 +58,6 @@ def make_app(kind: str, folder: str) -> Any:
             "instance_path": folder,
             "base_url": "http://localhost",
             "secret_key": "bench-steps-secret-key-of-forty-characters",
-            "dev_provider_url": "",
-            "dev_oidc_url": "",
             "providers": [{"key": "openid", "name": "OpenID"}],
             **{f"rate_limit_{name}": "off" for name in ("login", "identifier", "callback")},
         }
@@ -157,7 +155,7 @@ def main() -> None:
     logins = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     pages = int(sys.argv[3]) if len(sys.argv) > 3 else 200
     if os.environ.get("BENCH_LOGS"):
-        from entrypoints.logs import configure_logging
+        from entrypoints.web.logs import configure_logging
 
         configure_logging()
     else:

@@ -180,7 +180,7 @@ class Stack:
         instance = self.instance(number)
         command = [
             BIN / "gunicorn",
-            "--config", "python:entrypoints.gunicorn_config",
+            "--config", "python:entrypoints.cli.gunicorn_config",
             "--workers", str(self.workers),
             "--bind", f"127.0.0.1:{instance.port}",
             "entrypoints.app:create_app()",
@@ -224,8 +224,8 @@ def _toml(value: object) -> str:
 @contextmanager
 def dev_provider(url: str) -> Iterator[str]:
     """The dev OpenID provider in this process: it vouches for anyone, so it stays on loopback."""
-    from entrypoints.commands import served
-    from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
+    from devtools.dev_provider import DevProviderSettings, create_dev_provider
+    from devtools.serving import served
 
     with served(create_dev_provider(DevProviderSettings(url)), url):
         yield url
@@ -249,7 +249,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance")
     parser.add_argument("--port", type=int, default=8080)
     options = parser.parse_args()
-    from entrypoints.settings import dev_provider_profile
+    from devtools.dev_provider import dev_provider_profile
 
     with ExitStack() as running:
         provider_url = running.enter_context(dev_provider(f"http://127.0.0.1:{free_port()}"))

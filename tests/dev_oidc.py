@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.dev_oidc import dev_oidc_profile, missing_requirement, served_dev_oidc
 from devtools.servers import free_port
-from entrypoints.dev_oidc import dev_oidc_profile, missing_requirement, served_dev_oidc
 
 DEV_OIDC = Path(__file__).resolve().parents[1] / "devtools" / "oidc-provider"
 

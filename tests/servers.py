@@ -4,7 +4,7 @@ from contextlib import contextmanager
 from flask import Flask
 
 from devtools.servers import free_port
-from entrypoints.commands import served
+from devtools.serving import served
 
 
 @contextmanager

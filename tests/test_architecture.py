@@ -3,6 +3,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,14 @@ def test_the_stdlib_check_catches_a_third_party_import(tmp_path):
 
 @pytest.mark.parametrize(
     ("file", "bad_import"),
-    [("domain/model.py", "import flask"), ("adapters/__init__.py", "import entrypoints")],
+    [
+        ("domain/model.py", "import flask"),
+        ("adapters/__init__.py", "import entrypoints"),
+        ("entrypoints/settings.py", "import devtools.dev_oidc"),
+        ("adapters/oidc/protocol.py", "import adapters.openid.identifiers"),
+        ("adapters/protocols.py", "import adapters.oidc.relying_party"),
+        ("adapters/oauth2/code_flow.py", "import adapters.oidc.protocol"),
+    ],
 )
 def test_import_linter_fails_when_a_contract_is_broken(tmp_path, file, bad_import):
     shutil.copytree(SRC, tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
@@ -143,3 +151,24 @@ def test_import_linter_fails_when_a_contract_is_broken(tmp_path, file, bad_impor
     broken = run()
     assert broken.returncode != 0
     assert "BROKEN" in broken.stdout
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_site_and_no_development_provider(tmp_path):
+    project = tmp_path / "project"  # a copy, so that the build leaves no build/ behind
+    shutil.copytree(SRC, project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", project)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), project],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("microblog-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "entrypoints/web/templates/login.html" in names
+    assert "entrypoints/web/static/microblog.css" in names
+    assert "entrypoints/cli/main.py" in names
+    development = [name for name in names if re.search(r"devtools|dev_provider|dev_oidc", name)]
+    assert development == []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.dev import DEV_URLS
 from entrypoints.settings import ENV_PREFIX, ENV_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +94,7 @@ def test_every_backticked_python_name_in_the_docs_is_in_the_code(doc):
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda path: path.name)
 def test_every_backticked_microblog_variable_in_the_docs_is_a_setting(doc):
-    settings = {ENV_PREFIX + name.upper() for name in ENV_SETTINGS}
+    settings = {ENV_PREFIX + name.upper() for name in ENV_SETTINGS} | set(DEV_URLS)
     named = {v for span in backticked(doc) for v in re.findall(r"MICROBLOG_[A-Z0-9_<>*]+", span)}
     unknown = sorted(
         variable

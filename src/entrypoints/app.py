@@ -1,7 +1,7 @@
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +10,18 @@ from flask import Flask, Response, has_request_context, request, url_for
 from flask_login import LoginManager
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from entrypoints import account, auth, health, metrics, pages
-from entrypoints.commands import register_commands
+from entrypoints.cli.commands import register_commands
 from entrypoints.container import Container
-from entrypoints.csrf_tokens import csrf, sign_csrf_tokens_once_a_minute
-from entrypoints.deps import container
-from entrypoints.error_pages import register_error_pages
-from entrypoints.login_user import LoginUser
-from entrypoints.logs import set_up_request_ids
 from entrypoints.protocols import PROTOCOLS, ProtocolAdapter
-from entrypoints.rate_limits import set_up_rate_limits
-from entrypoints.session_cookies import SessionCookies
 from entrypoints.settings import ConfigurationError, load_settings
+from entrypoints.web import account, auth, health, metrics, pages
+from entrypoints.web.csrf_tokens import csrf, sign_csrf_tokens_once_a_minute
+from entrypoints.web.deps import container
+from entrypoints.web.error_pages import register_error_pages
+from entrypoints.web.login_user import LoginUser
+from entrypoints.web.logs import set_up_request_ids
+from entrypoints.web.rate_limits import set_up_rate_limits
+from entrypoints.web.session_cookies import SessionCookies
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -64,15 +64,22 @@ class MicroblogFlask(Flask):
 def create_app(
     config: Mapping[str, Any] | None = None,
     protocols: Mapping[str, ProtocolAdapter] = PROTOCOLS,
+    added_providers: Sequence[Mapping[str, Any]] = (),
 ) -> Flask:
     """The web app. `config` overrides the settings (see entrypoints.settings); `protocols`
-    is the registry of sign-in protocols. Bad settings raise ConfigurationError here."""
-    settings = load_settings(config, protocols=protocols)
+    is the registry of sign-in protocols; `added_providers` are provider entries offered
+    unless configured (see load_settings). Bad settings raise ConfigurationError here."""
+    settings = load_settings(config, protocols=protocols, added_providers=added_providers)
     services = Container()
     services.protocols.override(providers.Object(protocols))
     services.config.from_dict(settings)
     services.identity_providers()  # built at start, connecting to nothing
-    app = MicroblogFlask(__name__, instance_path=settings["instance_path"])
+    app = MicroblogFlask(
+        __name__,
+        instance_path=settings["instance_path"],
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
     app.extensions["container"] = services
     app.session_interface = SessionCookies()
     app.config.update(_flask_config(settings, services))

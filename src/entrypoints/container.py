@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.metrics import CountingAuditTrail, scrape_registry
+from adapters.openid.protocol import REFUSALS, STORE
 from adapters.openid.relying_party import AssociationRefusals
 from adapters.redis import stores as redis_stores
 from adapters.redis.stores import (
@@ -139,8 +140,9 @@ class Container(containers.DeclarativeContainer):
         AdapterParts,
         base_url=config.base_url,
         http_client=http_client.provider,
-        openid_store=openid_store.provider,
-        association_refusals=association_refusals.provider,
+        shared=providers.Dict(
+            {STORE: openid_store.provider, REFUSALS: association_refusals.provider}
+        ),
     )
     identity_providers = providers.Singleton(
         build_identity_providers,

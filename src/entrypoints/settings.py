@@ -3,7 +3,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
@@ -20,7 +20,6 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from entrypoints.dev_oidc import dev_oidc_profile
 from entrypoints.protocols import (
     DEFAULT_PROTOCOL,
     PROTOCOLS,
@@ -38,8 +37,6 @@ ENV_SETTINGS = (
     "instance_path",
     "database_url",
     "secret_key",
-    "dev_provider_url",
-    "dev_oidc_url",
     "session_hours",
     "remember_days",
     "session_idle_minutes",
@@ -82,8 +79,6 @@ class Settings(BaseModel):
     instance_path: str = "instance"
     database_url: Annotated[str, Field(min_length=1)] | None = None
     secret_key: Annotated[str, Field(min_length=1)] | None = None
-    dev_provider_url: HttpUrl | Literal[""] = "http://127.0.0.1:5001"
-    dev_oidc_url: HttpUrl | Literal[""] = "http://127.0.0.1:5002"
     session_hours: float = 12
     remember_days: float = 30
     # A session without remember-me ends after this many minutes unused, or "off".
@@ -215,10 +210,13 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     protocols: Mapping[str, ProtocolAdapter] = PROTOCOLS,
+    added_providers: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Defaults, then the TOML file named by MICROBLOG_CONFIG, then MICROBLOG_* variables,
     then `overrides` (tests and create_app(config)); the later wins. Everything is checked
-    here, so a bad setting stops the process at start with a ConfigurationError."""
+    here, so a bad setting stops the process at start with a ConfigurationError.
+    `added_providers` are `[[providers]]` entries added after the configured ones, unless
+    one of those has their key (how a development server offers the providers it starts)."""
     environ = os.environ if environ is None else environ
     layered: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -240,7 +238,7 @@ def load_settings(
     except ValidationError as error:
         raise ConfigurationError(_describe(error, origins)) from None
     origin = origins.get("providers", "defaults")
-    providers = _checked_providers(settings, protocols, origin, environ)
+    providers = _checked_providers(settings, protocols, origin, environ, added_providers)
     return _completed(settings.model_dump() | {"providers": providers})
 
 
@@ -257,8 +255,11 @@ def _checked_providers(
     protocols: Mapping[str, ProtocolAdapter],
     origin: str,
     environ: Mapping[str, str],
+    added: Sequence[Mapping[str, Any]],
 ) -> list[ProviderSettings]:
-    entries = [dict(entry) for entry in settings.providers] + _dev_providers(settings)
+    keys = {entry.get("key") for entry in settings.providers}
+    entries = [dict(entry) for entry in settings.providers]
+    entries += [dict(entry) for entry in added if entry.get("key") not in keys]
     checked: list[ProviderSettings] = []
     for number, entry in enumerate(entries, start=1):
         where = _entry_name(number, entry)
@@ -330,18 +331,6 @@ def _secrets_from_environment(
     return {name: value for name, value in found.items() if value}
 
 
-def _dev_providers(settings: Settings) -> list[dict[str, Any]]:
-    """The dev providers' entries, in development, unless turned off or configured by hand."""
-    if settings.env != DEVELOPMENT:
-        return []
-    keys = {entry.get("key") for entry in settings.providers}
-    bundled = [
-        ("dev", settings.dev_provider_url, dev_provider_profile),
-        ("dev-oidc", settings.dev_oidc_url, dev_oidc_profile),
-    ]
-    return [profile(url.rstrip("/")) for key, url, profile in bundled if url and key not in keys]
-
-
 def _entry_name(number: int, entry: Mapping[str, Any]) -> str:
     key = entry.get("key")
     return f"[[providers]] #{number}" + (f" (key {key!r})" if isinstance(key, str) else "")
@@ -375,15 +364,6 @@ def _completed(settings: dict[str, Any]) -> dict[str, Any]:
     if settings["database_url"] is None:
         settings["database_url"] = f"sqlite:///{instance_path}/microblog.sqlite"
     if settings["fetch_allowed_networks"] is None:
-        # The dev provider and the OpenID identifiers it hands out live on loopback.
+        # Development providers and the OpenID identifiers they hand out live on loopback.
         settings["fetch_allowed_networks"] = ["127.0.0.0/8"] if development else []
     return settings
-
-
-def dev_provider_profile(dev_url: str) -> dict[str, Any]:
-    return {
-        "key": "dev",
-        "name": "Dev OpenID",
-        "op_identifier": f"{dev_url}/",
-        "claimed_id_prefix": f"{dev_url}/id/",
-    }

@@ -2,8 +2,7 @@ import itertools
 
 import pytest
 
-from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
-from entrypoints.settings import dev_provider_profile
+from devtools.dev_provider import DevProviderSettings, create_dev_provider, dev_provider_profile
 from tests.dev_oidc import dev_oidc_provider, require_dev_oidc
 from tests.e2e.site import Site, served_app
 from tests.servers import serving
@@ -39,7 +38,6 @@ def site_config(op, database_url, tmp_path):
         "instance_path": str(tmp_path / "instance"),
         "database_url": database_url,
         "secret_key": "e2e-secret-key",
-        "dev_oidc_url": "",  # tests that sign in through OIDC start their own
         # The dev provider vouches for emails here, so that linking and takeover can be shown;
         # the generic OpenID login through the same provider is not trusted for email.
         "providers": [

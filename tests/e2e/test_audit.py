@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from entrypoints.dev_oidc import CLIENT_SECRET
+from devtools.dev_oidc import CLIENT_SECRET
 from tests.dev_oidc import dev_oidc_entry
 
 

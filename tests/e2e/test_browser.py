@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
-from entrypoints.settings import dev_provider_profile
+from devtools.dev_provider import DevProviderSettings, create_dev_provider, dev_provider_profile
 from tests.dev_oidc import dev_oidc_entry
 from tests.e2e.site import served_app
 from tests.servers import serving

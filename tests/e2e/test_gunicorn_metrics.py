@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from devtools.dev_provider import dev_provider_profile
 from devtools.servers import free_port
 from tests.e2e.site import Site
 
@@ -34,12 +35,14 @@ def test_metrics_add_up_the_logins_of_two_gunicorn_workers(tmp_path, op):
     url = f"http://127.0.0.1:{free_port()}"
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
+    config = tmp_path / "microblog.toml"
+    entry = dev_provider_profile(op)
+    config.write_text("[[providers]]\n" + "".join(f'{k} = "{v}"\n' for k, v in entry.items()))
     environment = os.environ | {
+        "MICROBLOG_CONFIG": str(config),
         "MICROBLOG_BASE_URL": url,
         "MICROBLOG_INSTANCE_PATH": str(tmp_path / "instance"),
         "MICROBLOG_DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite'}",
-        "MICROBLOG_DEV_PROVIDER_URL": op,
-        "MICROBLOG_DEV_OIDC_URL": "",
         "MICROBLOG_RATE_LIMIT_LOGIN": "off",
         "MICROBLOG_RATE_LIMIT_CALLBACK": "off",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
@@ -48,7 +51,7 @@ def test_metrics_add_up_the_logins_of_two_gunicorn_workers(tmp_path, op):
     command = [
         BIN / "gunicorn",
         "--config",
-        "python:entrypoints.gunicorn_config",
+        "python:entrypoints.cli.gunicorn_config",
         "--workers",
         "2",
         "--bind",

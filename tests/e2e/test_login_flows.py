@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dependency_injector import providers
 
-from entrypoints.settings import dev_provider_profile
+from devtools.dev_provider import dev_provider_profile
 from tests.e2e.site import login_path
 from tests.fakes import FakeClock
 
@@ -280,7 +280,6 @@ def test_a_database_outage_during_the_return_gives_the_503_page(op, tmp_path):
         "instance_path": str(tmp_path / "instance"),
         "database_url": server.url(),
         "secret_key": "e2e-secret-key",
-        "dev_oidc_url": "",
         "providers": [dev_provider_profile(op)],
     }
     try:

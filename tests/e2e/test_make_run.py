@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from devtools.dev_oidc import missing_requirement
 from devtools.servers import free_port
-from entrypoints.dev_oidc import missing_requirement
 from tests.e2e.site import Site
 
 # scripts/check-make-run points this at a fresh clone; by default, this checkout.

@@ -83,7 +83,7 @@ class TestFormPost:
 class TestOidcOnly:
     @pytest.fixture
     def site_config(self, site_config, oidc):
-        return site_config | {"providers": [dev_oidc_entry(oidc)], "dev_provider_url": ""}
+        return site_config | {"providers": [dev_oidc_entry(oidc)]}
 
     def test_a_site_with_oidc_alone_works(self, site):
         visitor = site.visitor()
@@ -114,7 +114,7 @@ class TestKeyRotation:
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
         }
-        return site_config | {"providers": [entry], "dev_provider_url": ""}
+        return site_config | {"providers": [entry]}
 
     def sign_in(self, site, provider):
         visitor = site.visitor()

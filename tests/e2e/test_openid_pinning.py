@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from flask import Flask
 
+from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.servers import free_port
-from entrypoints.commands import served
-from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
+from devtools.serving import served
 from tests.e2e.site import CSRF_FIELD, Site, Visitor, served_app
 from tests.servers import serving
 
@@ -69,8 +69,6 @@ def fixed_provider_site(tmp_path, honest_op, claimed_id_prefix):
             "instance_path": str(tmp_path / "instance"),
             "database_url": f"sqlite:///{tmp_path / 'site.sqlite'}",
             "secret_key": "e2e-secret-key",
-            "dev_provider_url": "",
-            "dev_oidc_url": "",
             "providers": [
                 {
                     "key": "a",

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from devtools.dev_provider import dev_provider_profile
 from devtools.stack import Stack, nginx_path
-from entrypoints.settings import dev_provider_profile
 from tests.e2e.site import Site, Visitor
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

@@ -42,8 +42,6 @@ def make_app(tmp_path, **settings):
         "instance_path": str(tmp_path / "instance"),
         "database_url": f"sqlite:///{tmp_path / 'app.sqlite'}",
         "providers": [FAKE_ENTRY],
-        "dev_provider_url": "",
-        "dev_oidc_url": "",
         # Property tests sign in hundreds of times a minute; tests of the limits set them.
         **dict.fromkeys(RATE_LIMITS, "off"),
     }

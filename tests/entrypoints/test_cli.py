@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 
 from adapters.sql.tables import login_sessions, openid_nonces
-from entrypoints.commands import parse_since
+from entrypoints.cli.commands import parse_since
 from tests.entrypoints.conftest import log_in
 from tests.fakes import FakeClock
 
@@ -98,24 +98,44 @@ def test_the_microblog_command_is_installed_and_lists_the_commands(tmp_path):
         [microblog, "--help"], capture_output=True, text=True, timeout=60, env=environment
     )
     assert result.returncode == 0, result.stderr
-    for command in ("db", "users", "sessions", "openid", "dev-provider", "dev"):
+    for command in ("db", "users", "sessions", "openid"):
+        assert f"\n  {command} " in result.stdout
+    assert "\n  dev" not in result.stdout
+
+
+def test_the_development_servers_are_commands_of_devtools_in_a_clone(tmp_path):
+    environment = os.environ | {"MICROBLOG_INSTANCE_PATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("dev-provider", "dev"):
         assert f"\n  {command} " in result.stdout
 
 
 def test_without_node_the_dev_command_says_why_and_drops_the_dev_oidc_button(tmp_path, capsys):
     from contextlib import ExitStack
 
+    from devtools.dev import dev_entries, start_dev_oidc
     from entrypoints.app import create_app
-    from entrypoints.commands import _start_dev_oidc
 
-    app = create_app({"instance_path": str(tmp_path), "dev_oidc_url": "http://127.0.0.1:9"})
+    dev, oidc = "http://127.0.0.1:5001", "http://127.0.0.1:9"
+    app = create_app({"instance_path": str(tmp_path)}, added_providers=dev_entries(dev, oidc))
     services = app.extensions["container"]
     assert "dev-oidc" in [choice.key for choice in services.logins().choices()]
-    with app.app_context(), ExitStack() as stack:
-        assert _start_dev_oidc(stack, tmp_path / "no-such-dir") is None
+    with ExitStack() as stack:
+        started = start_dev_oidc(stack, oidc, "http://127.0.0.1:5000", tmp_path / "no-such-dir")
+        assert started is None
     assert (
         "Dev OIDC provider not started: its packages are not installed" in capsys.readouterr().out
     )
+    app = create_app({"instance_path": str(tmp_path)}, added_providers=dev_entries(dev, started))
+    services = app.extensions["container"]
     assert [choice.key for choice in services.logins().choices()] == ["openid", "dev"]
 
 

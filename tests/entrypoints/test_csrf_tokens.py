@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from entrypoints import csrf_tokens
+from entrypoints.web import csrf_tokens
 from tests.entrypoints.conftest import CSRF_FIELD, csrf_token, log_in
 
 

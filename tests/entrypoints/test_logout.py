@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from entrypoints import csrf_tokens
+from entrypoints.web import csrf_tokens
 from tests.entrypoints.conftest import CSRF_FIELD, csrf_token, log_in
 
 SITE = "http://127.0.0.1:5000"  # the default base URL of the tests' app

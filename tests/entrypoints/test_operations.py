@@ -7,7 +7,7 @@ import pytest
 
 from adapters.sql.migrate import upgrade_database
 from devtools.servers import PostgresServer, free_port, postgres_bin_dir
-from entrypoints.logs import JsonLines, RequestIds
+from entrypoints.web.logs import JsonLines, RequestIds
 from tests.entrypoints.conftest import make_app
 
 

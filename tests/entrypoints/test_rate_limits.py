@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from adapters.sql.migrate import upgrade_database
 from devtools.servers import free_port
-from entrypoints.rate_limits import client_key, hooks_only_on
+from entrypoints.web.rate_limits import client_key, hooks_only_on
 from tests.entrypoints.conftest import FAKE_ENTRY, log_in, make_app, start_login
 from tests.strategies import client_addresses, ipv6_addresses
 from tests.unit.test_openid_identifiers import SPELLINGS_OF_ALICE

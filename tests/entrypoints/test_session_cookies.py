@@ -6,7 +6,7 @@ from flask import request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from entrypoints import session_cookies
+from entrypoints.web import session_cookies
 from tests.entrypoints.conftest import log_in, make_app
 
 

@@ -11,12 +11,15 @@ from hypothesis import strategies as st
 
 from adapters.oidc.relying_party import OidcIdentityProvider
 from adapters.openid.relying_party import OpenIdIdentityProvider
+from devtools.dev import dev_entries, dev_urls
 from entrypoints.app import create_app
 from entrypoints.container import Container
 from entrypoints.protocols import PROTOCOLS, ProtocolAdapter, ProviderSettings, ProviderUrl
 from entrypoints.settings import ConfigurationError, load_settings
 
 MICROBLOG = Path(sys.executable).with_name("microblog")
+# What `python -m devtools dev` (make run) adds with its default URLs.
+DEV_ENTRIES = dev_entries(*dev_urls({}))
 STEAM = (
     "[[providers]]\n"
     'key = "steam"\n'
@@ -27,7 +30,10 @@ STEAM = (
 
 
 def test_defaults_serve_sqlite_in_the_instance_folder_with_the_dev_provider(tmp_path):
-    settings = load_settings({"instance_path": str(tmp_path)}, environ={})
+    assert [p.key for p in load_settings({"instance_path": str(tmp_path)}, {})["providers"]] == [
+        "openid"
+    ]
+    settings = load_settings({"instance_path": str(tmp_path)}, {}, added_providers=DEV_ENTRIES)
     assert settings["database_url"] == f"sqlite:///{tmp_path}/microblog.sqlite"
     assert [p.key for p in settings["providers"]] == ["openid", "dev", "dev-oidc"]
     assert [p.protocol for p in settings["providers"]] == ["openid", "openid", "oidc"]
@@ -326,7 +332,11 @@ def test_an_oidc_client_secret_may_come_from_the_environment_and_stays_hidden(tm
 def test_the_container_builds_one_openid_provider_per_profile_without_connecting(tmp_path):
     container = Container()
     container.config.from_dict(
-        load_settings({"instance_path": str(tmp_path), "database_url": "sqlite:///:memory:"}, {})
+        load_settings(
+            {"instance_path": str(tmp_path), "database_url": "sqlite:///:memory:"},
+            {},
+            added_providers=DEV_ENTRIES,
+        )
     )
     built = container.identity_providers()
     assert set(built) == {"openid", "dev", "dev-oidc"}
@@ -344,7 +354,11 @@ def test_make_serve_refuses_a_claimed_id_prefix_without_a_path_in_one_line(tmp_p
     # What `make serve` runs: gunicorn checks the settings once, in its master process.
     config_file = tmp_path / "microblog.toml"
     config_file.write_text(BAD_CONFIGURATIONS["a claimed_id_prefix without a path"][0])
-    gunicorn = [MICROBLOG.with_name("gunicorn"), "--config", "python:entrypoints.gunicorn_config"]
+    gunicorn = [
+        MICROBLOG.with_name("gunicorn"),
+        "--config",
+        "python:entrypoints.cli.gunicorn_config",
+    ]
     result = subprocess.run(
         [*gunicorn, "--workers", "1", "--bind", "127.0.0.1:0", "entrypoints.app:create_app()"],
         capture_output=True,
@@ -428,3 +442,31 @@ def test_the_https_rule_holds_for_the_provider_urls_of_any_protocol():
         "github_url": "https://github.com",
         "api_url": "http://ghe.example/api",
     }
+
+
+def test_a_configured_provider_keeps_its_key_from_the_entries_a_dev_server_adds(tmp_path):
+    mine = {"key": "dev", "name": "Mine", "op_identifier": "https://op.example/"}
+    settings = load_settings(
+        {"instance_path": str(tmp_path), "providers": [mine]}, {}, added_providers=DEV_ENTRIES
+    )
+    assert [(p.key, p.name) for p in settings["providers"]] == [
+        ("dev", "Mine"),
+        ("dev-oidc", "Dev OIDC"),
+    ]
+
+
+def test_a_dev_provider_url_that_is_no_url_is_refused_naming_its_variable():
+    with pytest.raises(ConfigurationError, match=r"^environment variable MICROBLOG_DEV_OIDC_URL: "):
+        dev_urls({"MICROBLOG_DEV_OIDC_URL": "localhost:5002"})
+    assert dev_urls({"MICROBLOG_DEV_PROVIDER_URL": "", "MICROBLOG_DEV_OIDC_URL": ""}) == ("", "")
+
+
+def test_an_identity_shows_itself_as_its_protocols_package_says():
+    from entrypoints.protocols import describe_subject
+
+    assert describe_subject(PROTOCOLS, "openid", "http://op.example/id/a") == (
+        "http://op.example/id/a"
+    )
+    assert describe_subject(PROTOCOLS, "https://op.example:8443", "248289") == (
+        "248289 at op.example:8443"
+    )

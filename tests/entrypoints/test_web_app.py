@@ -20,9 +20,9 @@ from domain.errors import (
     StoreUnavailable,
     TooManyConflicts,
 )
-from entrypoints.account import browser_of
 from entrypoints.app import create_app
 from entrypoints.settings import ConfigurationError
+from entrypoints.web.account import browser_of
 from tests.entrypoints.conftest import FAKE_ENTRY, log_in, make_app, start_login, state_of
 
 

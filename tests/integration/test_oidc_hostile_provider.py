@@ -12,7 +12,7 @@ from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
 from domain.errors import DomainError, LoginCancelled, LoginMismatch, ProviderUnavailable
 from domain.model import Device, ProviderPolicy, SessionPolicy
 from domain.services import Logins
-from entrypoints.error_pages import status_of
+from entrypoints.web.error_pages import status_of
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,

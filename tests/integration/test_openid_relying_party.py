@@ -11,6 +11,7 @@ from adapters.openid.fetcher import SafeFetcher
 from adapters.openid.relying_party import OpenIdIdentityProvider, OpenIdProfile
 from adapters.sql.openid_store import SqlOpenIdStore
 from adapters.sql.tables import openid_associations, openid_nonces
+from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from domain.errors import (
     InvalidIdentifier,
     LoginCancelled,
@@ -19,7 +20,6 @@ from domain.errors import (
     ProviderUnavailable,
 )
 from domain.model import ProviderPolicy
-from entrypoints.dev_provider import DevProviderSettings, create_dev_provider
 from tests.servers import serving
 
 REALM = "http://127.0.0.1:5000/"

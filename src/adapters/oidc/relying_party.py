@@ -1,46 +1,36 @@
 """The identity-provider port over OpenID Connect: authorization code flow with PKCE.
 
-Authlib builds the authorization request, the PKCE challenge, the client authentication
-and the at_hash; joserfc verifies signatures and registered claims. Every check of the ID
-token is written out below, none is left to a library's defaults.
+The OAuth 2.0 steps (the authorization request with state and PKCE, the answer's errors,
+the code exchange and client authentication) are adapters.oauth2's; OpenID Connect adds
+discovery, the nonce, the ID token and userinfo. Authlib builds the at_hash; joserfc
+verifies signatures and registered claims. Every check of the ID token is written out
+below, none is left to a library's defaults.
 """
 
 import hmac
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from authlib.common.security import generate_token
-from authlib.oauth2.auth import encode_client_secret_basic
-from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
-from adapters.http.client import HttpError, HttpResponse, SafeHttpClient
-from domain.errors import LoginCancelled, LoginFailed, LoginMismatch, ProviderUnavailable
+from adapters.http.client import SafeHttpClient
+from adapters.oauth2.code_flow import OAuth2Client, check_error, check_state
+from domain.errors import LoginFailed
 from domain.model import ProviderPolicy, ProviderRedirect, VerifiedIdentity
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256")
 KEY_TYPE_OF_ALGORITHM = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
-# Errors a person can cause at the provider, by declining or by not being signed in there.
-DECLINED = frozenset({"access_denied"})
-NEEDS_INTERACTION = frozenset(
-    {"login_required", "consent_required", "interaction_required", "account_selection_required"}
-)
-PROVIDER_TROUBLE = frozenset({"server_error", "temporarily_unavailable"})
 NICKNAME_CLAIMS = ("preferred_username", "nickname", "name")
 
 
@@ -83,7 +73,7 @@ class OidcIdentityProvider:
         self.profile = profile
         self.policy = profile.policy
         self.name = profile.display_name
-        self._http = http
+        self._client = OAuth2Client(profile.client_id, profile.client_secret, http, label="OIDC")
         self._now = now
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -95,31 +85,26 @@ class OidcIdentityProvider:
         self, *, transaction_id: str, return_to: str, identifier: str | None
     ) -> ProviderRedirect:
         metadata = self._discovered()
-        verifier, nonce = generate_token(64), generate_token(32)
+        nonce = generate_token(32)
         extra = {"response_mode": self.profile.response_mode} if self.profile.response_mode else {}
-        url = prepare_grant_uri(
+        request = self._client.authorization_request(
             metadata["authorization_endpoint"],
-            self.profile.client_id,
-            "code",
-            redirect_uri=return_to,
-            scope=self.profile.scopes,
             state=transaction_id,
+            return_to=return_to,
+            scope=self.profile.scopes,
             nonce=nonce,
-            code_challenge=create_s256_code_challenge(verifier),
-            code_challenge_method="S256",
             **extra,
         )
-        kept = {"state": transaction_id, "nonce": nonce, "verifier": verifier}
-        return ProviderRedirect(url, kept | {"redirect_uri": return_to})
+        return ProviderRedirect(request.url, request.state | {"nonce": nonce})
 
     def identifier_key(self, identifier: str) -> str | None:
         return None  # nobody types an identifier for an OpenID Connect provider
 
     def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
-        _check_state(callback.get("state"), state.get("state"))
+        check_state(callback.get("state"), state.get("state"))
         metadata = self._discovered()
         self._check_issuer_parameter(callback, metadata)
-        _check_error(callback)
+        check_error(callback, label="OIDC")
         code = callback.get("code")
         if not code:
             raise LoginFailed()
@@ -136,7 +121,9 @@ class OidcIdentityProvider:
             if age < self.profile.discovery_lifetime_seconds:
                 return dict(self._metadata.value)
         issuer = self.profile.issuer
-        document = self._json("GET", f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+        document = self._client.json(
+            "GET", f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+        )
         if document.get("issuer") != issuer:
             log.warning("OIDC discovery of %s names another issuer", issuer)
             raise LoginFailed("The sign-in provider's configuration does not match this site's.")
@@ -162,7 +149,7 @@ class OidcIdentityProvider:
             if self._keys.value is not None and not refresh:
                 return self._keys.value  # type: ignore[no-any-return]
             self._keys.fetched_at = self._monotonic()
-        document = self._json("GET", self._discovered()["jwks_uri"])
+        document = self._client.json("GET", self._discovered()["jwks_uri"])
         try:
             keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError) as error:
@@ -194,29 +181,8 @@ class OidcIdentityProvider:
     def _exchange(
         self, code: str, state: Mapping[str, str], metadata: dict[str, Any]
     ) -> dict[str, Any]:
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": state["redirect_uri"],
-            "code_verifier": state["verifier"],
-        }
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
         methods = metadata.get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
-        if "client_secret_basic" in methods or "client_secret_post" not in methods:
-            # RFC 6749 2.3.1: id and secret are form-encoded before Basic encoding.
-            client = SimpleNamespace(
-                client_id=quote(self.profile.client_id, safe=""),
-                client_secret=quote(self.profile.client_secret, safe=""),
-            )
-            encode_client_secret_basic(client, "POST", "", headers, "")
-        else:
-            form |= {
-                "client_id": self.profile.client_id,
-                "client_secret": self.profile.client_secret,
-            }
-        tokens = self._json(
-            "POST", metadata["token_endpoint"], body=urlencode(form), headers=headers
-        )
+        tokens = self._client.exchange(metadata["token_endpoint"], code, state, methods)
         if not isinstance(tokens.get("id_token"), str):
             raise LoginFailed()
         return tokens
@@ -268,7 +234,9 @@ class OidcIdentityProvider:
         endpoint = metadata.get("userinfo_endpoint")
         if complete or not endpoint or not access_token:
             return {}
-        userinfo = self._json("GET", endpoint, headers={"Authorization": f"Bearer {access_token}"})
+        userinfo = self._client.json(
+            "GET", endpoint, headers={"Authorization": f"Bearer {access_token}"}
+        )
         if userinfo.get("sub") != claims["sub"]:
             log.warning("OIDC userinfo of %s names another subject", self.profile.issuer)
             raise LoginFailed()
@@ -290,42 +258,10 @@ class OidcIdentityProvider:
             email_verified=_is_true(source.get("email_verified")),
         )
 
-    # HTTP
-
-    def _json(self, method: str, url: str, **options: Any) -> dict[str, Any]:
-        with _unreachable_as_domain_error():
-            response = self._http.request(method, url, **options)
-        if response.status >= 500:
-            raise ProviderUnavailable()
-        document = _json_document(response)
-        if response.status != 200:
-            log.info("OIDC provider refused a request: %s", document.get("error", response.status))
-            raise LoginFailed()
-        return document
-
 
 def _is_true(value: Any) -> bool:
     """JSON `true`, or the string "true" some providers send; never 1 or 1.0 (1 == True)."""
     return value is True or value == "true"
-
-
-def _check_state(answered: str | None, kept: str | None) -> None:
-    if not answered or not kept or not hmac.compare_digest(answered, kept):
-        raise LoginMismatch()
-
-
-def _check_error(callback: Mapping[str, str]) -> None:
-    error = callback.get("error")
-    if error is None:
-        return
-    log.info("OIDC provider answered with error %r", error)
-    if error in DECLINED:
-        raise LoginCancelled()
-    if error in NEEDS_INTERACTION:
-        raise LoginCancelled("Your provider needs you to sign in there first.")
-    if error in PROVIDER_TROUBLE:
-        raise ProviderUnavailable()
-    raise LoginFailed()
 
 
 def _pick_key(keys: KeySet, key_id: str | None, algorithm: str) -> Any:
@@ -349,22 +285,3 @@ def _check_access_token_hash(claims: dict[str, Any], access_token: Any, algorith
     if expected is None or not hmac.compare_digest(str(at_hash).encode(), expected):
         log.info("OIDC ID token with a wrong at_hash refused")
         raise LoginFailed()
-
-
-def _json_document(response: HttpResponse) -> dict[str, Any]:
-    try:
-        document = json.loads(response.body)
-    except ValueError as error:
-        raise LoginFailed() from error
-    if not isinstance(document, dict):
-        raise LoginFailed()
-    return document
-
-
-@contextmanager
-def _unreachable_as_domain_error() -> Iterator[None]:
-    try:
-        yield
-    except HttpError as error:
-        log.info("OIDC provider unreachable: %s", type(error).__name__)
-        raise ProviderUnavailable() from error

@@ -1,7 +1,6 @@
 import re
 from collections.abc import Callable
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -9,9 +8,10 @@ from flask_login import current_user, login_required
 
 from domain.errors import DomainError, InvalidInput, NothingToConnect, RecentSignInRequired
 from domain.inputs import MAX_IDENTIFIER_LENGTH
-from entrypoints.auth import CONFIRM_CONNECT_KEY, TRANSACTION_KEY
-from entrypoints.deps import container
-from entrypoints.error_pages import status_of
+from entrypoints.protocols import describe_subject
+from entrypoints.web.auth import CONFIRM_CONNECT_KEY, TRANSACTION_KEY
+from entrypoints.web.deps import container
+from entrypoints.web.error_pages import status_of
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -45,10 +45,9 @@ def browser_of(user_agent: str | None) -> str:
 
 
 def readable_subject(namespace: str, subject: str) -> str:
-    """An OpenID identity is its URL; an OpenID Connect one, its subject at its issuer."""
-    if namespace == "openid":
-        return subject
-    return f"{subject} at {urlsplit(namespace).netloc or namespace}"
+    """An identity as its protocol's package shows it (OpenID: its URL; OpenID Connect: its
+    subject at its issuer)."""
+    return describe_subject(container().protocols(), namespace, subject)
 
 
 def account_page(status: int = 200) -> ResponseReturnValue:

@@ -2,7 +2,7 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from entrypoints.deps import container
+from entrypoints.web.deps import container
 
 bp = Blueprint("pages", __name__)
 

@@ -17,7 +17,7 @@ from domain.errors import (
     RecentSignInRequired,
     StoreUnavailable,
 )
-from entrypoints.auth import LoginForm, login_page
+from entrypoints.web.auth import LoginForm, login_page
 
 log = logging.getLogger(__name__)
 

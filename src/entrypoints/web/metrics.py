@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from adapters.metrics import LOGIN_SECONDS, RATE_LIMITED
-from entrypoints.deps import container
+from entrypoints.web.deps import container
 
 bp = Blueprint("metrics", __name__)
 

@@ -8,9 +8,9 @@ from wtforms.validators import DataRequired, Length
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
 from domain.services import Connected, LinkPending
 from entrypoints.container import RETURN_PATH, request_origin
-from entrypoints.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
-from entrypoints.deps import container
-from entrypoints.login_user import LoginUser
+from entrypoints.web.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
+from entrypoints.web.deps import container
+from entrypoints.web.login_user import LoginUser
 
 bp = Blueprint("auth", __name__)
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, request, session
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 
-from entrypoints.deps import container
+from entrypoints.web.deps import container
 
 FIELD = "csrf_token"  # Flask-WTF's WTF_CSRF_FIELD_NAME, which this site keeps as it is
 SIGNED_AGAIN_AFTER_SECONDS = 60

@@ -4,7 +4,7 @@ when configured, answer). Neither needs or sets a session cookie."""
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
-from entrypoints.deps import container
+from entrypoints.web.deps import container
 
 bp = Blueprint("health", __name__)
 

@@ -1,5 +1,5 @@
 """gunicorn's settings for `make serve` and the benchmarks:
-`gunicorn --config python:entrypoints.gunicorn_config 'entrypoints.app:create_app()'`."""
+`gunicorn --config python:entrypoints.cli.gunicorn_config 'entrypoints.app:create_app()'`."""
 
 import gc
 import os
@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from entrypoints.logs import configure_logging
 from entrypoints.settings import ConfigurationError, load_settings
+from entrypoints.web.logs import configure_logging
 
 
 def on_starting(server: Any) -> None:

@@ -4,8 +4,8 @@ import click
 from flask.cli import FlaskGroup
 
 from entrypoints.app import create_app
-from entrypoints.logs import configure_logging
 from entrypoints.settings import ConfigurationError, load_settings
+from entrypoints.web.logs import configure_logging
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Response, abort, redirect, render_template, request
@@ -180,3 +181,13 @@ def _add_profile(openid_request, response, values: dict[str, str]) -> None:  # t
 def _kv_error(text: str, status: int) -> Response:
     body = f"ns:http://specs.openid.net/auth/2.0\nerror:{text}\n"
     return Response(body, status, content_type="text/plain")
+
+
+def dev_provider_profile(dev_url: str) -> dict[str, Any]:
+    """The `[[providers]]` entry of the dev OpenID provider at `dev_url`."""
+    return {
+        "key": "dev",
+        "name": "Dev OpenID",
+        "op_identifier": f"{dev_url}/",
+        "claimed_id_prefix": f"{dev_url}/id/",
+    }

@@ -14,7 +14,7 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_login import current_user
 
-from entrypoints.deps import container
+from entrypoints.web.deps import container
 
 OFF = "off"
 ANY_METHOD = None

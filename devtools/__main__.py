@@ -1,0 +1,3 @@
+from devtools.dev import cli
+
+cli(prog_name="python -m devtools")
