@@ -20,9 +20,9 @@ from domain.errors import (
 from domain.inputs import normalise_email
 from domain.model import SessionPolicy, VerifiedIdentity, hash_token
 from domain.nicknames import is_mixed_script, nickname_key, normalise_nickname
-from domain.ports import LoginSessions, UnitOfWork
+from domain.ports import Sessions, UnitOfWork
 from domain.use_cases import (
-    LinkRequired,
+    IdentityMustWait,
     complete_login,
     connect_identity,
     current_user,
@@ -57,11 +57,11 @@ class ProvisioningMachine(RuleBasedStateMachine):
         self.disabled: set[int] = set()
         self.live_tokens: dict[str, int] = {}
         self.dead_tokens: set[str] = set()
-        # Identities waiting for the account that owns their email (LinkRequired).
+        # Identities waiting for the account that owns their email (IdentityMustWait).
         self.waiting: list[tuple[int, VerifiedIdentity]] = []
         self.newcomers = 0
 
-    def make_ports(self) -> tuple[UnitOfWork, LoginSessions]:
+    def make_ports(self) -> tuple[UnitOfWork, Sessions]:
         raise NotImplementedError
 
     def users(self):
@@ -105,7 +105,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
             self.check_refusal(refused, verified, known_owner, email_owner)
             assert self.users() == before, "a refused login wrote nothing"
             return multiple()
-        if isinstance(signed_in, LinkRequired):
+        if isinstance(signed_in, IdentityMustWait):
             assert known_owner is None and email_owner is not None, "rule 6: only a verified email"
             assert not policy.trusted_for_email and signed_in.owner_id == email_owner.id
             assert self.users() == before, "a waiting identity wrote nothing"
@@ -164,7 +164,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
             tokens=self.token_source,
             policy=self.policy,
         )
-        assert waiting == LinkRequired(owner.id), "rule 6: it waits for the email's account"
+        assert waiting == IdentityMustWait(owner.id), "rule 6: it waits for the email's account"
         assert self.users() == before
         self.waiting.append((owner.id, verified))
 

@@ -17,10 +17,10 @@ from domain.inputs import safe_next_path
 from domain.model import (
     AuditEvent,
     Device,
-    LoginSession,
     ParkedAnswer,
     Post,
     ProviderPolicy,
+    Session,
     SessionPolicy,
     SignIn,
     User,
@@ -32,8 +32,8 @@ from domain.ports import (
     AuditTrail,
     Clock,
     IdentityProvider,
-    LoginSessions,
     ParkedAnswers,
+    Sessions,
     SignIns,
     Timelines,
     TokenSource,
@@ -41,9 +41,9 @@ from domain.ports import (
     WaitingIdentities,
 )
 from domain.use_cases import (
-    LinkRequired,
+    IdentityMustWait,
     SignedIn,
-    WaitingLogin,
+    WaitingIdentityOffer,
     clean_up_expired,
     complete_login,
     connect_identity,
@@ -76,17 +76,17 @@ class ProviderChoice:
 
 
 @dataclass(frozen=True)
-class LoginStarted:
-    transaction_id: str
+class SignInStarted:
+    sign_in_id: str
     redirect_url: str
 
 
 @dataclass(frozen=True)
-class LinkPending:
-    """No sign-in: the identity waits under `link_id` (kept by this browser) for a sign-in to
-    the account that owns its email. Nothing about that account is told."""
+class IdentityWaits:
+    """No sign-in: the identity waits under `waiting_identity_id` (kept by this browser) for
+    a sign-in to the account that owns its email. Nothing about that account is told."""
 
-    link_id: str
+    waiting_identity_id: str
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class Logins:
         parked: ParkedAnswers,
         waiting: WaitingIdentities,
         unit_of_work: Callable[[], UnitOfWork],
-        sessions: LoginSessions,
+        sessions: Sessions,
         audit: AuditTrail,
         origin: Callable[[], Device],
         clock: Clock,
@@ -156,22 +156,22 @@ class Logins:
         next_url: str | None,
         remember: bool,
         connect_user_id: int | None = None,
-    ) -> LoginStarted:
+    ) -> SignInStarted:
         """Ask the provider where to send the browser, and keep the login's state.
 
         Only a same-site `next` path is kept; anything else is dropped here, once.
         """
         provider = self._provider(provider_key)
-        transaction_id = self._tokens.new_token()
+        sign_in_id = self._tokens.new_token()
         redirect = provider.begin(
-            transaction_id=transaction_id,
+            sign_in_id=sign_in_id,
             return_to=self._return_url(provider_key),
             identifier=identifier,
         )
         now = self._clock.now()
         self._sign_ins.put(
             SignIn(
-                id=transaction_id,
+                id=sign_in_id,
                 provider=provider_key,
                 next_url=safe_next_path(next_url),
                 remember=remember,
@@ -182,7 +182,7 @@ class Logins:
             )
         )
         self._housekeeping()
-        return LoginStarted(transaction_id, redirect.url)
+        return SignInStarted(sign_in_id, redirect.url)
 
     def park(self, provider_key: str, callback: Mapping[str, str]) -> str:
         """Keep an answer that came without the browser's cookies; returns its handle."""
@@ -196,7 +196,7 @@ class Logins:
 
     def begin_connect(
         self, provider_key: str, token: str | None, *, identifier: str | None, next_url: str
-    ) -> LoginStarted:
+    ) -> SignInStarted:
         """Start a round trip that connects another identity to the signed-in user, who then
         goes to `next_url`; only within minutes of a sign-in (RecentSignInRequired)."""
         session = require_recent_sign_in(token, sessions=self._sessions, clock=self._clock)
@@ -211,20 +211,20 @@ class Logins:
     def finish(
         self,
         provider_key: str,
-        transaction_id: str | None,
+        sign_in_id: str | None,
         callback: Mapping[str, str] | None = None,
         *,
         parked_handle: str | None = None,
         device: Device | None = None,
-        pending_link_id: str | None = None,
+        waiting_identity_id: str | None = None,
         signed_in_user_id: int | None = None,
-    ) -> "SignedIn | LinkPending | Connected":
+    ) -> "SignedIn | IdentityWaits | Connected":
         """Complete the login this browser started, with the provider's answer given here or
         parked earlier under `parked_handle`. A login opens a session; the identity waiting
-        in `pending_link_id` is offered for confirmation (`SignedIn.waiting`) if this is its
+        in `waiting_identity_id` is offered for confirmation (`SignedIn.waiting`) if this is its
         account, and discarded otherwise. A connecting round trip attaches the identity to
         `signed_in_user_id`, who must have begun it."""
-        sign_in = self._take_sign_in(transaction_id)
+        sign_in = self._take_sign_in(sign_in_id)
         if parked_handle is not None:
             parked = self._take_parked(parked_handle)
             if parked.provider != provider_key:
@@ -250,47 +250,49 @@ class Logins:
         except DomainError as refused:
             self._audit.record("sign_in.refused", None, provider_key, type(refused).__name__)
             raise
-        if isinstance(result, LinkRequired):
-            return self._wait_for_owner(result.owner_id, verified)
+        if isinstance(result, IdentityMustWait):
+            return self._keep_waiting_identity(result.owner_id, verified)
         self._audit.record("sign_in.succeeded", result.user.id, provider_key)
-        waiting = self._offer_pending(pending_link_id, result.user.id, result.token)
+        waiting = self._offer_waiting_identity(waiting_identity_id, result.user.id, result.token)
         return replace(result, next_url=sign_in.next_url, waiting=waiting)
 
-    def connect_waiting_login(self, link_id: str | None, token: str | None) -> str:
-        """Connect the login offered under `link_id` (`SignedIn.waiting`) to the account of
-        session `token`, which must be the session of that sign-in, still open, within the
-        waiting login's 10 minutes. Returns the provider's name, or raises NothingToConnect;
-        an offer found is used up either way."""
-        link = self._take_offered(link_id, token)
-        if link is None:
+    def connect_waiting_identity(self, waiting_identity_id: str | None, token: str | None) -> str:
+        """Connect the waiting identity offered under `waiting_identity_id` (`SignedIn.waiting`)
+        to the account of session `token`, which must be the session of that sign-in, still
+        open, within the waiting identity's 10 minutes. Returns the provider's name, or raises
+        NothingToConnect; an offer found is used up either way."""
+        waiting = self._take_offered_waiting_identity(waiting_identity_id, token)
+        if waiting is None:
             raise NothingToConnect()
         now = self._clock.now()
-        if link.is_expired(now):
-            self._discard(link, "expired")
+        if waiting.is_expired(now):
+            self._discard(waiting, "expired")
             raise NothingToConnect()
         session = self._sessions.get(hash_token(token)) if token else None
-        if session is None or session.is_expired(now) or session.user_id != link.owner_id:
-            self._discard(link, "its sign-in ended")
+        if session is None or session.is_expired(now) or session.user_id != waiting.owner_id:
+            self._discard(waiting, "its sign-in ended")
             raise NothingToConnect()
-        verified = VerifiedIdentity(ProviderPolicy(link.provider), link.namespace, link.subject)
+        verified = VerifiedIdentity(
+            ProviderPolicy(waiting.provider), waiting.namespace, waiting.subject
+        )
         try:
-            connect_identity(self._unit_of_work(), link.owner_id, verified, self._clock)
+            connect_identity(self._unit_of_work(), waiting.owner_id, verified, self._clock)
         except IdentityBelongsToAnotherAccount:
-            self._discard(link, "connected to another account meanwhile")
+            self._discard(waiting, "connected to another account meanwhile")
             raise  # it never moves
-        self._audit.record("login.joined", link.owner_id, link.provider)
-        return self._name_of(link.provider)
+        self._audit.record("identity.confirmed", waiting.owner_id, waiting.provider)
+        return self._name_of(waiting.provider)
 
-    def discard_waiting_login(
-        self, link_id: str | None, token: str | None, reason: str
+    def discard_waiting_identity(
+        self, waiting_identity_id: str | None, token: str | None, reason: str
     ) -> str | None:
-        """Forget the login offered under `link_id` to session `token`, unconnected; the
+        """Forget the login offered under `waiting_identity_id` to session `token`, unconnected; the
         provider's name, or None when there was none."""
-        link = self._take_offered(link_id, token)
-        if link is None:
+        waiting = self._take_offered_waiting_identity(waiting_identity_id, token)
+        if waiting is None:
             return None
-        self._discard(link, reason)
-        return self._name_of(link.provider)
+        self._discard(waiting, reason)
+        return self._name_of(waiting.provider)
 
     def current_user(self, token: str | None) -> User | None:
         return current_user(token, sessions=self._sessions, clock=self._clock, policy=self.policy)
@@ -324,11 +326,11 @@ class Logins:
             raise LoginMismatch()  # signed out, or someone else, since the round trip began
         added = connect_identity(self._unit_of_work(), user_id, verified, self._clock)
         if added:
-            self._audit.record("login.connected", user_id, verified.provider)
+            self._audit.record("identity.connected", user_id, verified.provider)
         return Connected(self._providers[verified.provider].name, added)
 
-    def _wait_for_owner(self, owner_id: int, verified: VerifiedIdentity) -> "LinkPending":
-        link = WaitingIdentity(
+    def _keep_waiting_identity(self, owner_id: int, verified: VerifiedIdentity) -> "IdentityWaits":
+        waiting = WaitingIdentity(
             id=self._tokens.new_token(),
             owner_id=owner_id,
             provider=verified.provider,
@@ -336,33 +338,37 @@ class Logins:
             subject=verified.subject,
             expires_at=self._clock.now() + WAITING_IDENTITY_LIFETIME,
         )
-        self._waiting.put(link)
-        self._audit.record("login.pending", owner_id, verified.provider)
-        return LinkPending(link.id)
+        self._waiting.put(waiting)
+        self._audit.record("identity.waiting", owner_id, verified.provider)
+        return IdentityWaits(waiting.id)
 
-    def _offer_pending(self, link_id: str | None, user_id: int, token: str) -> WaitingLogin | None:
+    def _offer_waiting_identity(
+        self, waiting_identity_id: str | None, user_id: int, token: str
+    ) -> WaitingIdentityOffer | None:
         """The identity waiting in this browser, if it waits for the account just signed in
         to: kept under a new id bound to this sign-in's session `token`, for it to confirm.
         Any other sign-in discards it."""
-        link = self._waiting.take(link_id) if link_id else None
-        if link is None:
+        waiting = self._waiting.take(waiting_identity_id) if waiting_identity_id else None
+        if waiting is None:
             return None
-        if link.is_expired(self._clock.now()):
-            self._discard(link, "expired")
+        if waiting.is_expired(self._clock.now()):
+            self._discard(waiting, "expired")
             return None
-        if link.owner_id != user_id:
-            self._discard(link, "another account signed in")
+        if waiting.owner_id != user_id:
+            self._discard(waiting, "another account signed in")
             return None
         offer = self._tokens.new_token()
-        self._waiting.put(replace(link, id=_offered_id(offer, token)))
-        name = self._name_of(link.provider)
-        return WaitingLogin(offer, name, link.namespace, link.subject)
+        self._waiting.put(replace(waiting, id=_waiting_offer_id(offer, token)))
+        name = self._name_of(waiting.provider)
+        return WaitingIdentityOffer(offer, name, waiting.namespace, waiting.subject)
 
-    def _take_offered(self, offer: str | None, token: str | None) -> WaitingIdentity | None:
-        return self._waiting.take(_offered_id(offer, token)) if offer and token else None
+    def _take_offered_waiting_identity(
+        self, offer: str | None, token: str | None
+    ) -> WaitingIdentity | None:
+        return self._waiting.take(_waiting_offer_id(offer, token)) if offer and token else None
 
-    def _discard(self, link: WaitingIdentity, reason: str) -> None:
-        self._audit.record("login.discarded", link.owner_id, link.provider, reason)
+    def _discard(self, waiting: WaitingIdentity, reason: str) -> None:
+        self._audit.record("identity.discarded", waiting.owner_id, waiting.provider, reason)
 
     def _name_of(self, provider_key: str) -> str:
         provider = self._providers.get(provider_key)
@@ -375,7 +381,7 @@ class Logins:
         return parked
 
 
-def _offered_id(offer: str, token: str) -> str:
+def _waiting_offer_id(offer: str, token: str) -> str:
     """The key a waiting login is offered under after a sign-in: the offer's id, which that
     browser keeps, with the session token of that sign-in, so that no other session (even
     one that learnt the offer's id) finds it."""
@@ -398,7 +404,7 @@ class Administration:
         *,
         unit_of_work: Callable[[], UnitOfWork],
         writing_unit_of_work: Callable[[], UnitOfWork],
-        sessions: LoginSessions,
+        sessions: Sessions,
         sign_ins: SignIns,
         parked: ParkedAnswers,
         waiting: WaitingIdentities,
@@ -423,13 +429,13 @@ class Administration:
         """Refuse the user's logins and end all their sessions."""
         user = self._find(nickname)
         disable_user(user.id, uow=self._writing_unit_of_work(), sessions=self._sessions)
-        self._audit.record("user.disabled", user.id)
+        self._audit.record("account.disabled", user.id)
         return user
 
     def enable(self, nickname: str) -> User:
         user = self._find(nickname)
         enable_user(user.id, uow=self._writing_unit_of_work())
-        self._audit.record("user.enabled", user.id)
+        self._audit.record("account.enabled", user.id)
         return user
 
     def revoke_sessions(self, nickname: str) -> tuple[User, int]:
@@ -471,7 +477,7 @@ class Timeline:
 
 
 @dataclass(frozen=True)
-class ConnectedLogin:
+class LinkedIdentity:
     provider_name: str
     namespace: str
     subject: str
@@ -482,8 +488,8 @@ class ConnectedLogin:
 @dataclass(frozen=True)
 class AccountOverview:
     user: User
-    logins: list[ConnectedLogin]
-    devices: list[LoginSession]  # newest first
+    logins: list[LinkedIdentity]
+    devices: list[Session]  # newest first
     current_device: str  # the token hash of this browser's session
 
 
@@ -496,7 +502,7 @@ class Accounts:
         providers: Mapping[str, IdentityProvider],
         unit_of_work: Callable[[], UnitOfWork],
         writing_unit_of_work: Callable[[], UnitOfWork],
-        sessions: LoginSessions,
+        sessions: Sessions,
         audit: AuditTrail,
         origin: Callable[[], Device],
         clock: Clock,
@@ -521,7 +527,7 @@ class Accounts:
         now = self._clock.now()
         devices = [s for s in self._sessions.of_user(user_id) if not s.is_expired(now)]
         logins = [
-            ConnectedLogin(
+            LinkedIdentity(
                 self._name_of(i.provider), i.namespace, i.subject, i.created_at, i.last_used_at
             )
             for i in identities
@@ -538,7 +544,7 @@ class Accounts:
         session = require_recent_sign_in(token, sessions=self._sessions, clock=self._clock)
         uow = self._writing_unit_of_work()
         removed = disconnect_identity(uow, session.user_id, namespace, subject)
-        self._audit.record("login.disconnected", session.user_id, removed.provider)
+        self._audit.record("identity.disconnected", session.user_id, removed.provider)
         return self._name_of(removed.provider)
 
     def end_device(self, user_id: int, token_hash: str) -> None:

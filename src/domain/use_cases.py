@@ -25,9 +25,9 @@ from domain.inputs import MAX_NAMESPACE_LENGTH, MAX_SUBJECT_LENGTH, normalise_em
 from domain.model import (
     Device,
     Identity,
-    LoginSession,
     NewUser,
     Post,
+    Session,
     SessionPolicy,
     User,
     VerifiedIdentity,
@@ -42,7 +42,7 @@ from domain.nicknames import (
 )
 from domain.ports import (
     Clock,
-    LoginSessions,
+    Sessions,
     SignIns,
     Timelines,
     TokenSource,
@@ -60,11 +60,11 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class WaitingLogin:
+class WaitingIdentityOffer:
     """A login that waited in this browser for the account just signed in to; connected only
-    if the person confirms, under `link_id`. Named for them: provider and identity."""
+    if the person confirms, under `waiting_identity_id`. Named for them: provider and identity."""
 
-    link_id: str
+    waiting_identity_id: str
     provider_name: str
     namespace: str
     subject: str
@@ -74,13 +74,15 @@ class WaitingLogin:
 class SignedIn:
     user: User
     token: str
-    session: LoginSession
+    session: Session
     next_url: str | None = None
-    waiting: WaitingLogin | None = None  # the login that waited for this account, to confirm
+    waiting: WaitingIdentityOffer | None = (
+        None  # the login that waited for this account, to confirm
+    )
 
 
 @dataclass(frozen=True)
-class LinkRequired:
+class IdentityMustWait:
     """The identity is new and its verified email belongs to `owner_id`'s account, but its
     provider is not trusted for email: only a sign-in to that account may connect it."""
 
@@ -92,28 +94,28 @@ def complete_login(
     *,
     remember: bool,
     uow: UnitOfWork,
-    sessions: LoginSessions,
+    sessions: Sessions,
     clock: Clock,
     tokens: TokenSource,
     policy: SessionPolicy,
     device: Device | None = None,
-) -> SignedIn | LinkRequired:
+) -> SignedIn | IdentityMustWait:
     """Provision or find the identity's user, then open a new login session for it."""
     user = provision(uow, verified, clock)
-    if isinstance(user, LinkRequired):
+    if isinstance(user, IdentityMustWait):
         return user
     token = tokens.new_token()
-    session = LoginSession.open(token, user.id, remember, clock.now(), policy, device)
+    session = Session.open(token, user.id, remember, clock.now(), policy, device)
     sessions.add(session)
     return SignedIn(user, token, session)
 
 
-def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User | LinkRequired:
+def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User | IdentityMustWait:
     """Find or create the user of a verified identity.
 
     A known identity keeps its user whatever it asserts now. Only a verified email is looked
     up: a new identity whose verified email an account owns joins that account if the
-    provider is trusted for email, and otherwise waits for that account (LinkRequired,
+    provider is trusted for email, and otherwise waits for that account (IdentityMustWait,
     nothing written). A lost race is retried.
     """
     return _retrying_conflicts(lambda: _provision_once(uow, verified, clock), clock)
@@ -140,7 +142,7 @@ def _fits(verified: VerifiedIdentity) -> VerifiedIdentity:
 
 def _provision_once(
     uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock
-) -> User | LinkRequired:
+) -> User | IdentityMustWait:
     _fits(verified)
     with uow:
         known_owner = uow.users.of_identity(verified.namespace, verified.subject)
@@ -156,7 +158,7 @@ def _provision_once(
         # answer would tell a stranger which addresses have accounts.
         owner = uow.users.by_email(email) if email and verified.email_verified else None
         if owner is not None and not verified.policy.trusted_for_email:
-            return LinkRequired(owner.id)
+            return IdentityMustWait(owner.id)
         user = _usable(owner) if owner else _create_user(uow, verified, email, clock)
         uow.identities.add(_new_identity(verified, user.id, clock))
         uow.commit()
@@ -250,7 +252,7 @@ def _create_user(
 def current_user(
     token: str | None,
     *,
-    sessions: LoginSessions,
+    sessions: Sessions,
     clock: Clock,
     policy: SessionPolicy,
 ) -> User | None:
@@ -305,17 +307,13 @@ def list_users(*, uow: UnitOfWork) -> Sequence[User]:
         return uow.users.list()
 
 
-def clean_up_expired(
-    *, sessions: LoginSessions, sign_ins: SignIns, clock: Clock
-) -> tuple[int, int]:
+def clean_up_expired(*, sessions: Sessions, sign_ins: SignIns, clock: Clock) -> tuple[int, int]:
     """Delete expired login sessions and abandoned sign-ins; returns how many of each."""
     now = clock.now()
     return sessions.remove_expired(now), sign_ins.remove_expired(now)
 
 
-def require_recent_sign_in(
-    token: str | None, *, sessions: LoginSessions, clock: Clock
-) -> LoginSession:
+def require_recent_sign_in(token: str | None, *, sessions: Sessions, clock: Clock) -> Session:
     """The browser's session if it was opened within RECENT_SIGN_IN; else
     RecentSignInRequired. Connecting or disconnecting logins needs a fresh proof."""
     session = sessions.get(hash_token(token)) if token else None
@@ -324,18 +322,18 @@ def require_recent_sign_in(
     return session
 
 
-def log_out(token: str | None, *, sessions: LoginSessions) -> int | None:
+def log_out(token: str | None, *, sessions: Sessions) -> int | None:
     """End one browser's session; its remember-me cookie dies with it. Returns the id of
     the user it signed in, if it was still open."""
     return sessions.remove(hash_token(token)) if token else None
 
 
-def log_out_everywhere(user_id: int, *, sessions: LoginSessions) -> int:
+def log_out_everywhere(user_id: int, *, sessions: Sessions) -> int:
     """End every session of a user, on every browser. Returns how many ended."""
     return sessions.remove_all_of(user_id)
 
 
-def disable_user(user_id: int, *, uow: UnitOfWork, sessions: LoginSessions) -> None:
+def disable_user(user_id: int, *, uow: UnitOfWork, sessions: Sessions) -> None:
     """A disabled user cannot log in and is signed out everywhere."""
     _set_active(user_id, False, uow)
     sessions.remove_all_of(user_id)

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from domain.errors import DomainError, InvalidInput, NothingToConnect, RecentSignInRequired
 from domain.inputs import MAX_IDENTIFIER_LENGTH
-from entrypoints.auth import CONFIRM_CONNECT_KEY, TRANSACTION_KEY
+from entrypoints.auth import CONFIRM_CONNECT_KEY, SIGN_IN_KEY
 from entrypoints.deps import container
 from entrypoints.error_pages import status_of
 
@@ -117,7 +117,7 @@ def connect() -> ResponseReturnValue:
             next_url=url_for("account.page"),
         )
     )
-    session[TRANSACTION_KEY] = started.transaction_id
+    session[SIGN_IN_KEY] = started.sign_in_id
     return redirect(started.redirect_url, 303)
 
 
@@ -128,15 +128,15 @@ DECISIONS = {"connect", "discard"}
 
 
 @bp.before_app_request
-def discard_a_waiting_login_left_unconfirmed() -> None:
+def discard_a_waiting_identity_left_unconfirmed() -> None:
     """The login offered after a sign-in is confirmed on its page or never: any other page
     this browser asks for (another sign-in included) discards it."""
     if request.endpoint in KEEPS_THE_WAITING_LOGIN or CONFIRM_CONNECT_KEY not in session:
         return
     waiting = session.pop(CONFIRM_CONNECT_KEY)
-    link_id = waiting.get("link") if isinstance(waiting, dict) else None
+    waiting_identity_id = waiting.get("link") if isinstance(waiting, dict) else None
     token = current_user.get_id() if current_user.is_authenticated else None
-    container().logins().discard_waiting_login(link_id, token, "not confirmed")
+    container().logins().discard_waiting_identity(waiting_identity_id, token, "not confirmed")
 
 
 @bp.route("/connect/confirm", methods=["GET", "POST"])
@@ -163,11 +163,11 @@ def confirm_connection() -> ResponseReturnValue:
         logins = container().logins()
         token = current_user.get_id() if current_user.is_authenticated else None
         if decision == "discard":
-            name = logins.discard_waiting_login(waiting.get("link"), token, "declined")
+            name = logins.discard_waiting_identity(waiting.get("link"), token, "declined")
             done = f"Your {name} login was not connected." if name else "Nothing was connected."
             flash(done, "info")
         else:
-            name = logins.connect_waiting_login(waiting.get("link"), token)
+            name = logins.connect_waiting_identity(waiting.get("link"), token)
             flash(f"Connected your {name} login to this account.", "info")
     except DomainError as error:
         page = render_template("error.html", title="Nothing connected", message=error.message)

@@ -6,16 +6,16 @@ from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
-from domain.services import Connected, LinkPending
+from domain.services import Connected, IdentityWaits
 from entrypoints.container import RETURN_PATH, request_origin
 from entrypoints.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
 from entrypoints.deps import container
-from entrypoints.login_user import LoginUser
+from entrypoints.login_user import SessionUser
 
 bp = Blueprint("auth", __name__)
 
-TRANSACTION_KEY = "login_transaction"
-PENDING_LINK_KEY = "pending_link"
+SIGN_IN_KEY = "login_transaction"
+WAITING_IDENTITY_KEY = "pending_link"
 PENDING_LINK_MESSAGE = (
     "An account already uses this email. Sign in with one of its logins to connect this one."
 )
@@ -80,7 +80,7 @@ def login() -> ResponseReturnValue:
             remember=form.remember_me.data,
         )
     )
-    session[TRANSACTION_KEY] = started.transaction_id
+    session[SIGN_IN_KEY] = started.sign_in_id
     return redirect(started.redirect_url, 303)
 
 
@@ -97,26 +97,26 @@ def provider_return(key: str) -> ResponseReturnValue:
     signed_in_as = current_user.id if current_user.is_authenticated else None
     result = logins.finish(
         key,
-        session.pop(TRANSACTION_KEY, None),
+        session.pop(SIGN_IN_KEY, None),
         None if parked else request.args.to_dict(),
         parked_handle=parked,
         device=request_origin(),
-        pending_link_id=session.get(PENDING_LINK_KEY),
+        waiting_identity_id=session.get(WAITING_IDENTITY_KEY),
         signed_in_user_id=signed_in_as,
     )
     if isinstance(result, Connected):
         done = "Connected your" if result.added else "This account already had your"
         flash(f"{done} {result.provider_name} login.", "info")
         return redirect(url_for("account.page"))
-    if isinstance(result, LinkPending):
-        session[PENDING_LINK_KEY] = result.link_id
+    if isinstance(result, IdentityWaits):
+        session[WAITING_IDENTITY_KEY] = result.waiting_identity_id
         flash(PENDING_LINK_MESSAGE, "info")
         return login_page(LoginForm())
     if signed_in_as is not None:
         logins.log_out(current_user.get_id())  # signing in again replaces this browser's session
     session.clear()  # nothing from before the login carries over into the signed-in session
     login_user(
-        LoginUser(result.user, result.token),
+        SessionUser(result.user, result.token),
         remember=result.session.remember,
         duration=logins.policy.remembered_lifetime,
     )
@@ -124,7 +124,7 @@ def provider_return(key: str) -> ResponseReturnValue:
     if result.waiting is not None:
         waiting = result.waiting
         session[CONFIRM_CONNECT_KEY] = {
-            "link": waiting.link_id,
+            "link": waiting.waiting_identity_id,
             "provider": waiting.provider_name,
             "namespace": waiting.namespace,
             "subject": waiting.subject,

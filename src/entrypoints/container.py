@@ -12,7 +12,7 @@ from adapters.metrics import CountingAuditTrail, scrape_registry
 from adapters.openid.relying_party import AssociationRefusals
 from adapters.redis import stores as redis_stores
 from adapters.redis.stores import (
-    RedisLoginSessions,
+    RedisSessions,
     RedisSingleUse,
     redis_answers,
     redis_client,
@@ -22,7 +22,7 @@ from adapters.sql.audit import SqlAuditTrail
 from adapters.sql.engine import create_database_engine, database_answers
 from adapters.sql.openid_store import SqlOpenIdStore
 from adapters.sql.stores import (
-    SqlLoginSessions,
+    SqlSessions,
     SqlSingleUse,
     SqlTimelines,
     SqlUserDirectory,
@@ -30,7 +30,7 @@ from adapters.sql.stores import (
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import EveryNthCall, SecretsTokenSource, SystemClock
 from domain.model import Device, SessionPolicy
-from domain.ports import Clock, LoginSessions
+from domain.ports import Clock, Sessions
 from domain.services import Accounts, Administration, Housekeeping, Logins, Timeline
 from entrypoints.protocols import PROTOCOLS, AdapterParts, build_identity_providers
 
@@ -74,7 +74,7 @@ def openid_store_chore(store: SqlOpenIdStore) -> Callable[[datetime, int], int]:
     return lambda now, limit: store.sweep(limit)
 
 
-def live_sessions_counter(sessions: LoginSessions, clock: Clock) -> Callable[[], int]:
+def live_sessions_counter(sessions: Sessions, clock: Clock) -> Callable[[], int]:
     return lambda: sessions.count_live(clock.now())
 
 
@@ -104,9 +104,9 @@ class Container(containers.DeclarativeContainer):
     redis = providers.Resource(redis_connection, config.redis_url)
     login_sessions = providers.Selector(
         config.session_store,
-        sql=providers.Singleton(SqlLoginSessions, engine),
+        sql=providers.Singleton(SqlSessions, engine),
         redis=providers.Singleton(
-            RedisLoginSessions, redis, providers.Singleton(SqlUserDirectory, engine).provided.get
+            RedisSessions, redis, providers.Singleton(SqlUserDirectory, engine).provided.get
         ),
     )
     sign_ins = providers.Selector(

@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from adapters.sql.stores import SqlLoginSessions
+from adapters.sql.stores import SqlSessions
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
 from domain.model import ProviderPolicy, SessionPolicy, VerifiedIdentity
@@ -17,7 +17,7 @@ DEV = ProviderPolicy("dev")
 def log_in_at_once(engine, identities):
     """Completes every login in its own thread, all released together by a barrier."""
     barrier = threading.Barrier(len(identities))
-    sessions, clock, tokens = SqlLoginSessions(engine), SystemClock(), SecretsTokenSource()
+    sessions, clock, tokens = SqlSessions(engine), SystemClock(), SecretsTokenSource()
 
     def log_in(verified):
         barrier.wait()
@@ -73,7 +73,7 @@ def test_sustained_concurrent_first_logins_all_succeed(engine):
         ]
         for t in range(4)
     ]
-    sessions, clock, tokens = SqlLoginSessions(engine), SystemClock(), SecretsTokenSource()
+    sessions, clock, tokens = SqlSessions(engine), SystemClock(), SecretsTokenSource()
 
     def log_in_all(batch):
         for verified in batch:

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event, insert
 
-from adapters.sql.stores import SqlLoginSessions
+from adapters.sql.stores import SqlSessions
 from adapters.sql.tables import users
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
@@ -25,7 +25,7 @@ def sign_up(engine, nickname):
         verified,
         remember=False,
         uow=SqlAlchemyUnitOfWork(engine, writing=True),
-        sessions=SqlLoginSessions(engine),
+        sessions=SqlSessions(engine),
         clock=SystemClock(),
         tokens=SecretsTokenSource(),
         policy=SessionPolicy(),

@@ -2,10 +2,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.sql.stores import SqlLoginSessions, SqlTimelines
+from adapters.sql.stores import SqlSessions, SqlTimelines
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict
-from domain.model import Identity, LoginSession, NewUser
+from domain.model import Identity, NewUser, Session
 from domain.use_cases import recent_posts
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -115,8 +115,8 @@ def test_deleting_a_user_takes_its_identities_and_sessions_along(engine, uow):
     with uow:
         uow.identities.add(Identity("openid", "alice", user.id))
         uow.commit()
-    session = LoginSession("h" * 64, user.id, False, NOW, NOW, NOW + timedelta(hours=1))
-    SqlLoginSessions(engine).add(session)
+    session = Session("h" * 64, user.id, False, NOW, NOW, NOW + timedelta(hours=1))
+    SqlSessions(engine).add(session)
     with engine.begin() as connection:
         connection.execute(delete(users).where(users.c.id == user.id))
         counts = [

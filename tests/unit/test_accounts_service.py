@@ -24,13 +24,13 @@ from domain.model import (
     hash_token,
 )
 from domain.nicknames import normalise_nickname
-from domain.services import Accounts, ConnectedLogin, Logins
+from domain.services import Accounts, LinkedIdentity, Logins
 from domain.use_cases import connect_identity
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
     FakeIdentityProvider,
-    FakeLoginSessions,
+    FakeSessions,
     FakeSingleUse,
     FakeUnitOfWork,
 )
@@ -111,9 +111,9 @@ def test_an_identity_is_named_by_its_provider_or_else_its_key_or_else_the_name_g
         uow.identities.add(Identity("openid", "alice-long-ago", alice.id))  # no provider kept
         uow.commit()
     assert sorted(accounts.overview(alice.id, "any").logins, key=lambda i: i.subject) == [
-        ConnectedLogin("Dev", "openid", "alice-at-dev", clock.now(), clock.now()),
-        ConnectedLogin("gone", "openid", "alice-at-gone", clock.now(), clock.now()),
-        ConnectedLogin("Legacy", "openid", "alice-long-ago", None, None),
+        LinkedIdentity("Dev", "openid", "alice-at-dev", clock.now(), clock.now()),
+        LinkedIdentity("gone", "openid", "alice-at-gone", clock.now(), clock.now()),
+        LinkedIdentity("Legacy", "openid", "alice-long-ago", None, None),
     ]
 
 
@@ -172,7 +172,7 @@ def test_ones_own_nickname_may_change_case(accounts, sign_in, uow):
 @given(wanted=nickname_texts)
 def test_a_rename_keeps_the_normalised_nickname_or_refuses_and_changes_nothing(wanted):
     uow, clock, audit = FakeUnitOfWork(), FakeClock(), FakeAuditTrail()
-    sessions = FakeLoginSessions(uow.database)
+    sessions = FakeSessions(uow.database)
     accounts = make_accounts(uow, sessions, audit, clock)
     with uow:
         alice = uow.users.add(NewUser("alice", None, clock.now()))
@@ -198,7 +198,7 @@ def test_disconnecting_removes_that_identity_names_its_provider_and_is_recorded(
     link(alice.user.id, "alice-at-other")
     assert accounts.disconnect(alice.token, "openid", "alice-at-dev") == "Dev"
     assert identities_of(uow, alice.user.id) == {"alice-at-other"}
-    assert recorded(audit) == [("login.disconnected", alice.user.id, "dev", None)]
+    assert recorded(audit) == [("identity.disconnected", alice.user.id, "dev", None)]
 
 
 def test_disconnecting_needs_a_sign_in_within_the_last_ten_minutes(
@@ -311,7 +311,7 @@ def test_connecting_comes_back_to_the_page_it_is_given_for_the_account_signed_in
     logins = make_logins(uow, sessions, clock, tokens, sign_ins)
     alice = sign_in("alice", nickname="alice")
     started = logins.begin_connect("dev", alice.token, identifier=None, next_url="/account")
-    kept = sign_ins.items[started.transaction_id]
+    kept = sign_ins.items[started.sign_in_id]
     assert (kept.next_url, kept.connect_user_id, kept.remember) == (
         "/account",
         alice.user.id,

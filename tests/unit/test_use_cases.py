@@ -27,7 +27,7 @@ from domain.model import (
 )
 from domain.services import Logins, ProviderChoice
 from domain.use_cases import (
-    LinkRequired,
+    IdentityMustWait,
     complete_login,
     current_user,
     disable_user,
@@ -39,7 +39,7 @@ from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
     FakeIdentityProvider,
-    FakeLoginSessions,
+    FakeSessions,
     FakeSingleUse,
     FakeTokenSource,
     FakeUnitOfWork,
@@ -113,7 +113,7 @@ def test_colliding_nicknames_get_a_number(login):
 def test_untrusted_provider_cannot_enter_an_account_by_asserting_its_email(login, uow, sessions):
     owner = login(identity(TRUSTED, subject="owner", email="alice@example.com")).user
     waiting = login(identity(UNTRUSTED, subject="attacker", email="ALICE@example.com"))
-    assert waiting == LinkRequired(owner.id), "it waits for the owner to sign in"
+    assert waiting == IdentityMustWait(owner.id), "it waits for the owner to sign in"
     assert all_users(uow) == [owner]
     with uow:
         assert uow.identities.owner_of("openid", "attacker") is None
@@ -446,22 +446,22 @@ def begin(logins, next_url=None, remember=False, key="dev"):
 
 def answer(started, **claims):
     """What the provider sends back for this login: its state, and what it asserts."""
-    return {"state": started.transaction_id, **claims}
+    return {"state": started.sign_in_id, **claims}
 
 
 def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider, sign_ins):
     started = begin(logins, next_url="/user/alice?page=2", remember=True)
-    assert started.redirect_url == f"https://dev.example/auth?state={started.transaction_id}"
+    assert started.redirect_url == f"https://dev.example/auth?state={started.sign_in_id}"
     assert provider.begun == [
         {
-            "transaction_id": started.transaction_id,
+            "sign_in_id": started.sign_in_id,
             "return_to": RETURN + "dev",
             "identifier": "https://id.example/alice",
         }
     ]
-    kept = sign_ins.items[started.transaction_id]
+    kept = sign_ins.items[started.sign_in_id]
     assert (kept.provider, kept.next_url, kept.remember) == ("dev", "/user/alice?page=2", True)
-    signed_in = logins.finish("dev", started.transaction_id, answer(started, nickname="alice"))
+    signed_in = logins.finish("dev", started.sign_in_id, answer(started, nickname="alice"))
     assert signed_in.user.nickname == "alice"
     assert signed_in.next_url == "/user/alice?page=2"
     assert signed_in.session.remember is True
@@ -470,14 +470,14 @@ def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider
 @pytest.mark.parametrize("next_url", ["//evil.example", "https://evil.example", None])
 def test_an_off_site_next_is_dropped_when_the_login_begins(logins, next_url):
     started = begin(logins, next_url=next_url)
-    assert logins.finish("dev", started.transaction_id, answer(started)).next_url is None
+    assert logins.finish("dev", started.sign_in_id, answer(started)).next_url is None
 
 
 def test_a_login_transaction_can_be_completed_only_once(logins):
     started = begin(logins)
-    logins.finish("dev", started.transaction_id, answer(started))
+    logins.finish("dev", started.sign_in_id, answer(started))
     with pytest.raises(LoginExpired):
-        logins.finish("dev", started.transaction_id, answer(started))
+        logins.finish("dev", started.sign_in_id, answer(started))
 
 
 def test_an_unknown_or_missing_transaction_is_refused(logins):
@@ -491,23 +491,23 @@ def test_an_old_login_transaction_has_expired(logins, clock, uow):
     started = begin(logins)
     clock.advance(timedelta(minutes=11))
     with pytest.raises(LoginExpired):
-        logins.finish("dev", started.transaction_id, answer(started))
+        logins.finish("dev", started.sign_in_id, answer(started))
     assert all_users(uow) == []
 
 
 def test_a_cancelled_login_writes_nothing_and_uses_up_the_sign_in(logins, uow, sessions, sign_ins):
     started = begin(logins)
     with pytest.raises(LoginCancelled):
-        logins.finish("dev", started.transaction_id, answer(started, mode="cancel"))
+        logins.finish("dev", started.sign_in_id, answer(started, mode="cancel"))
     assert all_users(uow) == [] and sessions.sessions == {} and sign_ins.items == {}
 
 
 def test_an_answer_given_for_another_login_is_refused(logins, uow, sign_ins):
     mine, theirs = begin(logins), begin(logins)
     with pytest.raises(LoginMismatch):
-        logins.finish("dev", mine.transaction_id, answer(theirs, nickname="mallory"))
+        logins.finish("dev", mine.sign_in_id, answer(theirs, nickname="mallory"))
     assert all_users(uow) == []
-    assert set(sign_ins.items) == {theirs.transaction_id}
+    assert set(sign_ins.items) == {theirs.sign_in_id}
 
 
 def test_an_answer_arriving_at_another_providers_return_url_is_refused(make_logins, provider):
@@ -515,13 +515,13 @@ def test_an_answer_arriving_at_another_providers_return_url_is_refused(make_logi
     logins = make_logins({"dev": provider, "other": other})
     started = begin(logins)
     with pytest.raises(LoginMismatch):
-        logins.finish("other", started.transaction_id, answer(started))
+        logins.finish("other", started.sign_in_id, answer(started))
 
 
 def test_a_sign_in_begun_with_a_provider_no_longer_configured_is_refused(logins, make_logins):
     started = begin(logins)
     with pytest.raises(UnknownProvider):
-        make_logins({}).finish("dev", started.transaction_id, answer(started))
+        make_logins({}).finish("dev", started.sign_in_id, answer(started))
 
 
 def test_an_unknown_provider_cannot_begin(logins):
@@ -532,12 +532,12 @@ def test_an_unknown_provider_cannot_begin(logins):
 def test_a_parked_answer_finishes_the_login_once(logins, parked):
     started = begin(logins)
     handle = logins.park("dev", answer(started, nickname="alice"))
-    assert handle not in (started.transaction_id, "")
-    signed_in = logins.finish("dev", started.transaction_id, parked_handle=handle)
+    assert handle not in (started.sign_in_id, "")
+    signed_in = logins.finish("dev", started.sign_in_id, parked_handle=handle)
     assert signed_in.user.nickname == "alice"
     assert parked.items == {}
     with pytest.raises(LoginExpired):
-        logins.finish("dev", begin(logins).transaction_id, parked_handle=handle)
+        logins.finish("dev", begin(logins).sign_in_id, parked_handle=handle)
 
 
 def test_a_parked_answer_is_only_for_its_own_provider_and_time(make_logins, provider, clock):
@@ -545,12 +545,12 @@ def test_a_parked_answer_is_only_for_its_own_provider_and_time(make_logins, prov
     started = begin(logins)
     handle = logins.park("other", answer(started))
     with pytest.raises(LoginMismatch):
-        logins.finish("dev", started.transaction_id, parked_handle=handle)
+        logins.finish("dev", started.sign_in_id, parked_handle=handle)
     started = begin(logins)
     handle = logins.park("dev", answer(started))
     clock.advance(timedelta(minutes=6))
     with pytest.raises(LoginExpired):
-        logins.finish("dev", started.transaction_id, parked_handle=handle)
+        logins.finish("dev", started.sign_in_id, parked_handle=handle)
 
 
 def test_an_answer_for_an_unknown_provider_is_not_parked(logins, parked):
@@ -586,9 +586,9 @@ def test_two_providers_reaching_one_identity_reach_one_user(make_logins, uow):
     button = FakeIdentityProvider(ProviderPolicy("dev"), namespace="openid")
     logins = make_logins({"openid": typed, "dev": button})
     via_typed = begin(logins, key="openid")
-    first = logins.finish("openid", via_typed.transaction_id, answer(via_typed, nickname="alice"))
+    first = logins.finish("openid", via_typed.sign_in_id, answer(via_typed, nickname="alice"))
     via_button = begin(logins, key="dev")
-    second = logins.finish("dev", via_button.transaction_id, answer(via_button))
+    second = logins.finish("dev", via_button.sign_in_id, answer(via_button))
     assert second.user == first.user
     assert len(all_users(uow)) == 1
 
@@ -605,10 +605,10 @@ def test_providers_taking_an_identifier_are_offered_first(make_logins):
 
 def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(logins, audit, clock):
     started = begin(logins)
-    signed_in = logins.finish("dev", started.transaction_id, answer(started, nickname="alice"))
+    signed_in = logins.finish("dev", started.sign_in_id, answer(started, nickname="alice"))
     cancelled = begin(logins)
     with pytest.raises(LoginCancelled):
-        logins.finish("dev", cancelled.transaction_id, answer(cancelled, mode="cancel"))
+        logins.finish("dev", cancelled.sign_in_id, answer(cancelled, mode="cancel"))
     logins.log_out(signed_in.token)
     logins.log_out(signed_in.token)  # already ended: nothing to record
     logins.log_out_everywhere(signed_in.user.id)
@@ -693,7 +693,7 @@ def test_a_session_ends_when_idle_past_the_limit_and_never_while_used_more_often
     idle = None if idle_minutes is None else timedelta(minutes=idle_minutes)
     policy = SessionPolicy(idle_limit=idle)
     uow, clock, tokens = FakeUnitOfWork(), FakeClock(), FakeTokenSource()
-    sessions = FakeLoginSessions(uow.database)
+    sessions = FakeSessions(uow.database)
     signed_in = complete_login(
         identity(),
         remember=remember,

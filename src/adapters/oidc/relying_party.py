@@ -91,9 +91,7 @@ class OidcIdentityProvider:
         self._keys = _Cached()
         self._unknown_kid_refetched_at = float("-inf")
 
-    def begin(
-        self, *, transaction_id: str, return_to: str, identifier: str | None
-    ) -> ProviderRedirect:
+    def begin(self, *, sign_in_id: str, return_to: str, identifier: str | None) -> ProviderRedirect:
         metadata = self._discovered()
         verifier, nonce = generate_token(64), generate_token(32)
         extra = {"response_mode": self.profile.response_mode} if self.profile.response_mode else {}
@@ -103,13 +101,13 @@ class OidcIdentityProvider:
             "code",
             redirect_uri=return_to,
             scope=self.profile.scopes,
-            state=transaction_id,
+            state=sign_in_id,
             nonce=nonce,
             code_challenge=create_s256_code_challenge(verifier),
             code_challenge_method="S256",
             **extra,
         )
-        kept = {"state": transaction_id, "nonce": nonce, "verifier": verifier}
+        kept = {"state": sign_in_id, "nonce": nonce, "verifier": verifier}
         return ProviderRedirect(url, kept | {"redirect_uri": return_to})
 
     def identifier_key(self, identifier: str) -> str | None:
