@@ -8,6 +8,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from domain.administration import disable_user, enable_user
 from domain.errors import (
     AccountDisabled,
     EmailRequired,
@@ -21,18 +22,14 @@ from domain.inputs import normalise_email
 from domain.model import SessionPolicy, VerifiedIdentity, hash_token
 from domain.nicknames import is_mixed_script, nickname_key, normalise_nickname
 from domain.ports import Sessions, UnitOfWork
-from domain.use_cases import (
+from domain.provisioning import (
     IdentityMustWait,
-    complete_login,
+    complete_sign_in,
     connect_identity,
-    current_user,
-    disable_user,
     disconnect_identity,
-    enable_user,
-    log_out,
-    log_out_everywhere,
     rename_user,
 )
+from domain.sessions import current_user, log_out, log_out_everywhere
 from tests.fakes import FakeClock, FakeTokenSource
 from tests.strategies import STEAM, UNTRUSTED, emails, namespaces, nicknames, policies, subjects
 from tests.unit.test_nicknames import is_valid_nickname
@@ -92,7 +89,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
             None,
         )
         try:
-            signed_in = complete_login(
+            signed_in = complete_sign_in(
                 verified,
                 remember=remember,
                 uow=self.uow,
@@ -155,7 +152,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
             policy, "https://issuer.example", f"newcomer-{self.newcomers}", None, owner.email, True
         )
         before = self.users()
-        waiting = complete_login(
+        waiting = complete_sign_in(
             verified,
             remember=False,
             uow=self.uow,
@@ -171,7 +168,8 @@ class ProvisioningMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.waiting)
     @rule(data=st.data())
     def owner_signs_in_and_the_waiting_identity_joins(self, data):
-        """What Logins does when the email's owner signs in in the waiting browser and confirms."""
+        """What SignInService does when the email's owner signs in in the waiting browser and
+        confirms."""
         owner_id, verified = self.waiting.pop(data.draw(st.integers(0, len(self.waiting) - 1)))
         holder = self.owner_of_identity.get((verified.namespace, verified.subject))
         try:

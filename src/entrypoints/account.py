@@ -58,7 +58,7 @@ def account_page(status: int = 200) -> ResponseReturnValue:
         "account.html",
         title="Account",
         overview=overview,
-        buttons=services.logins().choices(),
+        buttons=services.sign_in_service().choices(),
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
         browser_of=browser_of,
         readable_subject=readable_subject,
@@ -109,7 +109,7 @@ def connect() -> ResponseReturnValue:
     """Starts a round trip to the provider (see auth.provider_return for its end)."""
     started = (
         container()
-        .logins()
+        .sign_in_service()
         .begin_connect(
             request.form.get("provider", ""),
             current_user.get_id(),
@@ -136,7 +136,9 @@ def discard_a_waiting_identity_left_unconfirmed() -> None:
     waiting = session.pop(CONFIRM_CONNECT_KEY)
     waiting_identity_id = waiting.get("link") if isinstance(waiting, dict) else None
     token = current_user.get_id() if current_user.is_authenticated else None
-    container().logins().discard_waiting_identity(waiting_identity_id, token, "not confirmed")
+    container().sign_in_service().discard_waiting_identity(
+        waiting_identity_id, token, "not confirmed"
+    )
 
 
 @bp.route("/connect/confirm", methods=["GET", "POST"])
@@ -160,14 +162,14 @@ def confirm_connection() -> ResponseReturnValue:
         if decision not in DECISIONS:
             raise InvalidInput("Choose whether to connect this login.")
         session.pop(CONFIRM_CONNECT_KEY, None)
-        logins = container().logins()
+        sign_in = container().sign_in_service()
         token = current_user.get_id() if current_user.is_authenticated else None
         if decision == "discard":
-            name = logins.discard_waiting_identity(waiting.get("link"), token, "declined")
+            name = sign_in.discard_waiting_identity(waiting.get("link"), token, "declined")
             done = f"Your {name} login was not connected." if name else "Nothing was connected."
             flash(done, "info")
         else:
-            name = logins.connect_waiting_identity(waiting.get("link"), token)
+            name = sign_in.connect_waiting_identity(waiting.get("link"), token)
             flash(f"Connected your {name} login to this account.", "info")
     except DomainError as error:
         page = render_template("error.html", title="Nothing connected", message=error.message)

@@ -166,7 +166,7 @@ def _set_up_login(app: Flask) -> None:
 
     @manager.user_loader
     def load_user(token: str) -> SessionUser | None:
-        user = container().logins().current_user(token)
+        user = container().session_service().current_user(token)
         return None if user is None else SessionUser(user, token)
 
 

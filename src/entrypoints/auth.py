@@ -6,7 +6,7 @@ from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
-from domain.services import Connected, IdentityWaits
+from domain.provisioning import Connected, IdentityWaits
 from entrypoints.container import RETURN_PATH, request_origin
 from entrypoints.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
 from entrypoints.deps import container
@@ -47,7 +47,7 @@ def login_page(
         "login.html",
         title="Sign In",
         form=form,
-        buttons=container().logins().choices(),
+        buttons=container().sign_in_service().choices(),
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
         notices=notices,
     )
@@ -72,7 +72,7 @@ def login() -> ResponseReturnValue:
         return login_page(form, 400 if form.errors else 200, notices=notices)
     started = (
         container()
-        .logins()
+        .sign_in_service()
         .begin(
             form.provider.data,
             identifier=form.identifier.data or None,
@@ -86,23 +86,22 @@ def login() -> ResponseReturnValue:
 
 @bp.route(f"{RETURN_PATH}<key>", methods=["GET", "POST"])
 def provider_return(key: str) -> ResponseReturnValue:
-    logins = container().logins()
+    sign_in = container().sign_in_service()
     if request.method == "POST":
         # A cross-site POST comes without this browser's SameSite=Lax cookies, so its login
         # cannot be found yet: keep the answer, and come back for it by a same-site GET.
         answer = request.args.to_dict() | request.form.to_dict()
-        handle = logins.park(key, answer)
+        handle = sign_in.park(key, answer)
         return redirect(url_for("auth.provider_return", key=key, parked_callback=handle), 303)
     parked = request.args.get(PARKED_PARAMETER)
-    signed_in_as = current_user.id if current_user.is_authenticated else None
-    result = logins.finish(
+    result = sign_in.finish(
         key,
         session.pop(SIGN_IN_KEY, None),
         None if parked else request.args.to_dict(),
         parked_handle=parked,
         device=request_origin(),
         waiting_identity_id=session.get(WAITING_IDENTITY_KEY),
-        signed_in_user_id=signed_in_as,
+        signed_in_token=current_user.get_id() if current_user.is_authenticated else None,
     )
     if isinstance(result, Connected):
         done = "Connected your" if result.added else "This account already had your"
@@ -112,13 +111,11 @@ def provider_return(key: str) -> ResponseReturnValue:
         session[WAITING_IDENTITY_KEY] = result.waiting_identity_id
         flash(PENDING_LINK_MESSAGE, "info")
         return login_page(LoginForm())
-    if signed_in_as is not None:
-        logins.log_out(current_user.get_id())  # signing in again replaces this browser's session
     session.clear()  # nothing from before the login carries over into the signed-in session
     login_user(
         SessionUser(result.user, result.token),
         remember=result.session.remember,
-        duration=logins.policy.remembered_lifetime,
+        duration=container().session_policy().remembered_lifetime,
     )
     csrf_token()  # the new session's CSRF secret goes out now: its first page keeps the cookie
     if result.waiting is not None:
@@ -141,7 +138,7 @@ def provider_return(key: str) -> ResponseReturnValue:
 @same_origin_or_csrf_token
 def logout() -> ResponseReturnValue:
     if current_user.is_authenticated:
-        container().logins().log_out(current_user.get_id())
+        container().session_service().log_out(current_user.get_id())
     _forget_browser()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -152,7 +149,7 @@ def logout() -> ResponseReturnValue:
 @same_origin_or_csrf_token
 @login_required
 def logout_everywhere() -> ResponseReturnValue:
-    ended = container().logins().log_out_everywhere(current_user.id)
+    ended = container().session_service().log_out_everywhere(current_user.id)
     _forget_browser()
     flash(f"You have been logged out everywhere ({ended} sessions ended).", "info")
     return redirect(url_for("auth.login"))

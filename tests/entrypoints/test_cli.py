@@ -110,13 +110,13 @@ def test_without_node_the_dev_command_says_why_and_drops_the_dev_oidc_button(tmp
 
     app = create_app({"instance_path": str(tmp_path), "dev_oidc_url": "http://127.0.0.1:9"})
     services = app.extensions["container"]
-    assert "dev-oidc" in [choice.key for choice in services.logins().choices()]
+    assert "dev-oidc" in [choice.key for choice in services.sign_in_service().choices()]
     with app.app_context(), ExitStack() as stack:
         assert _start_dev_oidc(stack, tmp_path / "no-such-dir") is None
     assert (
         "Dev OIDC provider not started: its packages are not installed" in capsys.readouterr().out
     )
-    assert [choice.key for choice in services.logins().choices()] == ["openid", "dev"]
+    assert [choice.key for choice in services.sign_in_service().choices()] == ["openid", "dev"]
 
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

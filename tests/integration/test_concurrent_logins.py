@@ -8,7 +8,7 @@ from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
 from domain.model import ProviderPolicy, SessionPolicy, VerifiedIdentity
 from domain.nicknames import nickname_key
-from domain.use_cases import complete_login
+from domain.provisioning import complete_sign_in
 
 THREADS = 8
 DEV = ProviderPolicy("dev")
@@ -21,7 +21,7 @@ def log_in_at_once(engine, identities):
 
     def log_in(verified):
         barrier.wait()
-        return complete_login(
+        return complete_sign_in(
             verified,
             remember=False,
             uow=SqlAlchemyUnitOfWork(engine, writing=True),  # as the web app's return view does
@@ -77,7 +77,7 @@ def test_sustained_concurrent_first_logins_all_succeed(engine):
 
     def log_in_all(batch):
         for verified in batch:
-            complete_login(
+            complete_sign_in(
                 verified,
                 remember=False,
                 uow=SqlAlchemyUnitOfWork(engine, writing=True),

@@ -11,7 +11,7 @@ from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
 from domain.model import ProviderPolicy, SessionPolicy, VerifiedIdentity
 from domain.nicknames import nickname_key
-from domain.use_cases import complete_login
+from domain.provisioning import complete_sign_in
 
 GAMERS = ProviderPolicy("steam")
 _subjects = iter(range(10**9))
@@ -21,7 +21,7 @@ def sign_up(engine, nickname):
     verified = VerifiedIdentity(
         GAMERS, "openid", f"https://steam.example/{next(_subjects)}", nickname
     )
-    return complete_login(
+    return complete_sign_in(
         verified,
         remember=False,
         uow=SqlAlchemyUnitOfWork(engine, writing=True),

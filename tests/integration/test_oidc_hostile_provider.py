@@ -9,9 +9,10 @@ from joserfc.jwk import ECKey
 
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
+from domain.audit import Recorder
 from domain.errors import DomainError, LoginCancelled, LoginMismatch, ProviderUnavailable
 from domain.model import Device, ProviderPolicy, SessionPolicy
-from domain.services import Logins
+from domain.sign_in import SignInService
 from entrypoints.error_pages import status_of
 from tests.fakes import (
     FakeAuditTrail,
@@ -65,14 +66,13 @@ class Site:
 
     def __init__(self, op, rp) -> None:
         self.op, self.uow = op, FakeUnitOfWork()
-        self.logins = Logins(
+        self.logins = SignInService(
             providers={"corp": rp},
             return_url=lambda key: f"https://microblog.example/login/return/{key}",
             sign_ins=FakeSingleUse(),
             parked=FakeSingleUse(),
             waiting=FakeSingleUse(),
-            audit=FakeAuditTrail(),
-            origin=Device,
+            recorder=Recorder(FakeAuditTrail(), Device, FakeClock()),
             unit_of_work=lambda: self.uow,
             sessions=FakeSessions(self.uow.database),
             clock=FakeClock(),

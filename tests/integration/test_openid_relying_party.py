@@ -381,18 +381,18 @@ def log_in_through(engine):
     )
     from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
     from adapters.system import SecretsTokenSource, SystemClock
+    from domain.audit import Recorder
     from domain.model import Device, SessionPolicy
-    from domain.services import Logins
+    from domain.sign_in import SignInService
 
     def log_in_through(rp, identifier, **answer):
-        logins = Logins(
+        logins = SignInService(
             providers={rp.policy.key: rp},
             return_url=lambda key: RETURN_TO,
             sign_ins=SqlSingleUse(engine, SIGN_INS),
             parked=SqlSingleUse(engine, PARKED_ANSWERS),
             waiting=SqlSingleUse(engine, WAITING_IDENTITIES),
-            audit=SqlAuditTrail(engine),
-            origin=Device,
+            recorder=Recorder(SqlAuditTrail(engine), Device, SystemClock()),
             unit_of_work=lambda: SqlAlchemyUnitOfWork(engine, writing=True),
             sessions=SqlSessions(engine),
             clock=SystemClock(),

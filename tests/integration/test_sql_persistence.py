@@ -6,7 +6,6 @@ from adapters.sql.stores import SqlSessions, SqlTimelines
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict
 from domain.model import Identity, NewUser, Session
-from domain.use_cases import recent_posts
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -134,9 +133,9 @@ def test_a_users_recent_posts_are_listed_newest_first(uow, engine):
         uow.posts.add(bob.id, "Not Alice's", NOW)
         uow.commit()
     timelines = SqlTimelines(engine)
-    assert recent_posts(alice.id, timelines=timelines) == [second, first]
-    assert recent_posts(alice.id, timelines=timelines, limit=1) == [second]
-    assert [post.body for post in recent_posts(bob.id, timelines=timelines)] == ["Not Alice's"]
+    assert timelines.recent_by(alice.id, 20) == [second, first]
+    assert timelines.recent_by(alice.id, 1) == [second]
+    assert [post.body for post in timelines.recent_by(bob.id, 20)] == ["Not Alice's"]
 
 
 @pytest.mark.postgres

@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 from hypothesis import given
 
+from domain.account import Accounts, LinkedIdentity
+from domain.audit import Recorder
 from domain.errors import (
     DomainError,
     InvalidInput,
@@ -24,8 +26,8 @@ from domain.model import (
     hash_token,
 )
 from domain.nicknames import normalise_nickname
-from domain.services import Accounts, LinkedIdentity, Logins
-from domain.use_cases import connect_identity
+from domain.provisioning import connect_identity
+from domain.sign_in import SignInService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -44,8 +46,7 @@ def make_accounts(uow, sessions, audit, clock) -> Accounts:
         unit_of_work=lambda: uow,
         writing_unit_of_work=lambda: uow,
         sessions=sessions,
-        audit=audit,
-        origin=lambda: ORIGIN,
+        recorder=Recorder(audit, lambda: ORIGIN, clock),
         clock=clock,
         unrecorded_provider="Legacy",
     )
@@ -97,7 +98,7 @@ def test_the_overview_shows_the_account_its_identities_and_its_live_devices_newe
     assert overview.user == newest.user == oldest.user
     assert overview.devices == [newest.session, middle.session]
     assert overview.current_device == hash_token(middle.token)
-    assert [(login.provider_name, login.subject) for login in overview.logins] == [
+    assert [(login.provider_name, login.subject) for login in overview.identities] == [
         ("Dev", "alice-at-dev")
     ]
 
@@ -110,7 +111,7 @@ def test_an_identity_is_named_by_its_provider_or_else_its_key_or_else_the_name_g
     with uow:
         uow.identities.add(Identity("openid", "alice-long-ago", alice.id))  # no provider kept
         uow.commit()
-    assert sorted(accounts.overview(alice.id, "any").logins, key=lambda i: i.subject) == [
+    assert sorted(accounts.overview(alice.id, "any").identities, key=lambda i: i.subject) == [
         LinkedIdentity("Dev", "openid", "alice-at-dev", clock.now(), clock.now()),
         LinkedIdentity("gone", "openid", "alice-at-gone", clock.now(), clock.now()),
         LinkedIdentity("Legacy", "openid", "alice-long-ago", None, None),
@@ -284,11 +285,11 @@ def test_account_events_are_stamped_with_the_time_and_where_they_came_from(
     }
 
 
-# Connecting another identity starts on the account page (a round trip of `Logins`)
+# Connecting another identity starts on the account page (a round trip of `SignInService`)
 
 
-def make_logins(uow, sessions, clock, tokens, sign_ins) -> Logins:
-    return Logins(
+def make_logins(uow, sessions, clock, tokens, sign_ins) -> SignInService:
+    return SignInService(
         providers={"dev": FakeIdentityProvider(ProviderPolicy("dev"), name="Dev")},
         return_url=lambda key: f"https://microblog.example/login/return/{key}",
         sign_ins=sign_ins,
@@ -296,8 +297,7 @@ def make_logins(uow, sessions, clock, tokens, sign_ins) -> Logins:
         waiting=FakeSingleUse(),
         unit_of_work=lambda: uow,
         sessions=sessions,
-        audit=FakeAuditTrail(),
-        origin=lambda: ORIGIN,
+        recorder=Recorder(FakeAuditTrail(), lambda: ORIGIN, clock),
         clock=clock,
         tokens=tokens,
         policy=SessionPolicy(),

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.administration import Administration, Cleanup
+from domain.audit import Recorder
 from domain.errors import UserNotFound
 from domain.model import (
     Device,
@@ -15,8 +17,7 @@ from domain.model import (
     SignIn,
     WaitingIdentity,
 )
-from domain.services import Administration, Cleanup
-from domain.use_cases import current_user
+from domain.sessions import current_user
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -47,7 +48,7 @@ def make_administration(uow, sessions, sign_ins, parked, pending, audit, clock):
         parked=parked,
         waiting=pending,
         audit=audit,
-        origin=lambda: CLI,
+        recorder=Recorder(audit, lambda: CLI, clock),
         clock=clock,
     )
 

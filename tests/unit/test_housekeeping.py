@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.system import EveryNthCall
+from domain.housekeeping import Housekeeping
 from domain.model import Session, SignIn
-from domain.services import Housekeeping
 from tests.fakes import FakeClock, FakeSessions, FakeSingleUse
 
 

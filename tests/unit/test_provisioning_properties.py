@@ -4,18 +4,20 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from domain.administration import disable_user
+from domain.audit import Recorder
 from domain.errors import IdentityBelongsToAnotherAccount, LoginRefused, NothingToConnect
 from domain.model import Device, SessionPolicy, VerifiedIdentity, hash_token
 from domain.nicknames import nickname_key
-from domain.services import IdentityWaits, Logins
-from domain.use_cases import (
+from domain.provisioning import (
     IdentityMustWait,
+    IdentityWaits,
     SignedIn,
-    complete_login,
+    complete_sign_in,
     connect_identity,
-    current_user,
-    disable_user,
 )
+from domain.sessions import current_user
+from domain.sign_in import SignInService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -47,7 +49,7 @@ class World:
         self.policy = SessionPolicy()
 
     def login(self, verified: VerifiedIdentity, remember: bool = False):
-        return complete_login(
+        return complete_sign_in(
             verified,
             remember=remember,
             uow=self.uow,
@@ -303,7 +305,7 @@ class LinkingSite:
             policy.key: FakeIdentityProvider(policy, name=policy.key.title(), namespace="openid")
             for policy in (TRUSTED, UNTRUSTED)
         }
-        self.logins = Logins(
+        self.logins = SignInService(
             providers=providers,
             return_url=lambda key: f"https://microblog.example/login/return/{key}",
             sign_ins=self.sign_ins,
@@ -311,8 +313,7 @@ class LinkingSite:
             waiting=self.waiting,
             unit_of_work=lambda: self.uow,
             sessions=FakeSessions(self.uow.database),
-            audit=self.audit,
-            origin=Device,
+            recorder=Recorder(self.audit, Device, self.clock),
             clock=self.clock,
             tokens=FakeTokenSource(),
             policy=SessionPolicy(),

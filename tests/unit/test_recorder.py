@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
+from domain.audit import Recorder
 from domain.model import AuditEvent, Device
-from domain.services import Recorder
 from tests.fakes import FakeAuditTrail, FakeClock
 
 

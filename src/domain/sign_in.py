@@ -1,64 +1,49 @@
-"""Application services: what the entrypoints call, each built by the container with its ports."""
+"""Signing in: a round trip to a provider, from begin to its answer, and what it comes to."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+from domain.audit import Recorder
 from domain.errors import (
     DomainError,
     IdentityBelongsToAnotherAccount,
     LoginExpired,
     LoginMismatch,
     NothingToConnect,
-    NotYours,
     UnknownProvider,
 )
 from domain.inputs import safe_next_path
 from domain.model import (
-    AuditEvent,
     Device,
     ParkedAnswer,
-    Post,
     ProviderPolicy,
-    Session,
     SessionPolicy,
     SignIn,
-    User,
     VerifiedIdentity,
     WaitingIdentity,
     hash_token,
 )
 from domain.ports import (
-    AuditTrail,
     Clock,
     IdentityProvider,
     ParkedAnswers,
     Sessions,
     SignIns,
-    Timelines,
     TokenSource,
     UnitOfWork,
     WaitingIdentities,
 )
-from domain.use_cases import (
+from domain.provisioning import (
+    Connected,
     IdentityMustWait,
-    SignedIn,
+    IdentityWaits,
+    SignInOutcome,
     WaitingIdentityOffer,
-    clean_up_expired,
-    complete_login,
+    complete_sign_in,
     connect_identity,
-    current_user,
-    disable_user,
-    disconnect_identity,
-    enable_user,
-    find_user,
-    list_users,
-    log_out,
-    log_out_everywhere,
-    recent_posts,
-    rename_user,
-    require_recent_sign_in,
 )
+from domain.sessions import current_user, log_out, require_recent_sign_in
 
 SIGN_IN_LIFETIME = timedelta(minutes=10)
 WAITING_IDENTITY_LIFETIME = timedelta(minutes=10)
@@ -81,21 +66,7 @@ class SignInStarted:
     redirect_url: str
 
 
-@dataclass(frozen=True)
-class IdentityWaits:
-    """No sign-in: the identity waits under `waiting_identity_id` (kept by this browser) for
-    a sign-in to the account that owns its email. Nothing about that account is told."""
-
-    waiting_identity_id: str
-
-
-@dataclass(frozen=True)
-class Connected:
-    provider_name: str
-    added: bool  # False: it was connected already
-
-
-class Logins:
+class SignInService:
     """Signing in through the configured providers, and out again.
 
     A sign-in is kept server side between `begin` and `finish`, bound to the browser that
@@ -112,8 +83,7 @@ class Logins:
         waiting: WaitingIdentities,
         unit_of_work: Callable[[], UnitOfWork],
         sessions: Sessions,
-        audit: AuditTrail,
-        origin: Callable[[], Device],
+        recorder: Recorder,
         clock: Clock,
         tokens: TokenSource,
         policy: SessionPolicy,
@@ -125,7 +95,7 @@ class Logins:
         self._sign_ins = sign_ins
         self._parked = parked
         self._waiting = waiting
-        self._audit = Recorder(audit, origin, clock)
+        self._audit = recorder
         self._unit_of_work = unit_of_work
         self._sessions = sessions
         self._clock = clock
@@ -217,13 +187,14 @@ class Logins:
         parked_handle: str | None = None,
         device: Device | None = None,
         waiting_identity_id: str | None = None,
-        signed_in_user_id: int | None = None,
-    ) -> "SignedIn | IdentityWaits | Connected":
+        signed_in_token: str | None = None,
+    ) -> SignInOutcome:
         """Complete the login this browser started, with the provider's answer given here or
         parked earlier under `parked_handle`. A login opens a session; the identity waiting
         in `waiting_identity_id` is offered for confirmation (`SignedIn.waiting`) if this is its
         account, and discarded otherwise. A connecting round trip attaches the identity to
-        `signed_in_user_id`, who must have begun it."""
+        the account of session `signed_in_token`, who must have begun it; a sign-in replaces
+        that session (this browser's, if it was signed in)."""
         sign_in = self._take_sign_in(sign_in_id)
         if parked_handle is not None:
             parked = self._take_parked(parked_handle)
@@ -235,9 +206,13 @@ class Logins:
         try:
             provider = self._provider(provider_key)
             verified = provider.complete(callback or {}, sign_in.provider_state)
+            signed_in = current_user(
+                signed_in_token, sessions=self._sessions, clock=self._clock, policy=self.policy
+            )
             if sign_in.connect_user_id is not None:
+                signed_in_user_id = signed_in.id if signed_in else None
                 return self._connect(sign_in.connect_user_id, signed_in_user_id, verified)
-            result = complete_login(
+            result = complete_sign_in(
                 verified,
                 remember=sign_in.remember,
                 uow=self._unit_of_work(),
@@ -253,6 +228,8 @@ class Logins:
         if isinstance(result, IdentityMustWait):
             return self._keep_waiting_identity(result.owner_id, verified)
         self._audit.record("sign_in.succeeded", result.user.id, provider_key)
+        if signed_in is not None:
+            self._log_out(signed_in_token)  # signing in again replaces this browser's session
         waiting = self._offer_waiting_identity(waiting_identity_id, result.user.id, result.token)
         return replace(result, next_url=sign_in.next_url, waiting=waiting)
 
@@ -294,18 +271,10 @@ class Logins:
         self._discard(waiting, reason)
         return self._name_of(waiting.provider)
 
-    def current_user(self, token: str | None) -> User | None:
-        return current_user(token, sessions=self._sessions, clock=self._clock, policy=self.policy)
-
-    def log_out(self, token: str | None) -> None:
+    def _log_out(self, token: str | None) -> None:
         user_id = log_out(token, sessions=self._sessions)
         if user_id is not None:
             self._audit.record("sign_out", user_id)
-
-    def log_out_everywhere(self, user_id: int) -> int:
-        ended = log_out_everywhere(user_id, sessions=self._sessions)
-        self._audit.record("sign_out.everywhere", user_id, detail=f"{ended} sessions")
-        return ended
 
     def _provider(self, key: str) -> IdentityProvider:
         provider = self._providers.get(key)
@@ -321,7 +290,7 @@ class Logins:
 
     def _connect(
         self, user_id: int, signed_in_user_id: int | None, verified: VerifiedIdentity
-    ) -> "Connected":
+    ) -> Connected:
         if signed_in_user_id != user_id:
             raise LoginMismatch()  # signed out, or someone else, since the round trip began
         added = connect_identity(self._unit_of_work(), user_id, verified, self._clock)
@@ -329,7 +298,7 @@ class Logins:
             self._audit.record("identity.connected", user_id, verified.provider)
         return Connected(self._providers[verified.provider].name, added)
 
-    def _keep_waiting_identity(self, owner_id: int, verified: VerifiedIdentity) -> "IdentityWaits":
+    def _keep_waiting_identity(self, owner_id: int, verified: VerifiedIdentity) -> IdentityWaits:
         waiting = WaitingIdentity(
             id=self._tokens.new_token(),
             owner_id=owner_id,
@@ -386,226 +355,3 @@ def _waiting_offer_id(offer: str, token: str) -> str:
     browser keeps, with the session token of that sign-in, so that no other session (even
     one that learnt the offer's id) finds it."""
     return hash_token(f"{offer}:{token}")
-
-
-@dataclass(frozen=True)
-class Cleanup:
-    sessions: int
-    sign_ins: int
-    parked_answers: int
-    waiting_identities: int
-
-
-class Administration:
-    """What an operator does from the command line."""
-
-    def __init__(
-        self,
-        *,
-        unit_of_work: Callable[[], UnitOfWork],
-        writing_unit_of_work: Callable[[], UnitOfWork],
-        sessions: Sessions,
-        sign_ins: SignIns,
-        parked: ParkedAnswers,
-        waiting: WaitingIdentities,
-        audit: AuditTrail,
-        origin: Callable[[], Device],
-        clock: Clock,
-    ) -> None:
-        self._audit_trail = audit
-        self._audit = Recorder(audit, origin, clock)
-        self._unit_of_work = unit_of_work
-        self._writing_unit_of_work = writing_unit_of_work
-        self._sessions = sessions
-        self._sign_ins = sign_ins
-        self._parked = parked
-        self._waiting = waiting
-        self._clock = clock
-
-    def users(self) -> Sequence[User]:
-        return list_users(uow=self._unit_of_work())
-
-    def disable(self, nickname: str) -> User:
-        """Refuse the user's logins and end all their sessions."""
-        user = self._find(nickname)
-        disable_user(user.id, uow=self._writing_unit_of_work(), sessions=self._sessions)
-        self._audit.record("account.disabled", user.id)
-        return user
-
-    def enable(self, nickname: str) -> User:
-        user = self._find(nickname)
-        enable_user(user.id, uow=self._writing_unit_of_work())
-        self._audit.record("account.enabled", user.id)
-        return user
-
-    def revoke_sessions(self, nickname: str) -> tuple[User, int]:
-        user = self._find(nickname)
-        ended = log_out_everywhere(user.id, sessions=self._sessions)
-        self._audit.record(
-            "sign_out.everywhere", user.id, detail=f"{ended} sessions, by an operator"
-        )
-        return user, ended
-
-    def audit(
-        self, *, nickname: str | None = None, since: datetime | None = None
-    ) -> Sequence[AuditEvent]:
-        """Audit events, oldest first; of one user, since a moment, when asked."""
-        user_id = self._find(nickname).id if nickname else None
-        return self._audit_trail.events(user_id=user_id, since=since)
-
-    def clean_up(self) -> Cleanup:
-        """Delete expired sessions, abandoned logins, unclaimed parked answers and links."""
-        now = self._clock.now()
-        return Cleanup(
-            *clean_up_expired(sessions=self._sessions, sign_ins=self._sign_ins, clock=self._clock),
-            parked_answers=self._parked.remove_expired(now),
-            waiting_identities=self._waiting.remove_expired(now),
-        )
-
-    def _find(self, nickname: str) -> User:
-        return find_user(nickname, uow=self._unit_of_work())
-
-
-class Timeline:
-    """The posts a signed-in person sees."""
-
-    def __init__(self, *, timelines: Timelines) -> None:
-        self._timelines = timelines
-
-    def recent_posts(self, user_id: int) -> Sequence[Post]:
-        return recent_posts(user_id, timelines=self._timelines)
-
-
-@dataclass(frozen=True)
-class LinkedIdentity:
-    provider_name: str
-    namespace: str
-    subject: str
-    created_at: datetime | None
-    last_used_at: datetime | None
-
-
-@dataclass(frozen=True)
-class AccountOverview:
-    user: User
-    logins: list[LinkedIdentity]
-    devices: list[Session]  # newest first
-    current_device: str  # the token hash of this browser's session
-
-
-class Accounts:
-    """What a signed-in person does on their account page."""
-
-    def __init__(
-        self,
-        *,
-        providers: Mapping[str, IdentityProvider],
-        unit_of_work: Callable[[], UnitOfWork],
-        writing_unit_of_work: Callable[[], UnitOfWork],
-        sessions: Sessions,
-        audit: AuditTrail,
-        origin: Callable[[], Device],
-        clock: Clock,
-        unrecorded_provider: str,
-    ) -> None:
-        self._providers = providers
-        # The name shown for an identity linked before the provider that added it was recorded.
-        self._unrecorded_provider = unrecorded_provider
-        self._unit_of_work = unit_of_work
-        self._writing_unit_of_work = writing_unit_of_work
-        self._sessions = sessions
-        self._audit = Recorder(audit, origin, clock)
-        self._clock = clock
-
-    def overview(self, user_id: int, token: str) -> AccountOverview:
-        uow = self._unit_of_work()
-        with uow:
-            user = uow.users.get(user_id)
-            identities = uow.identities.of_user(user_id)
-        if user is None:
-            raise NotYours()
-        now = self._clock.now()
-        devices = [s for s in self._sessions.of_user(user_id) if not s.is_expired(now)]
-        logins = [
-            LinkedIdentity(
-                self._name_of(i.provider), i.namespace, i.subject, i.created_at, i.last_used_at
-            )
-            for i in identities
-        ]
-        return AccountOverview(user, logins, devices, hash_token(token))
-
-    def rename(self, user_id: int, nickname: str) -> str:
-        renamed = rename_user(self._writing_unit_of_work(), user_id, nickname)
-        self._audit.record("nickname.changed", user_id)
-        return renamed
-
-    def disconnect(self, token: str, namespace: str, subject: str) -> str:
-        """The provider name of the login removed; needs a recent sign-in."""
-        session = require_recent_sign_in(token, sessions=self._sessions, clock=self._clock)
-        uow = self._writing_unit_of_work()
-        removed = disconnect_identity(uow, session.user_id, namespace, subject)
-        self._audit.record("identity.disconnected", session.user_id, removed.provider)
-        return self._name_of(removed.provider)
-
-    def end_device(self, user_id: int, token_hash: str) -> None:
-        session = self._sessions.get(token_hash)
-        if session is None or session.user_id != user_id:
-            raise NotYours()
-        self._sessions.remove(token_hash)
-        self._audit.record("device.ended", user_id)
-
-    def end_other_devices(self, user_id: int, token: str) -> int:
-        ended = self._sessions.remove_all_of_except(user_id, hash_token(token))
-        self._audit.record("device.ended_others", user_id, detail=f"{ended} sessions")
-        return ended
-
-    def _name_of(self, provider_key: str) -> str:
-        provider = self._providers.get(provider_key)
-        return provider.name if provider else provider_key or self._unrecorded_provider
-
-
-class Recorder:
-    """Writes audit events stamped with the time and with where the action came from."""
-
-    def __init__(self, trail: AuditTrail, origin: Callable[[], Device], clock: Clock) -> None:
-        self._trail = trail
-        self._origin = origin
-        self._clock = clock
-
-    def record(
-        self,
-        kind: str,
-        user_id: int | None,
-        provider: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        device = self._origin()
-        event = AuditEvent(
-            kind,
-            self._clock.now(),
-            user_id,
-            provider,
-            detail,
-            device.client_address,
-            device.user_agent,
-        )
-        self._trail.record(event)
-
-
-Chore = Callable[[datetime, int], int]
-
-
-class Housekeeping:
-    """Expired rows go without cron: a sweep removes the rows expired by the clock's now from
-    each store, at most `batch` apiece, so that no sweep takes long. When to sweep is decided
-    outside the domain (the container: every n-th login start)."""
-
-    def __init__(self, chores: Sequence[Chore], clock: Clock, batch: int) -> None:
-        self._chores = chores
-        self._clock = clock
-        self._batch = batch
-
-    def sweep(self) -> int:
-        """How many rows this sweep removed."""
-        now = self._clock.now()
-        return sum(chore(now, self._batch) for chore in self._chores)

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.administration import disable_user, enable_user
+from domain.audit import Recorder
 from domain.errors import (
     AccountDisabled,
     Conflict,
@@ -25,16 +27,9 @@ from domain.model import (
     VerifiedIdentity,
     hash_token,
 )
-from domain.services import Logins, ProviderChoice
-from domain.use_cases import (
-    IdentityMustWait,
-    complete_login,
-    current_user,
-    disable_user,
-    enable_user,
-    log_out,
-    log_out_everywhere,
-)
+from domain.provisioning import IdentityMustWait, complete_sign_in
+from domain.sessions import SessionService, current_user, log_out, log_out_everywhere
+from domain.sign_in import ProviderChoice, SignInService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -50,7 +45,7 @@ from tests.strategies import STEAM, TRUSTED, UNTRUSTED
 @pytest.fixture
 def login(uow, sessions, clock, tokens, session_policy):
     def login(verified: VerifiedIdentity, remember: bool = False):
-        return complete_login(
+        return complete_sign_in(
             verified,
             remember=remember,
             uow=uow,
@@ -272,7 +267,7 @@ def test_with_the_idle_limit_off_only_the_lifetime_ends_a_plain_session(
     uow, sessions, clock, tokens
 ):
     policy = SessionPolicy(idle_limit=None)
-    signed_in = complete_login(
+    signed_in = complete_sign_in(
         identity(),
         remember=False,
         uow=uow,
@@ -339,7 +334,7 @@ def test_a_concurrent_first_login_of_the_same_identity_yields_one_user(
     login, uow, sessions, clock, tokens, session_policy
 ):
     racer = FakeUnitOfWork(uow.database)
-    uow.before_commit = lambda: complete_login(
+    uow.before_commit = lambda: complete_sign_in(
         identity(nickname="alice"),
         remember=False,
         uow=racer,
@@ -377,7 +372,7 @@ class AlwaysConflictingUnitOfWork(FakeUnitOfWork):
 def test_endless_conflicts_fail_cleanly_and_write_nothing(sessions, clock, tokens, session_policy):
     uow = AlwaysConflictingUnitOfWork()
     with pytest.raises(TooManyConflicts):
-        complete_login(
+        complete_sign_in(
             identity(),
             remember=False,
             uow=uow,
@@ -415,14 +410,13 @@ def audit():
 @pytest.fixture
 def make_logins(sign_ins, parked, waiting, audit, uow, sessions, clock, tokens, session_policy):
     def make_logins(providers):
-        return Logins(
+        return SignInService(
             providers=providers,
             return_url=lambda key: RETURN + key,
             sign_ins=sign_ins,
             parked=parked,
             waiting=waiting,
-            audit=audit,
-            origin=lambda: Device("TestBrowser/1.0", "198.51.100.7"),
+            recorder=Recorder(audit, lambda: Device("TestBrowser/1.0", "198.51.100.7"), clock),
             unit_of_work=lambda: uow,
             sessions=sessions,
             clock=clock,
@@ -603,15 +597,23 @@ def test_providers_taking_an_identifier_are_offered_first(make_logins):
     ]
 
 
-def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(logins, audit, clock):
+def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(
+    logins, audit, clock, sessions, session_policy
+):
+    signing_out = SessionService(
+        sessions=sessions,
+        recorder=Recorder(audit, lambda: Device("TestBrowser/1.0", "198.51.100.7"), clock),
+        clock=clock,
+        policy=session_policy,
+    )
     started = begin(logins)
     signed_in = logins.finish("dev", started.sign_in_id, answer(started, nickname="alice"))
     cancelled = begin(logins)
     with pytest.raises(LoginCancelled):
         logins.finish("dev", cancelled.sign_in_id, answer(cancelled, mode="cancel"))
-    logins.log_out(signed_in.token)
-    logins.log_out(signed_in.token)  # already ended: nothing to record
-    logins.log_out_everywhere(signed_in.user.id)
+    signing_out.log_out(signed_in.token)
+    signing_out.log_out(signed_in.token)  # already ended: nothing to record
+    signing_out.log_out_everywhere(signed_in.user.id)
     assert [(e.kind, e.user_id, e.provider, e.detail) for e in audit.recorded] == [
         ("sign_in.succeeded", signed_in.user.id, "dev", None),
         ("sign_in.refused", None, "dev", "LoginCancelled"),
@@ -635,7 +637,7 @@ def test_retrying_conflicts_stops_within_its_time_budget(sessions, clock, tokens
 
     uow.commit = slow_commit
     with pytest.raises(TooManyConflicts):
-        complete_login(
+        complete_sign_in(
             identity(),
             remember=False,
             uow=uow,
@@ -654,7 +656,7 @@ def seconds(value: float) -> timedelta:
 def test_retries_after_a_conflict_pause_on_the_clock(sessions, clock, tokens, session_policy):
     started = clock.now()
     with pytest.raises(TooManyConflicts):
-        complete_login(
+        complete_sign_in(
             identity(),
             remember=False,
             uow=AlwaysConflictingUnitOfWork(),
@@ -694,7 +696,7 @@ def test_a_session_ends_when_idle_past_the_limit_and_never_while_used_more_often
     policy = SessionPolicy(idle_limit=idle)
     uow, clock, tokens = FakeUnitOfWork(), FakeClock(), FakeTokenSource()
     sessions = FakeSessions(uow.database)
-    signed_in = complete_login(
+    signed_in = complete_sign_in(
         identity(),
         remember=remember,
         uow=uow,
