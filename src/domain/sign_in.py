@@ -66,6 +66,24 @@ class SignInStarted:
     redirect_url: str
 
 
+@dataclass(frozen=True)
+class Browser:
+    """What the browser that comes back with an answer holds: the id of the sign-in it began,
+    of the identity waiting in it, its session's token if signed in, and where it is."""
+
+    sign_in_id: str | None
+    waiting_identity_id: str | None = None
+    session_token: str | None = None
+    device: Device | None = None
+
+
+@dataclass(frozen=True)
+class Parked:
+    """An answer parked earlier (`SignInService.park`), under its handle."""
+
+    handle: str
+
+
 class SignInService:
     """Signing in through the configured providers, and out again.
 
@@ -179,33 +197,25 @@ class SignInService:
         )
 
     def finish(
-        self,
-        provider_key: str,
-        sign_in_id: str | None,
-        callback: Mapping[str, str] | None = None,
-        *,
-        parked_handle: str | None = None,
-        device: Device | None = None,
-        waiting_identity_id: str | None = None,
-        signed_in_token: str | None = None,
+        self, provider_key: str, browser: Browser, answer: Mapping[str, str] | Parked
     ) -> SignInOutcome:
-        """Complete the login this browser started, with the provider's answer given here or
-        parked earlier under `parked_handle`. A login opens a session; the identity waiting
-        in `waiting_identity_id` is offered for confirmation (`SignedIn.waiting`) if this is its
-        account, and discarded otherwise. A connecting round trip attaches the identity to
-        the account of session `signed_in_token`, who must have begun it; a sign-in replaces
-        that session (this browser's, if it was signed in)."""
-        sign_in = self._take_sign_in(sign_in_id)
-        if parked_handle is not None:
-            parked = self._take_parked(parked_handle)
+        """Complete the sign-in `browser` began, with the provider's answer, or the one parked
+        earlier. A sign-in opens a session, replacing the browser's own if it had one; the
+        identity waiting in the browser is offered for confirmation (`SignedIn.waiting`) if
+        this is its account, and discarded otherwise. A connecting round trip attaches the
+        identity to the account of the browser's session, which must have begun it."""
+        sign_in = self._take_sign_in(browser.sign_in_id)
+        if isinstance(answer, Parked):
+            parked = self._take_parked(answer.handle)
             if parked.provider != provider_key:
                 raise LoginMismatch()
-            callback = parked.params
+            answer = parked.params
         if sign_in.provider != provider_key:
             raise LoginMismatch()
         try:
             provider = self._provider(provider_key)
-            verified = provider.complete(callback or {}, sign_in.provider_state)
+            verified = provider.complete(answer, sign_in.provider_state)
+            signed_in_token = browser.session_token
             signed_in = current_user(
                 signed_in_token, sessions=self._sessions, clock=self._clock, policy=self.policy
             )
@@ -220,7 +230,7 @@ class SignInService:
                 clock=self._clock,
                 tokens=self._tokens,
                 policy=self.policy,
-                device=device,
+                device=browser.device,
             )
         except DomainError as refused:
             self._audit.record("sign_in.refused", None, provider_key, type(refused).__name__)
@@ -230,7 +240,9 @@ class SignInService:
         self._audit.record("sign_in.succeeded", result.user.id, provider_key)
         if signed_in is not None:
             self._log_out(signed_in_token)  # signing in again replaces this browser's session
-        waiting = self._offer_waiting_identity(waiting_identity_id, result.user.id, result.token)
+        waiting = self._offer_waiting_identity(
+            browser.waiting_identity_id, result.user.id, result.token
+        )
         return replace(result, next_url=sign_in.next_url, waiting=waiting)
 
     def connect_waiting_identity(self, waiting_identity_id: str | None, token: str | None) -> str:

@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, Length
 
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
 from domain.provisioning import Connected, IdentityWaits
+from domain.sign_in import Browser, Parked
 from entrypoints.container import RETURN_PATH, request_origin
 from entrypoints.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
 from entrypoints.deps import container
@@ -94,14 +95,14 @@ def provider_return(key: str) -> ResponseReturnValue:
         handle = sign_in.park(key, answer)
         return redirect(url_for("auth.provider_return", key=key, parked_callback=handle), 303)
     parked = request.args.get(PARKED_PARAMETER)
-    result = sign_in.finish(
-        key,
+    browser = Browser(
         session.pop(SIGN_IN_KEY, None),
-        None if parked else request.args.to_dict(),
-        parked_handle=parked,
-        device=request_origin(),
         waiting_identity_id=session.get(WAITING_IDENTITY_KEY),
-        signed_in_token=current_user.get_id() if current_user.is_authenticated else None,
+        session_token=current_user.get_id() if current_user.is_authenticated else None,
+        device=request_origin(),
+    )
+    result = sign_in.finish(
+        key, browser, Parked(parked) if parked is not None else request.args.to_dict()
     )
     if isinstance(result, Connected):
         done = "Connected your" if result.added else "This account already had your"

@@ -12,7 +12,7 @@ from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
 from domain.audit import Recorder
 from domain.errors import DomainError, LoginCancelled, LoginMismatch, ProviderUnavailable
 from domain.model import Device, ProviderPolicy, SessionPolicy
-from domain.sign_in import SignInService
+from domain.sign_in import Browser, SignInService
 from entrypoints.error_pages import status_of
 from tests.fakes import (
     FakeAuditTrail,
@@ -83,7 +83,7 @@ class Site:
     def sign_in(self, **callback_changes):
         started = self.logins.begin("corp", identifier=None, next_url=None, remember=False)
         callback = self.op.authorize(started.redirect_url) | callback_changes
-        return self.logins.finish("corp", started.sign_in_id, callback)
+        return self.logins.finish("corp", Browser(started.sign_in_id), callback)
 
     def users(self):
         with self.uow:

@@ -383,7 +383,7 @@ def log_in_through(engine):
     from adapters.system import SecretsTokenSource, SystemClock
     from domain.audit import Recorder
     from domain.model import Device, SessionPolicy
-    from domain.sign_in import SignInService
+    from domain.sign_in import Browser, SignInService
 
     def log_in_through(rp, identifier, **answer):
         logins = SignInService(
@@ -401,7 +401,9 @@ def log_in_through(engine):
         )
         key = rp.policy.key
         started = logins.begin(key, identifier=identifier, next_url="/after", remember=True)
-        return logins.finish(key, started.sign_in_id, approve(started.redirect_url, **answer))
+        return logins.finish(
+            key, Browser(started.sign_in_id), approve(started.redirect_url, **answer)
+        )
 
     return log_in_through
 

@@ -17,7 +17,7 @@ from domain.provisioning import (
     connect_identity,
 )
 from domain.sessions import current_user
-from domain.sign_in import SignInService
+from domain.sign_in import Browser, SignInService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -324,7 +324,7 @@ class LinkingSite:
         answer = {"state": started.sign_in_id, "email_verified": "true"}
         answer |= {"email": email} if email else {}
         return self.logins.finish(
-            policy.key, started.sign_in_id, answer, waiting_identity_id=waiting_identity_id
+            policy.key, Browser(started.sign_in_id, waiting_identity_id), answer
         )
 
     def confirm(self, offer, token):

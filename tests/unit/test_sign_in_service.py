@@ -29,7 +29,7 @@ from domain.model import (
 )
 from domain.provisioning import IdentityMustWait, complete_sign_in
 from domain.sessions import SessionService, current_user, log_out, log_out_everywhere
-from domain.sign_in import ProviderChoice, SignInService
+from domain.sign_in import Browser, Parked, ProviderChoice, SignInService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -455,7 +455,7 @@ def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider
     ]
     kept = sign_ins.items[started.sign_in_id]
     assert (kept.provider, kept.next_url, kept.remember) == ("dev", "/user/alice?page=2", True)
-    signed_in = logins.finish("dev", started.sign_in_id, answer(started, nickname="alice"))
+    signed_in = logins.finish("dev", Browser(started.sign_in_id), answer(started, nickname="alice"))
     assert signed_in.user.nickname == "alice"
     assert signed_in.next_url == "/user/alice?page=2"
     assert signed_in.session.remember is True
@@ -464,42 +464,42 @@ def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider
 @pytest.mark.parametrize("next_url", ["//evil.example", "https://evil.example", None])
 def test_an_off_site_next_is_dropped_when_the_login_begins(logins, next_url):
     started = begin(logins, next_url=next_url)
-    assert logins.finish("dev", started.sign_in_id, answer(started)).next_url is None
+    assert logins.finish("dev", Browser(started.sign_in_id), answer(started)).next_url is None
 
 
 def test_a_login_transaction_can_be_completed_only_once(logins):
     started = begin(logins)
-    logins.finish("dev", started.sign_in_id, answer(started))
+    logins.finish("dev", Browser(started.sign_in_id), answer(started))
     with pytest.raises(LoginExpired):
-        logins.finish("dev", started.sign_in_id, answer(started))
+        logins.finish("dev", Browser(started.sign_in_id), answer(started))
 
 
 def test_an_unknown_or_missing_transaction_is_refused(logins):
     with pytest.raises(LoginExpired):
-        logins.finish("dev", "made-up", {"state": "made-up"})
+        logins.finish("dev", Browser("made-up"), {"state": "made-up"})
     with pytest.raises(LoginExpired):
-        logins.finish("dev", None, {})
+        logins.finish("dev", Browser(None), {})
 
 
 def test_an_old_login_transaction_has_expired(logins, clock, uow):
     started = begin(logins)
     clock.advance(timedelta(minutes=11))
     with pytest.raises(LoginExpired):
-        logins.finish("dev", started.sign_in_id, answer(started))
+        logins.finish("dev", Browser(started.sign_in_id), answer(started))
     assert all_users(uow) == []
 
 
 def test_a_cancelled_login_writes_nothing_and_uses_up_the_sign_in(logins, uow, sessions, sign_ins):
     started = begin(logins)
     with pytest.raises(LoginCancelled):
-        logins.finish("dev", started.sign_in_id, answer(started, mode="cancel"))
+        logins.finish("dev", Browser(started.sign_in_id), answer(started, mode="cancel"))
     assert all_users(uow) == [] and sessions.sessions == {} and sign_ins.items == {}
 
 
 def test_an_answer_given_for_another_login_is_refused(logins, uow, sign_ins):
     mine, theirs = begin(logins), begin(logins)
     with pytest.raises(LoginMismatch):
-        logins.finish("dev", mine.sign_in_id, answer(theirs, nickname="mallory"))
+        logins.finish("dev", Browser(mine.sign_in_id), answer(theirs, nickname="mallory"))
     assert all_users(uow) == []
     assert set(sign_ins.items) == {theirs.sign_in_id}
 
@@ -509,13 +509,13 @@ def test_an_answer_arriving_at_another_providers_return_url_is_refused(make_logi
     logins = make_logins({"dev": provider, "other": other})
     started = begin(logins)
     with pytest.raises(LoginMismatch):
-        logins.finish("other", started.sign_in_id, answer(started))
+        logins.finish("other", Browser(started.sign_in_id), answer(started))
 
 
 def test_a_sign_in_begun_with_a_provider_no_longer_configured_is_refused(logins, make_logins):
     started = begin(logins)
     with pytest.raises(UnknownProvider):
-        make_logins({}).finish("dev", started.sign_in_id, answer(started))
+        make_logins({}).finish("dev", Browser(started.sign_in_id), answer(started))
 
 
 def test_an_unknown_provider_cannot_begin(logins):
@@ -527,11 +527,11 @@ def test_a_parked_answer_finishes_the_login_once(logins, parked):
     started = begin(logins)
     handle = logins.park("dev", answer(started, nickname="alice"))
     assert handle not in (started.sign_in_id, "")
-    signed_in = logins.finish("dev", started.sign_in_id, parked_handle=handle)
+    signed_in = logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
     assert signed_in.user.nickname == "alice"
     assert parked.items == {}
     with pytest.raises(LoginExpired):
-        logins.finish("dev", begin(logins).sign_in_id, parked_handle=handle)
+        logins.finish("dev", Browser(begin(logins).sign_in_id), Parked(handle))
 
 
 def test_a_parked_answer_is_only_for_its_own_provider_and_time(make_logins, provider, clock):
@@ -539,12 +539,12 @@ def test_a_parked_answer_is_only_for_its_own_provider_and_time(make_logins, prov
     started = begin(logins)
     handle = logins.park("other", answer(started))
     with pytest.raises(LoginMismatch):
-        logins.finish("dev", started.sign_in_id, parked_handle=handle)
+        logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
     started = begin(logins)
     handle = logins.park("dev", answer(started))
     clock.advance(timedelta(minutes=6))
     with pytest.raises(LoginExpired):
-        logins.finish("dev", started.sign_in_id, parked_handle=handle)
+        logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
 
 
 def test_an_answer_for_an_unknown_provider_is_not_parked(logins, parked):
@@ -580,9 +580,11 @@ def test_two_providers_reaching_one_identity_reach_one_user(make_logins, uow):
     button = FakeIdentityProvider(ProviderPolicy("dev"), namespace="openid")
     logins = make_logins({"openid": typed, "dev": button})
     via_typed = begin(logins, key="openid")
-    first = logins.finish("openid", via_typed.sign_in_id, answer(via_typed, nickname="alice"))
+    first = logins.finish(
+        "openid", Browser(via_typed.sign_in_id), answer(via_typed, nickname="alice")
+    )
     via_button = begin(logins, key="dev")
-    second = logins.finish("dev", via_button.sign_in_id, answer(via_button))
+    second = logins.finish("dev", Browser(via_button.sign_in_id), answer(via_button))
     assert second.user == first.user
     assert len(all_users(uow)) == 1
 
@@ -607,10 +609,10 @@ def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(
         policy=session_policy,
     )
     started = begin(logins)
-    signed_in = logins.finish("dev", started.sign_in_id, answer(started, nickname="alice"))
+    signed_in = logins.finish("dev", Browser(started.sign_in_id), answer(started, nickname="alice"))
     cancelled = begin(logins)
     with pytest.raises(LoginCancelled):
-        logins.finish("dev", cancelled.sign_in_id, answer(cancelled, mode="cancel"))
+        logins.finish("dev", Browser(cancelled.sign_in_id), answer(cancelled, mode="cancel"))
     signing_out.log_out(signed_in.token)
     signing_out.log_out(signed_in.token)  # already ended: nothing to record
     signing_out.log_out_everywhere(signed_in.user.id)
