@@ -10,6 +10,7 @@ from domain.model import Session, User, hash_token
 from domain.ports import Clock, IdentityProvider, Sessions, UnitOfWork
 from domain.provisioning import disconnect_identity, rename_user
 from domain.sessions import require_recent_sign_in
+from domain.sign_in import ProviderChoice, provider_choices
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class AccountOverview:
     identities: list[LinkedIdentity]
     devices: list[Session]  # newest first
     current_device: str  # the token hash of this browser's session
+    choices: list[ProviderChoice]  # the providers another identity may be connected from
 
 
 class Accounts:
@@ -67,7 +69,9 @@ class Accounts:
             )
             for i in linked
         ]
-        return AccountOverview(user, identities, devices, hash_token(token))
+        return AccountOverview(
+            user, identities, devices, hash_token(token), provider_choices(self._providers)
+        )
 
     def rename(self, user_id: int, nickname: str) -> str:
         renamed = rename_user(self._writing_unit_of_work(), user_id, nickname)

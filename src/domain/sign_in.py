@@ -66,6 +66,15 @@ class SignInStarted:
     redirect_url: str
 
 
+def provider_choices(providers: Mapping[str, IdentityProvider]) -> list[ProviderChoice]:
+    """The providers to offer, those that take a typed identifier first."""
+    offered = [
+        ProviderChoice(key, provider.name, provider.takes_identifier)
+        for key, provider in providers.items()
+    ]
+    return sorted(offered, key=lambda choice: not choice.takes_identifier)
+
+
 @dataclass(frozen=True)
 class Browser:
     """What the browser that comes back with an answer holds: the id of the sign-in it began,
@@ -121,12 +130,7 @@ class SignInService:
         self.policy = policy
 
     def choices(self) -> list[ProviderChoice]:
-        """The providers to offer, those that take a typed identifier first."""
-        offered = [
-            ProviderChoice(key, provider.name, provider.takes_identifier)
-            for key, provider in self._providers.items()
-        ]
-        return sorted(offered, key=lambda choice: not choice.takes_identifier)
+        return provider_choices(self._providers)
 
     def identifier_key(self, provider_key: str, identifier: str) -> str:
         """What a typed identifier counts as for the limits on login starts: the key the

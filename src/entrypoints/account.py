@@ -52,13 +52,12 @@ def readable_subject(namespace: str, subject: str) -> str:
 
 
 def account_page(status: int = 200) -> ResponseReturnValue:
-    services = container()
-    overview = services.accounts().overview(current_user.id, current_user.get_id())
+    overview = container().accounts().overview(current_user.id, current_user.get_id())
     page = render_template(
         "account.html",
         title="Account",
         overview=overview,
-        buttons=services.sign_in_service().choices(),
+        buttons=overview.choices,
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
         browser_of=browser_of,
         readable_subject=readable_subject,

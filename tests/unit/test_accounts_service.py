@@ -27,7 +27,7 @@ from domain.model import (
 )
 from domain.nicknames import normalise_nickname
 from domain.provisioning import connect_identity
-from domain.sign_in import SignInService
+from domain.sign_in import ProviderChoice, SignInService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -101,6 +101,7 @@ def test_the_overview_shows_the_account_its_identities_and_its_live_devices_newe
     assert [(login.provider_name, login.subject) for login in overview.identities] == [
         ("Dev", "alice-at-dev")
     ]
+    assert overview.choices == [ProviderChoice("dev", "Dev", True)]
 
 
 def test_an_identity_is_named_by_its_provider_or_else_its_key_or_else_the_name_given(
