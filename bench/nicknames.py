@@ -1,5 +1,5 @@
 """Sign-ups whose provider asserts a nickname thousands hold already ("gamer", "gamer2", ...)
-against sign-ups with fresh nicknames: CPU per sign-up through complete_login and the SQL
+against sign-ups with fresh nicknames: CPU per sign-up through complete_sign_in and the SQL
 unit of work, in this process (SQLite runs in it too)."""
 
 import time

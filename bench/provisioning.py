@@ -1,4 +1,4 @@
-"""New users per second through complete_login and the SQL adapters, in this process."""
+"""New users per second through complete_sign_in and the SQL adapters, in this process."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -6,22 +6,22 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import Engine
 
 from adapters.sql.engine import create_database_engine
-from adapters.sql.stores import SqlLoginSessions
+from adapters.sql.stores import SqlSessions
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
 from domain.model import ProviderPolicy, SessionPolicy, VerifiedIdentity
-from domain.use_cases import complete_login
+from domain.provisioning import complete_sign_in
 
 POLICY = ProviderPolicy("bench", trusted_for_email=True)
 
 
 def sign_up(engine: Engine, verified: VerifiedIdentity) -> None:
-    """One login through complete_login and the SQL adapters, as the return view makes it."""
-    complete_login(
+    """One login through complete_sign_in and the SQL adapters, as the return view makes it."""
+    complete_sign_in(
         verified,
         remember=False,
         uow=SqlAlchemyUnitOfWork(engine, writing=True),
-        sessions=SqlLoginSessions(engine),
+        sessions=SqlSessions(engine),
         clock=SystemClock(),
         tokens=SecretsTokenSource(),
         policy=SessionPolicy(),

@@ -512,7 +512,7 @@ def growth(bench: Bench, kind: str) -> None:
 
 
 def provisioning(bench: Bench, kinds: list[str]) -> None:
-    table = "Provisioning: complete_login through the SQL unit of work (new users/s)"
+    table = "Provisioning: complete_sign_in through the SQL unit of work (new users/s)"
     for kind in kinds:
         for threads in (1, 4):
             for _ in range(REPEATS):

@@ -61,8 +61,8 @@ def time_stages(app: Any, timers: StageTimers) -> None:
     login._user_callback = timers.wrap("  user loader (session + user)", login._user_callback)
     index = app.view_functions["pages.index"]
     app.view_functions["pages.index"] = timers.wrap("the view", index)
-    timeline = type(app.extensions["container"].timeline())
-    timeline.recent_posts = timers.wrap("  posts", timeline.recent_posts)
+    timelines = type(app.extensions["container"].timelines())
+    timelines.recent_by = timers.wrap("  posts", timelines.recent_by)
     flask.templating._render = timers.wrap("  template", flask.templating._render)  # type: ignore[attr-defined]
     # Flask-WTF's signing, wherever it is called: the site's token memo on a miss, Flask-WTF
     # itself elsewhere (both look the function up by its name at each call).

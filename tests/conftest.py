@@ -7,7 +7,7 @@ from devtools.servers import PostgresServer, RedisServer, postgres_bin_dir, redi
 from domain.model import SessionPolicy
 from tests.fakes import (
     FakeClock,
-    FakeLoginSessions,
+    FakeSessions,
     FakeSingleUse,
     FakeTokenSource,
     FakeUnitOfWork,
@@ -20,8 +20,8 @@ def uow() -> FakeUnitOfWork:
 
 
 @pytest.fixture
-def sessions(uow) -> FakeLoginSessions:
-    return FakeLoginSessions(uow.database)
+def sessions(uow) -> FakeSessions:
+    return FakeSessions(uow.database)
 
 
 @pytest.fixture

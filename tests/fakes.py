@@ -9,11 +9,11 @@ from domain.errors import Conflict, LoginCancelled, LoginMismatch
 from domain.model import (
     AuditEvent,
     Identity,
-    LoginSession,
     NewUser,
     Post,
     ProviderPolicy,
     ProviderRedirect,
+    Session,
     User,
     VerifiedIdentity,
 )
@@ -183,21 +183,21 @@ def _check_unique(data: FakeDatabase) -> None:
         raise Conflict("a unique value is taken")
 
 
-class FakeLoginSessions:
+class FakeSessions:
     """Sessions in a dict; their users are read from `database`, what a unit of work committed."""
 
     def __init__(self, database: FakeDatabase | None = None) -> None:
-        self.sessions: dict[str, LoginSession] = {}
+        self.sessions: dict[str, Session] = {}
         self.touches = 0
         self._database = database or FakeDatabase()
 
-    def add(self, session: LoginSession) -> None:
+    def add(self, session: Session) -> None:
         self.sessions[session.token_hash] = session
 
-    def get(self, token_hash: str) -> LoginSession | None:
+    def get(self, token_hash: str) -> Session | None:
         return self.sessions.get(token_hash)
 
-    def get_with_user(self, token_hash: str) -> tuple[LoginSession, User] | None:
+    def get_with_user(self, token_hash: str) -> tuple[Session, User] | None:
         session = self.sessions.get(token_hash)
         user = self._database.users.get(session.user_id) if session else None
         return (session, user) if session and user else None
@@ -231,7 +231,7 @@ class FakeLoginSessions:
             del self.sessions[token_hash]
         return len(doomed)
 
-    def of_user(self, user_id: int) -> list[LoginSession]:
+    def of_user(self, user_id: int) -> list[Session]:
         mine = [s for s in self.sessions.values() if s.user_id == user_id]
         return sorted(mine, key=lambda s: s.created_at, reverse=True)
 
@@ -331,15 +331,13 @@ class FakeIdentityProvider:
         self.namespace = namespace
         self.begun: list[dict[str, str | None]] = []
 
-    def begin(
-        self, *, transaction_id: str, return_to: str, identifier: str | None
-    ) -> ProviderRedirect:
+    def begin(self, *, sign_in_id: str, return_to: str, identifier: str | None) -> ProviderRedirect:
         self.begun.append(
-            {"transaction_id": transaction_id, "return_to": return_to, "identifier": identifier}
+            {"sign_in_id": sign_in_id, "return_to": return_to, "identifier": identifier}
         )
         return ProviderRedirect(
-            f"https://{self.policy.key}.example/auth?state={transaction_id}",
-            {"identifier": identifier or "", "state": transaction_id},
+            f"https://{self.policy.key}.example/auth?state={sign_in_id}",
+            {"identifier": identifier or "", "state": sign_in_id},
         )
 
     def identifier_key(self, identifier: str) -> str | None:

@@ -8,6 +8,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from domain.administration import disable_user, enable_user
 from domain.errors import (
     AccountDisabled,
     EmailRequired,
@@ -20,19 +21,15 @@ from domain.errors import (
 from domain.inputs import normalise_email
 from domain.model import SessionPolicy, VerifiedIdentity, hash_token
 from domain.nicknames import is_mixed_script, nickname_key, normalise_nickname
-from domain.ports import LoginSessions, UnitOfWork
-from domain.use_cases import (
-    LinkRequired,
-    complete_login,
+from domain.ports import Sessions, UnitOfWork
+from domain.provisioning import (
+    IdentityMustWait,
+    complete_sign_in,
     connect_identity,
-    current_user,
-    disable_user,
     disconnect_identity,
-    enable_user,
-    log_out,
-    log_out_everywhere,
     rename_user,
 )
+from domain.sessions import current_user, log_out, log_out_everywhere
 from tests.fakes import FakeClock, FakeTokenSource
 from tests.strategies import STEAM, UNTRUSTED, emails, namespaces, nicknames, policies, subjects
 from tests.unit.test_nicknames import is_valid_nickname
@@ -57,11 +54,11 @@ class ProvisioningMachine(RuleBasedStateMachine):
         self.disabled: set[int] = set()
         self.live_tokens: dict[str, int] = {}
         self.dead_tokens: set[str] = set()
-        # Identities waiting for the account that owns their email (LinkRequired).
+        # Identities waiting for the account that owns their email (IdentityMustWait).
         self.waiting: list[tuple[int, VerifiedIdentity]] = []
         self.newcomers = 0
 
-    def make_ports(self) -> tuple[UnitOfWork, LoginSessions]:
+    def make_ports(self) -> tuple[UnitOfWork, Sessions]:
         raise NotImplementedError
 
     def users(self):
@@ -92,7 +89,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
             None,
         )
         try:
-            signed_in = complete_login(
+            signed_in = complete_sign_in(
                 verified,
                 remember=remember,
                 uow=self.uow,
@@ -105,7 +102,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
             self.check_refusal(refused, verified, known_owner, email_owner)
             assert self.users() == before, "a refused login wrote nothing"
             return multiple()
-        if isinstance(signed_in, LinkRequired):
+        if isinstance(signed_in, IdentityMustWait):
             assert known_owner is None and email_owner is not None, "rule 6: only a verified email"
             assert not policy.trusted_for_email and signed_in.owner_id == email_owner.id
             assert self.users() == before, "a waiting identity wrote nothing"
@@ -155,7 +152,7 @@ class ProvisioningMachine(RuleBasedStateMachine):
             policy, "https://issuer.example", f"newcomer-{self.newcomers}", None, owner.email, True
         )
         before = self.users()
-        waiting = complete_login(
+        waiting = complete_sign_in(
             verified,
             remember=False,
             uow=self.uow,
@@ -164,14 +161,15 @@ class ProvisioningMachine(RuleBasedStateMachine):
             tokens=self.token_source,
             policy=self.policy,
         )
-        assert waiting == LinkRequired(owner.id), "rule 6: it waits for the email's account"
+        assert waiting == IdentityMustWait(owner.id), "rule 6: it waits for the email's account"
         assert self.users() == before
         self.waiting.append((owner.id, verified))
 
     @precondition(lambda self: self.waiting)
     @rule(data=st.data())
     def owner_signs_in_and_the_waiting_identity_joins(self, data):
-        """What Logins does when the email's owner signs in in the waiting browser and confirms."""
+        """What SignInService does when the email's owner signs in in the waiting browser and
+        confirms."""
         owner_id, verified = self.waiting.pop(data.draw(st.integers(0, len(self.waiting) - 1)))
         holder = self.owner_of_identity.get((verified.namespace, verified.subject))
         try:

@@ -111,7 +111,7 @@ class SessionPolicy:
 
 
 @dataclass(frozen=True)
-class LoginSession:
+class Session:
     """One signed-in browser. Deleting it signs that browser out, remember-me cookie included."""
 
     token_hash: str
@@ -132,7 +132,7 @@ class LoginSession:
         now: datetime,
         policy: SessionPolicy,
         device: "Device | None" = None,
-    ) -> "LoginSession":
+    ) -> "Session":
         device = device or Device()
         return cls(
             token_hash=hash_token(token),

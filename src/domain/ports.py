@@ -6,12 +6,12 @@ from typing import Protocol, Self, TypeAlias, TypeVar
 from domain.model import (
     AuditEvent,
     Identity,
-    LoginSession,
     NewUser,
     ParkedAnswer,
     Post,
     ProviderPolicy,
     ProviderRedirect,
+    Session,
     SignIn,
     User,
     VerifiedIdentity,
@@ -112,12 +112,12 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
 
 
-class LoginSessions(Protocol):
-    def add(self, session: LoginSession) -> None: ...
+class Sessions(Protocol):
+    def add(self, session: Session) -> None: ...
 
-    def get(self, token_hash: str) -> LoginSession | None: ...
+    def get(self, token_hash: str) -> Session | None: ...
 
-    def get_with_user(self, token_hash: str) -> tuple[LoginSession, User] | None:
+    def get_with_user(self, token_hash: str) -> tuple[Session, User] | None:
         """The session and its user in one read: this runs on every signed-in request."""
         ...
 
@@ -134,7 +134,7 @@ class LoginSessions(Protocol):
 
     def remove_all_of_except(self, user_id: int, kept_token_hash: str) -> int: ...
 
-    def of_user(self, user_id: int) -> Sequence[LoginSession]:
+    def of_user(self, user_id: int) -> Sequence[Session]:
         """Newest first."""
         ...
 
@@ -205,12 +205,10 @@ class IdentityProvider(Protocol):
     name: str  # the login button's label
     takes_identifier: bool  # whether the person types an identifier for this provider
 
-    def begin(
-        self, *, transaction_id: str, return_to: str, identifier: str | None
-    ) -> ProviderRedirect:
+    def begin(self, *, sign_in_id: str, return_to: str, identifier: str | None) -> ProviderRedirect:
         """Where to send the browser, and the state to keep server side until it returns.
 
-        `transaction_id` is the login's secret, known to this browser only; the answer must
+        `sign_in_id` is the login's secret, known to this browser only; the answer must
         prove it belongs to it. `return_to` is this provider's return URL on the site.
         Raises InvalidIdentifier, LoginFailed or ProviderUnavailable.
         """

@@ -18,7 +18,7 @@ from entrypoints.web import account, auth, health, metrics, pages
 from entrypoints.web.csrf_tokens import csrf, sign_csrf_tokens_once_a_minute
 from entrypoints.web.deps import container
 from entrypoints.web.error_pages import register_error_pages
-from entrypoints.web.login_user import LoginUser
+from entrypoints.web.login_user import SessionUser
 from entrypoints.web.logs import set_up_request_ids
 from entrypoints.web.rate_limits import set_up_rate_limits
 from entrypoints.web.session_cookies import SessionCookies
@@ -167,14 +167,14 @@ def _set_up_login(app: Flask) -> None:
     # The login page says "please log in" when it has a `next` page to return to: a flash
     # would be written into the session cookie by every anonymous hit on a protected page.
     manager.login_message = None
-    # Sessions are rows the site can end (see LoginUser); "recent sign-in" is the domain's
+    # Sessions are rows the site can end (see SessionUser); "recent sign-in" is the domain's
     # rule. Flask-Login's freshness marks would only rewrite cookies and hash every request.
     manager.session_protection = None
 
     @manager.user_loader
-    def load_user(token: str) -> LoginUser | None:
-        user = container().logins().current_user(token)
-        return None if user is None else LoginUser(user, token)
+    def load_user(token: str) -> SessionUser | None:
+        user = container().session_service().current_user(token)
+        return None if user is None else SessionUser(user, token)
 
 
 def _remembered_links() -> Callable[..., str]:

@@ -13,7 +13,7 @@ from adapters.openid.protocol import REFUSALS, STORE
 from adapters.openid.relying_party import AssociationRefusals
 from adapters.redis import stores as redis_stores
 from adapters.redis.stores import (
-    RedisLoginSessions,
+    RedisSessions,
     RedisSingleUse,
     redis_answers,
     redis_client,
@@ -23,16 +23,21 @@ from adapters.sql.audit import SqlAuditTrail
 from adapters.sql.engine import create_database_engine, database_answers
 from adapters.sql.openid_store import SqlOpenIdStore
 from adapters.sql.stores import (
-    SqlLoginSessions,
+    SqlSessions,
     SqlSingleUse,
     SqlTimelines,
     SqlUserDirectory,
 )
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import EveryNthCall, SecretsTokenSource, SystemClock
+from domain.account import Accounts
+from domain.administration import Administration
+from domain.audit import Recorder
+from domain.housekeeping import Housekeeping
 from domain.model import Device, SessionPolicy
-from domain.ports import Clock, LoginSessions
-from domain.services import Accounts, Administration, Housekeeping, Logins, Timeline
+from domain.ports import Clock, Sessions
+from domain.sessions import SessionService
+from domain.sign_in import SignInService
 from entrypoints.protocols import PROTOCOLS, AdapterParts, build_identity_providers
 
 RETURN_PATH = "/login/return/"
@@ -75,7 +80,7 @@ def openid_store_chore(store: SqlOpenIdStore) -> Callable[[datetime, int], int]:
     return lambda now, limit: store.sweep(limit)
 
 
-def live_sessions_counter(sessions: LoginSessions, clock: Clock) -> Callable[[], int]:
+def live_sessions_counter(sessions: Sessions, clock: Clock) -> Callable[[], int]:
     return lambda: sessions.count_live(clock.now())
 
 
@@ -103,11 +108,11 @@ class Container(containers.DeclarativeContainer):
     timelines = providers.Singleton(SqlTimelines, engine)
     # MICROBLOG_SESSION_STORE picks where sessions, sign-ins and parked answers live.
     redis = providers.Resource(redis_connection, config.redis_url)
-    login_sessions = providers.Selector(
+    sessions = providers.Selector(
         config.session_store,
-        sql=providers.Singleton(SqlLoginSessions, engine),
+        sql=providers.Singleton(SqlSessions, engine),
         redis=providers.Singleton(
-            RedisLoginSessions, redis, providers.Singleton(SqlUserDirectory, engine).provided.get
+            RedisSessions, redis, providers.Singleton(SqlUserDirectory, engine).provided.get
         ),
     )
     sign_ins = providers.Selector(
@@ -155,7 +160,7 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     metrics_registry = providers.Singleton(
-        scrape_registry, providers.Singleton(live_sessions_counter, login_sessions, clock)
+        scrape_registry, providers.Singleton(live_sessions_counter, sessions, clock)
     )
     tokens = providers.Singleton(SecretsTokenSource)
     session_policy = providers.Singleton(
@@ -169,7 +174,7 @@ class Container(containers.DeclarativeContainer):
     housekeeping = providers.Singleton(
         Housekeeping,
         chores=providers.List(
-            login_sessions.provided.remove_expired,
+            sessions.provided.remove_expired,
             sign_ins.provided.remove_expired,
             parked_answers.provided.remove_expired,
             waiting_identities.provided.remove_expired,
@@ -183,17 +188,17 @@ class Container(containers.DeclarativeContainer):
         EveryNthCall, housekeeping.provided.sweep, every=config.housekeeping_every.as_int()
     )
 
-    logins = providers.Factory(
-        Logins,
+    recorder = providers.Factory(Recorder, audit_trail, origin, clock)
+    sign_in_service = providers.Factory(
+        SignInService,
         providers=identity_providers,
         return_url=providers.Singleton(return_urls, config.base_url),
         sign_ins=sign_ins,
         parked=parked_answers,
         waiting=waiting_identities,
         unit_of_work=writing_unit_of_work.provider,
-        sessions=login_sessions,
-        audit=audit_trail,
-        origin=origin,
+        sessions=sessions,
+        recorder=recorder,
         clock=clock,
         tokens=tokens,
         policy=session_policy,
@@ -204,9 +209,8 @@ class Container(containers.DeclarativeContainer):
         providers=identity_providers,
         unit_of_work=unit_of_work.provider,
         writing_unit_of_work=writing_unit_of_work.provider,
-        sessions=login_sessions,
-        audit=audit_trail,
-        origin=origin,
+        sessions=sessions,
+        recorder=recorder,
         clock=clock,
         unrecorded_provider=UNRECORDED_PROVIDER,
     )
@@ -214,12 +218,14 @@ class Container(containers.DeclarativeContainer):
         Administration,
         unit_of_work=unit_of_work.provider,
         writing_unit_of_work=writing_unit_of_work.provider,
-        sessions=login_sessions,
+        sessions=sessions,
         sign_ins=sign_ins,
         parked=parked_answers,
         waiting=waiting_identities,
         audit=audit_trail,
-        origin=origin,
+        recorder=recorder,
         clock=clock,
     )
-    timeline = providers.Factory(Timeline, timelines=timelines)
+    session_service = providers.Factory(
+        SessionService, sessions=sessions, recorder=recorder, clock=clock, policy=session_policy
+    )

@@ -65,7 +65,7 @@ def test_openid_and_oidc_logins_connected_each_sign_in_to_the_same_user(site, au
     by_openid.sign_in("alice")
     assert by_oidc.greeting() == by_openid.greeting() == "alice"
     assert len(user_lines(site)) == 1
-    assert "login.connected" in audit()
+    assert "identity.connected" in audit()
 
 
 def test_connecting_a_login_of_another_account_is_refused(site):
@@ -106,7 +106,7 @@ def test_on_an_email_clash_the_new_login_waits_and_joins_when_the_owner_signs_in
     later = site.visitor()
     later.sign_in_with_oidc("alice-elsewhere")
     assert later.greeting() == "alice" and len(user_lines(site)) == 1
-    assert {"login.pending", "login.joined"} <= set(audit())
+    assert {"identity.waiting", "identity.confirmed"} <= set(audit())
 
 
 def test_the_waiting_login_page_names_no_provider_of_the_owner(site):
@@ -127,7 +127,7 @@ def test_a_waiting_login_is_not_connected_when_the_owner_signs_in_and_goes_elsew
     assert "Nothing was connected." in page.text
     assert browser.get(CONFIRM_PATH).status_code == 400
     assert connected_logins(browser) == ["Dev OpenID"]
-    assert "login.joined" not in audit() and "login.discarded" in audit()
+    assert "identity.confirmed" not in audit() and "identity.discarded" in audit()
 
 
 def test_the_owner_may_decline_to_connect_a_waiting_login(site, audit):
@@ -138,7 +138,7 @@ def test_the_owner_may_decline_to_connect_a_waiting_login(site, audit):
     page = browser.answer_waiting_login("discard")
     assert page.status_code == 200 and "Your Dev OIDC login was not connected." in page.text
     assert connected_logins(browser) == ["Dev OpenID"]
-    assert "login.discarded" in audit()
+    assert "identity.discarded" in audit()
     later = site.visitor()
     assert "An account already uses this email." in clash(site, later).text
 
@@ -182,7 +182,7 @@ def test_a_waiting_login_does_not_join_another_account(site, audit):
     page = browser.sign_in("bob")
     assert "Connected your" not in page.text and browser.greeting() == "bob"
     assert "An account already uses this email." in clash(site, site.visitor()).text
-    assert "login.discarded" in audit()
+    assert "identity.discarded" in audit()
 
 
 def test_a_waiting_login_does_not_join_after_ten_minutes(site, clock):
@@ -262,7 +262,7 @@ def test_the_last_login_cannot_be_disconnected_but_a_second_one_can(site, audit)
     )
     assert "Disconnected your Dev OpenID login." in page.text
     assert connected_logins(alice) == ["Dev OIDC"]
-    assert "login.disconnected" in audit()
+    assert "identity.disconnected" in audit()
 
 
 def test_connecting_needs_a_recent_sign_in(site, clock):

@@ -59,10 +59,10 @@ def test_operator_actions_and_account_changes_are_audited(site):
     assert site.cli("users", "enable", "Alice").exit_code == 0
     assert kinds(site, "--user", "alice") == [
         "sign_in.succeeded",
-        "login.connected",
+        "identity.connected",
         "nickname.changed",
-        "user.disabled",
-        "user.enabled",
+        "account.disabled",
+        "account.enabled",
     ]
     operator = audit_lines(site, "--user", "alice")[-1]
     assert operator[4] == "-", "an operator's action comes from no browser"

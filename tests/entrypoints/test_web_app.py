@@ -239,7 +239,9 @@ def test_production_offers_no_dev_provider(tmp_path):
             "base_url": "https://microblog.example",
         }
     )
-    assert [choice.key for choice in app.extensions["container"].logins().choices()] == ["openid"]
+    assert [choice.key for choice in app.extensions["container"].sign_in_service().choices()] == [
+        "openid"
+    ]
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -3,12 +3,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from adapters.sql.stores import SqlLoginSessions
+from adapters.sql.stores import SqlSessions
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
 from domain.model import ProviderPolicy, SessionPolicy, VerifiedIdentity
 from domain.nicknames import nickname_key
-from domain.use_cases import complete_login
+from domain.provisioning import complete_sign_in
 
 THREADS = 8
 DEV = ProviderPolicy("dev")
@@ -17,11 +17,11 @@ DEV = ProviderPolicy("dev")
 def log_in_at_once(engine, identities):
     """Completes every login in its own thread, all released together by a barrier."""
     barrier = threading.Barrier(len(identities))
-    sessions, clock, tokens = SqlLoginSessions(engine), SystemClock(), SecretsTokenSource()
+    sessions, clock, tokens = SqlSessions(engine), SystemClock(), SecretsTokenSource()
 
     def log_in(verified):
         barrier.wait()
-        return complete_login(
+        return complete_sign_in(
             verified,
             remember=False,
             uow=SqlAlchemyUnitOfWork(engine, writing=True),  # as the web app's return view does
@@ -73,11 +73,11 @@ def test_sustained_concurrent_first_logins_all_succeed(engine):
         ]
         for t in range(4)
     ]
-    sessions, clock, tokens = SqlLoginSessions(engine), SystemClock(), SecretsTokenSource()
+    sessions, clock, tokens = SqlSessions(engine), SystemClock(), SecretsTokenSource()
 
     def log_in_all(batch):
         for verified in batch:
-            complete_login(
+            complete_sign_in(
                 verified,
                 remember=False,
                 uow=SqlAlchemyUnitOfWork(engine, writing=True),

@@ -167,3 +167,45 @@ def test_rekeying_nicknames_keeps_every_nickname_and_gives_look_alikes_distinct_
         assert old_keys[2] == "\u0430dmin" and old_keys[5] == "gamer"
     finally:
         engine.dispose()
+
+
+# Audit kinds as revisions before 0008 stored them, and what the glossary calls them.
+STORED_KINDS_0007 = {
+    "login.pending": "identity.waiting",
+    "login.joined": "identity.confirmed",
+    "login.discarded": "identity.discarded",
+    "login.connected": "identity.connected",
+    "login.disconnected": "identity.disconnected",
+    "user.disabled": "account.disabled",
+    "user.enabled": "account.enabled",
+    "sign_in.succeeded": "sign_in.succeeded",
+    "nickname.changed": "nickname.changed",
+}
+
+
+def test_stored_audit_kinds_are_renamed_to_the_glossarys_words_and_back(fresh_database_url):
+    engine = create_database_engine(fresh_database_url)
+    try:
+        upgrade_database(engine, "0007")
+        with engine.begin() as connection:
+            for number, kind in enumerate(STORED_KINDS_0007, start=1):
+                connection.execute(
+                    text(
+                        "INSERT INTO audit_events (id, at, kind, user_id, detail) "
+                        "VALUES (:id, '2026-01-01 10:00:00', :kind, 1, :detail)"
+                    ),
+                    {"id": number, "kind": kind, "detail": f"event {number}"},
+                )
+        before = rows(engine, "SELECT id, kind, detail FROM audit_events")
+
+        upgrade_database(engine)
+
+        assert rows(engine, "SELECT id, kind, detail FROM audit_events") == [
+            (number, STORED_KINDS_0007[kind], detail) for number, kind, detail in before
+        ]
+        assert schema_drift(engine) == []
+
+        downgrade_database(engine, "0007")
+        assert rows(engine, "SELECT id, kind, detail FROM audit_events") == before
+    finally:
+        engine.dispose()

@@ -5,13 +5,13 @@ from contextlib import contextmanager
 
 from sqlalchemy import event, insert
 
-from adapters.sql.stores import SqlLoginSessions
+from adapters.sql.stores import SqlSessions
 from adapters.sql.tables import users
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsTokenSource, SystemClock
 from domain.model import ProviderPolicy, SessionPolicy, VerifiedIdentity
 from domain.nicknames import nickname_key
-from domain.use_cases import complete_login
+from domain.provisioning import complete_sign_in
 
 GAMERS = ProviderPolicy("steam")
 _subjects = iter(range(10**9))
@@ -21,11 +21,11 @@ def sign_up(engine, nickname):
     verified = VerifiedIdentity(
         GAMERS, "openid", f"https://steam.example/{next(_subjects)}", nickname
     )
-    return complete_login(
+    return complete_sign_in(
         verified,
         remember=False,
         uow=SqlAlchemyUnitOfWork(engine, writing=True),
-        sessions=SqlLoginSessions(engine),
+        sessions=SqlSessions(engine),
         clock=SystemClock(),
         tokens=SecretsTokenSource(),
         policy=SessionPolicy(),

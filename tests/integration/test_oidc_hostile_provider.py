@@ -9,14 +9,15 @@ from joserfc.jwk import ECKey
 
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
+from domain.audit import Recorder
 from domain.errors import DomainError, LoginCancelled, LoginMismatch, ProviderUnavailable
 from domain.model import Device, ProviderPolicy, SessionPolicy
-from domain.services import Logins
+from domain.sign_in import Browser, SignInService
 from entrypoints.web.error_pages import status_of
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
-    FakeLoginSessions,
+    FakeSessions,
     FakeSingleUse,
     FakeTokenSource,
     FakeUnitOfWork,
@@ -65,16 +66,15 @@ class Site:
 
     def __init__(self, op, rp) -> None:
         self.op, self.uow = op, FakeUnitOfWork()
-        self.logins = Logins(
+        self.logins = SignInService(
             providers={"corp": rp},
             return_url=lambda key: f"https://microblog.example/login/return/{key}",
             sign_ins=FakeSingleUse(),
             parked=FakeSingleUse(),
             waiting=FakeSingleUse(),
-            audit=FakeAuditTrail(),
-            origin=Device,
+            recorder=Recorder(FakeAuditTrail(), Device, FakeClock()),
             unit_of_work=lambda: self.uow,
-            sessions=FakeLoginSessions(self.uow.database),
+            sessions=FakeSessions(self.uow.database),
             clock=FakeClock(),
             tokens=FakeTokenSource(),
             policy=SessionPolicy(),
@@ -83,7 +83,7 @@ class Site:
     def sign_in(self, **callback_changes):
         started = self.logins.begin("corp", identifier=None, next_url=None, remember=False)
         callback = self.op.authorize(started.redirect_url) | callback_changes
-        return self.logins.finish("corp", started.transaction_id, callback)
+        return self.logins.finish("corp", Browser(started.sign_in_id), callback)
 
     def users(self):
         with self.uow:
@@ -106,7 +106,7 @@ def test_rp_response_type_code_and_rp_id_token_sig_rs256_are_accepted(site, op):
 
 def test_the_request_carries_pkce_state_and_nonce(site, op):
     started = site.logins.begin("corp", identifier=None, next_url=None, remember=False)
-    assert f"state={started.transaction_id}" in started.redirect_url
+    assert f"state={started.sign_in_id}" in started.redirect_url
     for parameter in ("nonce=", "code_challenge=", "code_challenge_method=S256", "scope=openid"):
         assert parameter in started.redirect_url
 
@@ -273,7 +273,7 @@ def test_an_unreachable_provider_is_unavailable(monotonic):
     profile = OidcProfile(CORP, "Corp", "http://127.0.0.1:9", CLIENT_ID, CLIENT_SECRET)
     rp = OidcIdentityProvider(profile, SafeHttpClient(LOCAL), monotonic=monotonic)
     with pytest.raises(ProviderUnavailable):
-        rp.begin(transaction_id="t", return_to="https://microblog.example/r", identifier=None)
+        rp.begin(sign_in_id="t", return_to="https://microblog.example/r", identifier=None)
 
 
 def test_the_client_secret_never_shows_in_a_repr(rp):

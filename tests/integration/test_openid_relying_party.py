@@ -62,8 +62,8 @@ def relying_party(store, profile=None, fetch_policy=LOCAL):
     return OpenIdIdentityProvider(profile, store, REALM, SafeFetcher(SafeHttpClient(fetch_policy)))
 
 
-def start(rp, identifier, transaction_id="login-1"):
-    return rp.begin(transaction_id=transaction_id, return_to=RETURN_TO, identifier=identifier)
+def start(rp, identifier, sign_in_id="login-1"):
+    return rp.begin(sign_in_id=sign_in_id, return_to=RETURN_TO, identifier=identifier)
 
 
 def approve(redirect_url, name=None, email="", decision="approve"):
@@ -179,8 +179,8 @@ def test_a_return_to_that_does_not_match_is_refused(signed_response):
 
 def test_an_answer_given_for_another_login_is_refused_before_any_provider_call(op, store, engine):
     rp = relying_party(store)
-    mine = start(rp, f"{op}/id/alice", transaction_id="mine")
-    theirs = start(rp, f"{op}/id/mallory", transaction_id="theirs")
+    mine = start(rp, f"{op}/id/alice", sign_in_id="mine")
+    theirs = start(rp, f"{op}/id/mallory", sign_in_id="theirs")
     their_answer = approve(theirs.url)
     with pytest.raises(LoginMismatch):
         rp.complete(their_answer, mine.state)
@@ -190,8 +190,8 @@ def test_an_answer_given_for_another_login_is_refused_before_any_provider_call(o
 def test_an_answer_whose_state_was_rewritten_is_refused(op, store):
     # The state is also in the signed return_to: changing the visible one breaks the match.
     rp = relying_party(store)
-    mine = start(rp, f"{op}/id/alice", transaction_id="mine")
-    theirs = start(rp, f"{op}/id/mallory", transaction_id="theirs")
+    mine = start(rp, f"{op}/id/alice", sign_in_id="mine")
+    theirs = start(rp, f"{op}/id/mallory", sign_in_id="theirs")
     forged = approve(theirs.url) | {"state": "mine"}
     with pytest.raises(LoginFailed):
         rp.complete(forged, mine.state)
@@ -376,32 +376,34 @@ def log_in_through(engine):
         PARKED_ANSWERS,
         SIGN_INS,
         WAITING_IDENTITIES,
-        SqlLoginSessions,
+        SqlSessions,
         SqlSingleUse,
     )
     from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
     from adapters.system import SecretsTokenSource, SystemClock
+    from domain.audit import Recorder
     from domain.model import Device, SessionPolicy
-    from domain.services import Logins
+    from domain.sign_in import Browser, SignInService
 
     def log_in_through(rp, identifier, **answer):
-        logins = Logins(
+        logins = SignInService(
             providers={rp.policy.key: rp},
             return_url=lambda key: RETURN_TO,
             sign_ins=SqlSingleUse(engine, SIGN_INS),
             parked=SqlSingleUse(engine, PARKED_ANSWERS),
             waiting=SqlSingleUse(engine, WAITING_IDENTITIES),
-            audit=SqlAuditTrail(engine),
-            origin=Device,
+            recorder=Recorder(SqlAuditTrail(engine), Device, SystemClock()),
             unit_of_work=lambda: SqlAlchemyUnitOfWork(engine, writing=True),
-            sessions=SqlLoginSessions(engine),
+            sessions=SqlSessions(engine),
             clock=SystemClock(),
             tokens=SecretsTokenSource(),
             policy=SessionPolicy(),
         )
         key = rp.policy.key
         started = logins.begin(key, identifier=identifier, next_url="/after", remember=True)
-        return logins.finish(key, started.transaction_id, approve(started.redirect_url, **answer))
+        return logins.finish(
+            key, Browser(started.sign_in_id), approve(started.redirect_url, **answer)
+        )
 
     return log_in_through
 

@@ -9,13 +9,13 @@ from adapters.redis.stores import (
     PARKED_ANSWERS,
     SESSION_STORE_DOWN,
     SIGN_INS,
-    RedisLoginSessions,
+    RedisSessions,
     RedisSingleUse,
     redis_client,
 )
 from devtools.servers import free_port
 from domain.errors import StoreUnavailable
-from domain.model import LoginSession, ParkedAnswer, SignIn, User
+from domain.model import ParkedAnswer, Session, SignIn, User
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ALICE = User(1, "alice", None, True, NOW)
@@ -30,7 +30,7 @@ def client(redis_server):
 
 
 def a_session(token_hash, created_at=NOW, hours=1):
-    return LoginSession(
+    return Session(
         token_hash, ALICE.id, False, created_at, created_at, created_at + timedelta(hours=hours)
     )
 
@@ -38,7 +38,7 @@ def a_session(token_hash, created_at=NOW, hours=1):
 def test_every_key_expires_by_itself_at_the_latest_expiry(client):
     # Now, not at import: a parked answer lives 5 minutes, and a long suite gets here later.
     now = datetime.now(UTC).replace(microsecond=0)
-    sessions = RedisLoginSessions(client, {1: ALICE}.get)
+    sessions = RedisSessions(client, {1: ALICE}.get)
     sessions.add(a_session("a" * 64, created_at=now, hours=1))
     sessions.add(a_session("b" * 64, created_at=now, hours=30 * 24))
     RedisSingleUse(client, SIGN_INS).put(
@@ -58,7 +58,7 @@ def test_every_key_expires_by_itself_at_the_latest_expiry(client):
 
 
 def test_a_touch_moves_the_session_keys_expiry_and_its_users_index_keeps_up(client):
-    sessions = RedisLoginSessions(client, {1: ALICE}.get)
+    sessions = RedisSessions(client, {1: ALICE}.get)
     sessions.add(a_session("a" * 64, hours=1))
     later = NOW + timedelta(hours=5)
     sessions.touch("a" * 64, NOW + timedelta(minutes=10), later)
@@ -70,7 +70,7 @@ def test_a_touch_moves_the_session_keys_expiry_and_its_users_index_keeps_up(clie
 
 
 def test_the_per_user_index_drops_expired_entries_whenever_a_session_is_added(client):
-    sessions = RedisLoginSessions(client, {1: ALICE}.get)
+    sessions = RedisSessions(client, {1: ALICE}.get)
     for n in range(50):  # sessions that expired a while ago, as a year of logins leaves
         sessions.add(a_session(f"{n:064}", created_at=NOW - timedelta(hours=2)))
     sessions.add(a_session("n" * 64))
@@ -81,7 +81,7 @@ def test_the_per_user_index_drops_expired_entries_whenever_a_session_is_added(cl
 
 def test_a_redis_that_does_not_answer_is_a_clear_refusal_for_every_store():
     client = redis_client(f"redis://127.0.0.1:{free_port()}/0", timeout_seconds=0.2)
-    sessions = RedisLoginSessions(client, {1: ALICE}.get)
+    sessions = RedisSessions(client, {1: ALICE}.get)
     calls = [
         lambda: sessions.add(a_session("a" * 64)),
         lambda: sessions.get_with_user("a" * 64),

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, delete
 
-from adapters.redis.stores import RedisLoginSessions, redis_client
-from adapters.sql.stores import SqlLoginSessions, SqlUserDirectory
+from adapters.redis.stores import RedisSessions, redis_client
+from adapters.sql.stores import SqlSessions, SqlUserDirectory
 from adapters.sql.tables import users
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict
-from domain.model import LoginSession, NewUser
+from domain.model import NewUser, Session
 
 
 def now() -> datetime:
@@ -40,18 +40,18 @@ class Stores:
 @pytest.fixture(params=["sql", "redis"])
 def stores(request, engine):
     if request.param == "sql":
-        yield Stores(SqlLoginSessions(engine), engine)
+        yield Stores(SqlSessions(engine), engine)
         return
     client = redis_client(request.getfixturevalue("redis_server").url)
     client.flushdb()
-    yield Stores(RedisLoginSessions(client, SqlUserDirectory(engine).get), engine)
+    yield Stores(RedisSessions(client, SqlUserDirectory(engine).get), engine)
     client.close()
 
 
 def a_session(user_id, token_hash="h" * 64, remember=False, created_at=None, hours=1):
     created_at = created_at or now()
     expires_at = created_at + timedelta(hours=hours)
-    return LoginSession(
+    return Session(
         token_hash, user_id, remember, created_at, created_at, expires_at, "Firefox", "10.0.0.1"
     )
 
@@ -106,7 +106,7 @@ def test_a_touch_does_not_bring_back_a_session_that_has_ended(stores):
 def test_a_session_without_device_reads_back_the_same(stores):
     user = stores.add_user()
     start = now()
-    session = LoginSession("d" * 64, user.id, True, start, start, start + timedelta(days=30))
+    session = Session("d" * 64, user.id, True, start, start, start + timedelta(days=30))
     stores.sessions.add(session)
     assert stores.sessions.get("d" * 64) == session
 

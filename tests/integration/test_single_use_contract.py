@@ -130,7 +130,7 @@ def test_expired_items_are_gone_after_removing_expired_ones_and_live_ones_stay(s
 
 
 def test_a_bounded_sweep_removes_at_most_its_limit_of_expired_items(single_use):
-    # Logins.park sweeps parked answers this way each time it parks one; housekeeping too.
+    # SignInService.park sweeps parked answers this way each time it parks one; housekeeping too.
     start = now()
     for number in range(3):
         single_use.store.put(single_use.item(f"old-{number}", start - timedelta(minutes=1)))

@@ -2,11 +2,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.sql.stores import SqlLoginSessions, SqlTimelines
+from adapters.sql.stores import SqlSessions, SqlTimelines
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict
-from domain.model import Identity, LoginSession, NewUser
-from domain.use_cases import recent_posts
+from domain.model import Identity, NewUser, Session
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -115,8 +114,8 @@ def test_deleting_a_user_takes_its_identities_and_sessions_along(engine, uow):
     with uow:
         uow.identities.add(Identity("openid", "alice", user.id))
         uow.commit()
-    session = LoginSession("h" * 64, user.id, False, NOW, NOW, NOW + timedelta(hours=1))
-    SqlLoginSessions(engine).add(session)
+    session = Session("h" * 64, user.id, False, NOW, NOW, NOW + timedelta(hours=1))
+    SqlSessions(engine).add(session)
     with engine.begin() as connection:
         connection.execute(delete(users).where(users.c.id == user.id))
         counts = [
@@ -134,9 +133,9 @@ def test_a_users_recent_posts_are_listed_newest_first(uow, engine):
         uow.posts.add(bob.id, "Not Alice's", NOW)
         uow.commit()
     timelines = SqlTimelines(engine)
-    assert recent_posts(alice.id, timelines=timelines) == [second, first]
-    assert recent_posts(alice.id, timelines=timelines, limit=1) == [second]
-    assert [post.body for post in recent_posts(bob.id, timelines=timelines)] == ["Not Alice's"]
+    assert timelines.recent_by(alice.id, 20) == [second, first]
+    assert timelines.recent_by(alice.id, 1) == [second]
+    assert [post.body for post in timelines.recent_by(bob.id, 20)] == ["Not Alice's"]
 
 
 @pytest.mark.postgres

@@ -4,7 +4,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 
 from adapters.sql.engine import create_database_engine
-from adapters.sql.stores import SqlLoginSessions
+from adapters.sql.stores import SqlSessions
 from adapters.sql.tables import metadata
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from tests.provisioning_machine import ProvisioningMachine
@@ -17,7 +17,7 @@ class SqliteProvisioningMachine(ProvisioningMachine):
         self.directory = tempfile.TemporaryDirectory()
         self.engine = create_database_engine(f"sqlite:///{Path(self.directory.name) / 'db'}")
         metadata.create_all(self.engine)
-        return SqlAlchemyUnitOfWork(self.engine), SqlLoginSessions(self.engine)
+        return SqlAlchemyUnitOfWork(self.engine), SqlSessions(self.engine)
 
     def teardown(self):
         self.engine.dispose()

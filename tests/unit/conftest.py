@@ -4,7 +4,7 @@ from, and signing in through the use case (which provisions the account the firs
 import pytest
 
 from domain.model import Device, ProviderPolicy, VerifiedIdentity
-from domain.use_cases import SignedIn, complete_login
+from domain.provisioning import SignedIn, complete_sign_in
 from tests.fakes import FakeAuditTrail
 
 ORIGIN = Device("TestBrowser/1.0", "198.51.100.7")
@@ -22,7 +22,7 @@ def sign_in(uow, sessions, clock, tokens, session_policy):
     def sign_in(
         subject: str, nickname: str | None = None, provider: str = "dev", namespace: str = "openid"
     ) -> SignedIn:
-        signed_in = complete_login(
+        signed_in = complete_sign_in(
             VerifiedIdentity(ProviderPolicy(provider), namespace, subject, nickname),
             remember=False,
             uow=uow,

@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 from hypothesis import given
 
+from domain.account import Accounts, LinkedIdentity
+from domain.audit import Recorder
 from domain.errors import (
     DomainError,
     InvalidInput,
@@ -24,13 +26,13 @@ from domain.model import (
     hash_token,
 )
 from domain.nicknames import normalise_nickname
-from domain.services import Accounts, ConnectedLogin, Logins
-from domain.use_cases import connect_identity
+from domain.provisioning import connect_identity
+from domain.sign_in import ProviderChoice, SignInService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
     FakeIdentityProvider,
-    FakeLoginSessions,
+    FakeSessions,
     FakeSingleUse,
     FakeUnitOfWork,
 )
@@ -44,8 +46,7 @@ def make_accounts(uow, sessions, audit, clock) -> Accounts:
         unit_of_work=lambda: uow,
         writing_unit_of_work=lambda: uow,
         sessions=sessions,
-        audit=audit,
-        origin=lambda: ORIGIN,
+        recorder=Recorder(audit, lambda: ORIGIN, clock),
         clock=clock,
         unrecorded_provider="Legacy",
     )
@@ -97,9 +98,10 @@ def test_the_overview_shows_the_account_its_identities_and_its_live_devices_newe
     assert overview.user == newest.user == oldest.user
     assert overview.devices == [newest.session, middle.session]
     assert overview.current_device == hash_token(middle.token)
-    assert [(login.provider_name, login.subject) for login in overview.logins] == [
+    assert [(login.provider_name, login.subject) for login in overview.identities] == [
         ("Dev", "alice-at-dev")
     ]
+    assert overview.choices == [ProviderChoice("dev", "Dev", True)]
 
 
 def test_an_identity_is_named_by_its_provider_or_else_its_key_or_else_the_name_given(
@@ -110,10 +112,10 @@ def test_an_identity_is_named_by_its_provider_or_else_its_key_or_else_the_name_g
     with uow:
         uow.identities.add(Identity("openid", "alice-long-ago", alice.id))  # no provider kept
         uow.commit()
-    assert sorted(accounts.overview(alice.id, "any").logins, key=lambda i: i.subject) == [
-        ConnectedLogin("Dev", "openid", "alice-at-dev", clock.now(), clock.now()),
-        ConnectedLogin("gone", "openid", "alice-at-gone", clock.now(), clock.now()),
-        ConnectedLogin("Legacy", "openid", "alice-long-ago", None, None),
+    assert sorted(accounts.overview(alice.id, "any").identities, key=lambda i: i.subject) == [
+        LinkedIdentity("Dev", "openid", "alice-at-dev", clock.now(), clock.now()),
+        LinkedIdentity("gone", "openid", "alice-at-gone", clock.now(), clock.now()),
+        LinkedIdentity("Legacy", "openid", "alice-long-ago", None, None),
     ]
 
 
@@ -172,7 +174,7 @@ def test_ones_own_nickname_may_change_case(accounts, sign_in, uow):
 @given(wanted=nickname_texts)
 def test_a_rename_keeps_the_normalised_nickname_or_refuses_and_changes_nothing(wanted):
     uow, clock, audit = FakeUnitOfWork(), FakeClock(), FakeAuditTrail()
-    sessions = FakeLoginSessions(uow.database)
+    sessions = FakeSessions(uow.database)
     accounts = make_accounts(uow, sessions, audit, clock)
     with uow:
         alice = uow.users.add(NewUser("alice", None, clock.now()))
@@ -198,7 +200,7 @@ def test_disconnecting_removes_that_identity_names_its_provider_and_is_recorded(
     link(alice.user.id, "alice-at-other")
     assert accounts.disconnect(alice.token, "openid", "alice-at-dev") == "Dev"
     assert identities_of(uow, alice.user.id) == {"alice-at-other"}
-    assert recorded(audit) == [("login.disconnected", alice.user.id, "dev", None)]
+    assert recorded(audit) == [("identity.disconnected", alice.user.id, "dev", None)]
 
 
 def test_disconnecting_needs_a_sign_in_within_the_last_ten_minutes(
@@ -284,11 +286,11 @@ def test_account_events_are_stamped_with_the_time_and_where_they_came_from(
     }
 
 
-# Connecting another identity starts on the account page (a round trip of `Logins`)
+# Connecting another identity starts on the account page (a round trip of `SignInService`)
 
 
-def make_logins(uow, sessions, clock, tokens, sign_ins) -> Logins:
-    return Logins(
+def make_logins(uow, sessions, clock, tokens, sign_ins) -> SignInService:
+    return SignInService(
         providers={"dev": FakeIdentityProvider(ProviderPolicy("dev"), name="Dev")},
         return_url=lambda key: f"https://microblog.example/login/return/{key}",
         sign_ins=sign_ins,
@@ -296,8 +298,7 @@ def make_logins(uow, sessions, clock, tokens, sign_ins) -> Logins:
         waiting=FakeSingleUse(),
         unit_of_work=lambda: uow,
         sessions=sessions,
-        audit=FakeAuditTrail(),
-        origin=lambda: ORIGIN,
+        recorder=Recorder(FakeAuditTrail(), lambda: ORIGIN, clock),
         clock=clock,
         tokens=tokens,
         policy=SessionPolicy(),
@@ -311,7 +312,7 @@ def test_connecting_comes_back_to_the_page_it_is_given_for_the_account_signed_in
     logins = make_logins(uow, sessions, clock, tokens, sign_ins)
     alice = sign_in("alice", nickname="alice")
     started = logins.begin_connect("dev", alice.token, identifier=None, next_url="/account")
-    kept = sign_ins.items[started.transaction_id]
+    kept = sign_ins.items[started.sign_in_id]
     assert (kept.next_url, kept.connect_user_id, kept.remember) == (
         "/account",
         alice.user.id,

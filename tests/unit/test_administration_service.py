@@ -6,21 +6,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.administration import Administration, Cleanup
+from domain.audit import Recorder
 from domain.errors import UserNotFound
 from domain.model import (
     Device,
-    LoginSession,
     ParkedAnswer,
+    Session,
     SessionPolicy,
     SignIn,
     WaitingIdentity,
 )
-from domain.services import Administration, Cleanup
-from domain.use_cases import current_user
+from domain.sessions import current_user
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
-    FakeLoginSessions,
+    FakeSessions,
     FakeSingleUse,
     FakeUnitOfWork,
 )
@@ -47,7 +48,7 @@ def make_administration(uow, sessions, sign_ins, parked, pending, audit, clock):
         parked=parked,
         waiting=pending,
         audit=audit,
-        origin=lambda: CLI,
+        recorder=Recorder(audit, lambda: CLI, clock),
         clock=clock,
     )
 
@@ -85,7 +86,7 @@ def test_disabling_signs_the_account_out_everywhere_and_leaves_others_signed_in(
     assert not is_active(uow, alice.user.id)
     assert sessions_of(sessions, alice.user.id) == 0
     assert sessions_of(sessions, bob.user.id) == 1
-    assert recorded(audit) == [("user.disabled", alice.user.id, None)]
+    assert recorded(audit) == [("account.disabled", alice.user.id, None)]
 
 
 def test_a_disabled_account_stays_signed_out_even_with_a_session_left_behind(
@@ -104,7 +105,7 @@ def test_enabling_lets_the_account_in_again(administration, sign_in, uow, audit)
     assert administration.enable("alice").id == alice.id
     assert is_active(uow, alice.id)
     assert sign_in("alice").user.id == alice.id
-    assert [kind for kind, *_ in recorded(audit)] == ["user.disabled", "user.enabled"]
+    assert [kind for kind, *_ in recorded(audit)] == ["account.disabled", "account.enabled"]
 
 
 def test_an_operator_names_an_account_in_any_case(administration, sign_in, uow):
@@ -168,14 +169,14 @@ def test_the_audit_gives_every_event_or_one_accounts_or_those_since_a_moment(
     administration.enable("alice")
     events = [(e.kind, e.user_id) for e in administration.audit()]
     assert events == [
-        ("user.disabled", alice.id),
-        ("user.disabled", bob.id),
-        ("user.enabled", alice.id),
+        ("account.disabled", alice.id),
+        ("account.disabled", bob.id),
+        ("account.enabled", alice.id),
     ]
     of_alice = [(e.kind, e.user_id) for e in administration.audit(nickname="Alice")]
-    assert of_alice == [("user.disabled", alice.id), ("user.enabled", alice.id)]
+    assert of_alice == [("account.disabled", alice.id), ("account.enabled", alice.id)]
     later = [(e.kind, e.user_id) for e in administration.audit(since=since)]
-    assert later == [("user.disabled", bob.id), ("user.enabled", alice.id)]
+    assert later == [("account.disabled", bob.id), ("account.enabled", alice.id)]
 
 
 # Cleaning up what has expired
@@ -188,7 +189,7 @@ def fill_stores(sessions, sign_ins, parked, pending, clock, expired, live):
     for n in range(expired + live):
         ends = now - timedelta(hours=1) if n < expired else now + timedelta(hours=1)
         begun = ends - timedelta(minutes=10)
-        sessions.add(LoginSession(f"session-{n}", 1, False, begun, begun, ends))
+        sessions.add(Session(f"session-{n}", 1, False, begun, begun, ends))
         sign_ins.put(SignIn(f"login-{n}", "dev", None, False, begun, ends))
         parked.put(ParkedAnswer(f"parked-{n}", "dev", {}, ends))
         pending.put(WaitingIdentity(f"waiting-{n}", 1, "dev", "openid", f"id-{n}", ends))
@@ -197,7 +198,7 @@ def fill_stores(sessions, sign_ins, parked, pending, clock, expired, live):
 @given(expired=st.integers(0, 6), live=st.integers(0, 6))
 def test_cleaning_up_removes_every_expired_row_keeps_the_live_ones_and_counts_them(expired, live):
     uow, clock = FakeUnitOfWork(), FakeClock()
-    sessions = FakeLoginSessions(uow.database)
+    sessions = FakeSessions(uow.database)
     sign_ins, parked, pending = (
         FakeSingleUse(),
         FakeSingleUse(),

@@ -8,19 +8,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.system import EveryNthCall
-from domain.model import LoginSession, SignIn
-from domain.services import Housekeeping
-from tests.fakes import FakeClock, FakeLoginSessions, FakeSingleUse
+from domain.housekeeping import Housekeeping
+from domain.model import Session, SignIn
+from tests.fakes import FakeClock, FakeSessions, FakeSingleUse
 
 
 @given(expired=st.integers(0, 8), live=st.integers(0, 4), batch=st.integers(1, 5))
 def test_a_sweep_removes_at_most_a_batch_of_expired_rows_from_each_store(expired, live, batch):
     clock = FakeClock()
-    sessions, sign_ins = FakeLoginSessions(), FakeSingleUse()
+    sessions, sign_ins = FakeSessions(), FakeSingleUse()
     now = clock.now()
     for n in range(expired + live):
         ends = now - timedelta(seconds=1) if n < expired else now + timedelta(hours=1)
-        sessions.add(LoginSession(f"s{n}", 1, False, now, now, ends))
+        sessions.add(Session(f"s{n}", 1, False, now, now, ends))
         sign_ins.put(SignIn(f"t{n}", "dev", None, False, now, ends))
     sweep = Housekeeping([sessions.remove_expired, sign_ins.remove_expired], clock, batch)
     removed = min(expired, batch)

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from domain.administration import find_user
 from domain.errors import NicknameLooksTaken, NicknameMixesScripts, NicknameTaken, UserNotFound
 from domain.lookalikes import (
     is_default_ignorable,
@@ -25,7 +26,7 @@ from domain.nicknames import (
     nickname_key,
     normalise_nickname,
 )
-from domain.use_cases import find_user, provision, rename_user
+from domain.provisioning import provision, rename_user
 from tests.strategies import (
     DEFAULT_IGNORABLES,
     UNTRUSTED,

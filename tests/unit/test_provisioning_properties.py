@@ -4,23 +4,25 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from domain.administration import disable_user
+from domain.audit import Recorder
 from domain.errors import IdentityBelongsToAnotherAccount, LoginRefused, NothingToConnect
 from domain.model import Device, SessionPolicy, VerifiedIdentity, hash_token
 from domain.nicknames import nickname_key
-from domain.services import LinkPending, Logins
-from domain.use_cases import (
-    LinkRequired,
+from domain.provisioning import (
+    IdentityMustWait,
+    IdentityWaits,
     SignedIn,
-    complete_login,
+    complete_sign_in,
     connect_identity,
-    current_user,
-    disable_user,
 )
+from domain.sessions import current_user
+from domain.sign_in import Browser, SignInService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
     FakeIdentityProvider,
-    FakeLoginSessions,
+    FakeSessions,
     FakeSingleUse,
     FakeTokenSource,
     FakeUnitOfWork,
@@ -41,13 +43,13 @@ from tests.unit.test_nicknames import is_valid_nickname
 class World:
     def __init__(self) -> None:
         self.uow = FakeUnitOfWork()
-        self.sessions = FakeLoginSessions(self.uow.database)
+        self.sessions = FakeSessions(self.uow.database)
         self.clock = FakeClock()
         self.tokens = FakeTokenSource()
         self.policy = SessionPolicy()
 
     def login(self, verified: VerifiedIdentity, remember: bool = False):
-        return complete_login(
+        return complete_sign_in(
             verified,
             remember=remember,
             uow=self.uow,
@@ -108,7 +110,7 @@ def test_a_verified_email_of_another_account_from_an_untrusted_provider_waits(
     world = World()
     owner = world.login(owner_identity()).user
     waiting = world.login(VerifiedIdentity(policy, "openid", "newcomer", nickname, email, True))
-    assert waiting == LinkRequired(owner.id)
+    assert waiting == IdentityMustWait(owner.id)
     assert world.users() == [owner], "nothing written while it waits"
     with world.uow:
         assert world.uow.identities.owner_of("openid", "newcomer") is None
@@ -164,7 +166,7 @@ def test_disabling_a_user_invalidates_all_its_sessions(logins, victim):
 class FakeProvisioningMachine(ProvisioningMachine):
     def make_ports(self):
         uow = FakeUnitOfWork()
-        return uow, FakeLoginSessions(uow.database)
+        return uow, FakeSessions(uow.database)
 
 
 FakeProvisioningMachine.TestCase.settings = settings(
@@ -199,12 +201,12 @@ def test_a_waiting_identity_joins_only_its_owner_signing_in_in_that_browser_and_
     owner = site.sign_in("owner", TRUSTED, email="alice@example.com").user
     other = site.sign_in("other", TRUSTED, email="bob@example.com").user
     waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
-    assert isinstance(waiting, LinkPending)
+    assert isinstance(waiting, IdentityWaits)
     site.clock.advance(timedelta(minutes=minutes_later))
-    browser_link = waiting.link_id if same_browser else None
+    browser_link = waiting.waiting_identity_id if same_browser else None
     signed_in = None
     if next_sign_in != "nobody":
-        signed_in = site.sign_in(next_sign_in.split()[0], TRUSTED, pending_link_id=browser_link)
+        signed_in = site.sign_in(next_sign_in.split()[0], TRUSTED, waiting_identity_id=browser_link)
     offered = signed_in.waiting if signed_in else None
     should_offer = (
         next_sign_in == "owner"
@@ -215,16 +217,16 @@ def test_a_waiting_identity_joins_only_its_owner_signing_in_in_that_browser_and_
     if offered is not None:
         assert (offered.provider_name, offered.subject) == ("Untrusted", "newcomer")
     site.clock.advance(timedelta(minutes=minutes_to_confirm))
-    offer = offered.link_id if offered else None
+    offer = offered.waiting_identity_id if offered else None
     token = signed_in.token if signed_in else None
     if then == "declines":
-        site.logins.discard_waiting_login(offer, token, "declined")
+        site.logins.discard_waiting_identity(offer, token, "declined")
     elif then == "goes elsewhere":
-        site.logins.discard_waiting_login(offer, token, "not confirmed")
+        site.logins.discard_waiting_identity(offer, token, "not confirmed")
     elif then == "confirms from another session of the owner":
         token = site.sign_in("owner", TRUSTED).token
     elif then == "confirms with the id it kept before the sign-in":
-        offer = waiting.link_id
+        offer = waiting.waiting_identity_id
     confirmed = site.confirm(offer, token)
     joined_to = site.owner_of("newcomer")
     should_join = (
@@ -235,7 +237,7 @@ def test_a_waiting_identity_joins_only_its_owner_signing_in_in_that_browser_and_
     assert confirmed == should_join
     assert joined_to == (owner.id if should_join else None)
     assert joined_to != other.id
-    assert site.owner_of("newcomer") is None or site.audit.kinds().count("login.joined") == 1
+    assert site.owner_of("newcomer") is None or site.audit.kinds().count("identity.confirmed") == 1
     assert not site.confirm(offer, token), "an offer is used up by its first answer"
     if should_offer and then in ("confirms", "declines", "goes elsewhere"):
         assert site.waiting.items == {}, "the session that signed in used it up, whatever it did"
@@ -246,9 +248,9 @@ def test_any_other_sign_in_in_the_waiting_browser_discards_the_waiting_login():
     site.sign_in("owner", TRUSTED, email="alice@example.com")
     site.sign_in("other", TRUSTED, email="bob@example.com")
     waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
-    signed_in = site.sign_in("other", TRUSTED, pending_link_id=waiting.link_id)
+    signed_in = site.sign_in("other", TRUSTED, waiting_identity_id=waiting.waiting_identity_id)
     assert signed_in.waiting is None and site.waiting.items == {}
-    [discarded] = [e for e in site.audit.recorded if e.kind == "login.discarded"]
+    [discarded] = [e for e in site.audit.recorded if e.kind == "identity.discarded"]
     assert (discarded.provider, discarded.detail) == ("untrusted", "another account signed in")
 
 
@@ -257,9 +259,12 @@ def test_an_expired_waiting_login_is_discarded_at_the_owners_sign_in():
     site.sign_in("owner", TRUSTED, email="alice@example.com")
     waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
     site.clock.advance(timedelta(minutes=WAITING_IDENTITY_LIFETIME_MINUTES))
-    assert site.sign_in("owner", TRUSTED, pending_link_id=waiting.link_id).waiting is None
+    assert (
+        site.sign_in("owner", TRUSTED, waiting_identity_id=waiting.waiting_identity_id).waiting
+        is None
+    )
     assert site.waiting.items == {}
-    assert [e.detail for e in site.audit.recorded if e.kind == "login.discarded"] == ["expired"]
+    assert [e.detail for e in site.audit.recorded if e.kind == "identity.discarded"] == ["expired"]
 
 
 def test_a_waiting_login_connected_elsewhere_meanwhile_is_refused_and_never_moves():
@@ -267,20 +272,20 @@ def test_a_waiting_login_connected_elsewhere_meanwhile_is_refused_and_never_move
     owner = site.sign_in("owner", TRUSTED, email="alice@example.com").user
     other = site.sign_in("other", TRUSTED, email="bob@example.com").user
     waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
-    signed_in = site.sign_in("owner", TRUSTED, pending_link_id=waiting.link_id)
+    signed_in = site.sign_in("owner", TRUSTED, waiting_identity_id=waiting.waiting_identity_id)
     newcomer = VerifiedIdentity(UNTRUSTED, "openid", "newcomer")
     assert connect_identity(site.uow, other.id, newcomer, site.clock)
     with pytest.raises(IdentityBelongsToAnotherAccount):
-        site.logins.connect_waiting_login(signed_in.waiting.link_id, signed_in.token)
+        site.logins.connect_waiting_identity(signed_in.waiting.waiting_identity_id, signed_in.token)
     assert site.owner_of("newcomer") == other.id != owner.id
-    assert "login.joined" not in site.audit.kinds()
+    assert "identity.confirmed" not in site.audit.kinds()
 
 
 def test_the_waiting_login_page_tells_nothing_about_the_account():
     site = LinkingSite()
     site.sign_in("owner", TRUSTED, email="alice@example.com")
     waiting = site.sign_in("newcomer", UNTRUSTED, email="alice@example.com")
-    assert waiting == LinkPending(waiting.link_id)
+    assert waiting == IdentityWaits(waiting.waiting_identity_id)
 
 
 WAITING_IDENTITY_LIFETIME_MINUTES = 10
@@ -300,33 +305,32 @@ class LinkingSite:
             policy.key: FakeIdentityProvider(policy, name=policy.key.title(), namespace="openid")
             for policy in (TRUSTED, UNTRUSTED)
         }
-        self.logins = Logins(
+        self.logins = SignInService(
             providers=providers,
             return_url=lambda key: f"https://microblog.example/login/return/{key}",
             sign_ins=self.sign_ins,
             parked=FakeSingleUse(),
             waiting=self.waiting,
             unit_of_work=lambda: self.uow,
-            sessions=FakeLoginSessions(self.uow.database),
-            audit=self.audit,
-            origin=Device,
+            sessions=FakeSessions(self.uow.database),
+            recorder=Recorder(self.audit, Device, self.clock),
             clock=self.clock,
             tokens=FakeTokenSource(),
             policy=SessionPolicy(),
         )
 
-    def sign_in(self, subject, policy, email=None, pending_link_id=None):
+    def sign_in(self, subject, policy, email=None, waiting_identity_id=None):
         started = self.logins.begin(policy.key, identifier=subject, next_url=None, remember=False)
-        answer = {"state": started.transaction_id, "email_verified": "true"}
+        answer = {"state": started.sign_in_id, "email_verified": "true"}
         answer |= {"email": email} if email else {}
         return self.logins.finish(
-            policy.key, started.transaction_id, answer, pending_link_id=pending_link_id
+            policy.key, Browser(started.sign_in_id, waiting_identity_id), answer
         )
 
     def confirm(self, offer, token):
         """Whether confirming the offered login connected it."""
         try:
-            self.logins.connect_waiting_login(offer, token)
+            self.logins.connect_waiting_identity(offer, token)
         except NothingToConnect:
             return False
         return True

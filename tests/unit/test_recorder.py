@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
+from domain.audit import Recorder
 from domain.model import AuditEvent, Device
-from domain.services import Recorder
 from tests.fakes import FakeAuditTrail, FakeClock
 
 
@@ -13,7 +13,7 @@ def test_an_event_is_stamped_with_the_time_and_the_browser_and_address_it_came_f
     recorder = Recorder(trail, lambda: next(origins), clock)
     recorder.record("sign_in.succeeded", 1, "dev")
     clock.advance(timedelta(seconds=5))
-    recorder.record("user.disabled", 1, detail="by an operator")
+    recorder.record("account.disabled", 1, detail="by an operator")
     assert trail.recorded == [
         AuditEvent(
             "sign_in.succeeded",
@@ -24,5 +24,5 @@ def test_an_event_is_stamped_with_the_time_and_the_browser_and_address_it_came_f
             "192.0.2.1",
             "Browser/1",
         ),
-        AuditEvent("user.disabled", clock.now(), 1, None, "by an operator", None, None),
+        AuditEvent("account.disabled", clock.now(), 1, None, "by an operator", None, None),
     ]

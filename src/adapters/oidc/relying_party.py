@@ -81,15 +81,13 @@ class OidcIdentityProvider:
         self._keys = _Cached()
         self._unknown_kid_refetched_at = float("-inf")
 
-    def begin(
-        self, *, transaction_id: str, return_to: str, identifier: str | None
-    ) -> ProviderRedirect:
+    def begin(self, *, sign_in_id: str, return_to: str, identifier: str | None) -> ProviderRedirect:
         metadata = self._discovered()
         nonce = generate_token(32)
         extra = {"response_mode": self.profile.response_mode} if self.profile.response_mode else {}
         request = self._client.authorization_request(
             metadata["authorization_endpoint"],
-            state=transaction_id,
+            state=sign_in_id,
             return_to=return_to,
             scope=self.profile.scopes,
             nonce=nonce,

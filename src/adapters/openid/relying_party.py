@@ -140,11 +140,9 @@ class OpenIdIdentityProvider:
     def _consumer(self) -> _Consumer:
         return _Consumer(self._store, self._refusals, self.profile.stateless)
 
-    def begin(
-        self, *, transaction_id: str, return_to: str, identifier: str | None
-    ) -> ProviderRedirect:
+    def begin(self, *, sign_in_id: str, return_to: str, identifier: str | None) -> ProviderRedirect:
         user_url = self.profile.op_identifier or parse_identifier(identifier)
-        return_url = f"{return_to}?{urlencode({STATE_PARAMETER: transaction_id})}"
+        return_url = f"{return_to}?{urlencode({STATE_PARAMETER: sign_in_id})}"
         with fetching_with(self._fetcher), _provider_errors():
             endpoint = self._discover(user_url)
             request = self._consumer().begin(endpoint)
@@ -152,7 +150,7 @@ class OpenIdIdentityProvider:
             request.addExtension(_ax_request(self.policy.email_required))
             url = request.redirectURL(self._realm, return_url)
         state = _endpoint_state(request.endpoint)
-        return ProviderRedirect(url, state | {"return_to": return_url, "state": transaction_id})
+        return ProviderRedirect(url, state | {"return_to": return_url, "state": sign_in_id})
 
     def identifier_key(self, identifier: str) -> str | None:
         return None if self.profile.op_identifier else identifier_key(identifier)

@@ -26,7 +26,7 @@ from typing import Any, Generic, cast
 import redis
 
 from domain.errors import Conflict, StoreUnavailable
-from domain.model import LoginSession, ParkedAnswer, SignIn, User, WaitingIdentity
+from domain.model import ParkedAnswer, Session, SignIn, User, WaitingIdentity
 from domain.ports import Item
 
 DEFAULT_PREFIX = "microblog:"
@@ -123,8 +123,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _session_of(token_hash: str, fields: Mapping[str, str]) -> LoginSession:
-    return LoginSession(
+def _session_of(token_hash: str, fields: Mapping[str, str]) -> Session:
+    return Session(
         token_hash=token_hash,
         user_id=int(fields["user_id"]),
         remember=fields["remember"] == "1",
@@ -136,7 +136,7 @@ def _session_of(token_hash: str, fields: Mapping[str, str]) -> LoginSession:
     )
 
 
-class RedisLoginSessions:
+class RedisSessions:
     """Sessions in Redis; their users still come from the database through `user_by_id`."""
 
     def __init__(
@@ -161,7 +161,7 @@ class RedisLoginSessions:
     def _index(self, user_id: int) -> str:
         return f"{self._prefix}user-sessions:{user_id}"
 
-    def add(self, session: LoginSession) -> None:
+    def add(self, session: Session) -> None:
         fields = {k: _text(v) for k, v in asdict(session).items() if v is not None}
         del fields["token_hash"]
         pairs = [item for field in fields.items() for item in field]
@@ -173,12 +173,12 @@ class RedisLoginSessions:
         if not added:
             raise Conflict("a session with this token hash exists")
 
-    def get(self, token_hash: str) -> LoginSession | None:
+    def get(self, token_hash: str) -> Session | None:
         with _store_errors():
             fields = cast(dict[str, str], self._redis.hgetall(self._key(token_hash)))
         return _session_of(token_hash, fields) if fields else None
 
-    def get_with_user(self, token_hash: str) -> tuple[LoginSession, User] | None:
+    def get_with_user(self, token_hash: str) -> tuple[Session, User] | None:
         session = self.get(token_hash)
         user = None if session is None else self._user_by_id(session.user_id)
         return None if session is None or user is None else (session, user)
@@ -208,7 +208,7 @@ class RedisLoginSessions:
             )
         return int(removed)
 
-    def of_user(self, user_id: int) -> list[LoginSession]:
+    def of_user(self, user_id: int) -> list[Session]:
         now = _milliseconds(datetime.now(UTC))
         with _store_errors():
             hashes = cast(list[str], self._redis.zrangebyscore(self._index(user_id), now, "+inf"))

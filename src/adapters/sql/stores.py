@@ -31,9 +31,9 @@ from adapters.sql.tables import (
 )
 from adapters.sql.unit_of_work import USER_BY_ID
 from domain.model import (
-    LoginSession,
     ParkedAnswer,
     Post,
+    Session,
     SignIn,
     User,
     WaitingIdentity,
@@ -129,25 +129,25 @@ class _SingleStatements:
         return self._count(batch, now=now, limit=limit)
 
 
-class SqlLoginSessions(_SingleStatements):
+class SqlSessions(_SingleStatements):
     """Login sessions by token hash. The tables' columns bear the domain fields' names, so
     rows translate by name."""
 
-    def add(self, session: LoginSession) -> None:
+    def add(self, session: Session) -> None:
         self._count(_ADD_SESSION, **row_of(session))
 
-    def get(self, token_hash: str) -> LoginSession | None:
+    def get(self, token_hash: str) -> Session | None:
         row = self._first(_SESSION, token_hash=token_hash)
-        return None if row is None else LoginSession(**row)
+        return None if row is None else Session(**row)
 
-    def get_with_user(self, token_hash: str) -> tuple[LoginSession, User] | None:
+    def get_with_user(self, token_hash: str) -> tuple[Session, User] | None:
         row = self._first(_SESSION_WITH_USER, token_hash=token_hash)
         if row is None:
             return None
         user = User(
             row["user_id"], row["nickname"], row["email"], row["active"], row["user_created_at"]
         )
-        return LoginSession(**{name: row[name] for name in _SESSION_FIELDS}), user
+        return Session(**{name: row[name] for name in _SESSION_FIELDS}), user
 
     def touch(self, token_hash: str, now: datetime, expires_at: datetime) -> None:
         self._count(_TOUCH_SESSION, hash=token_hash, now=now, expires=expires_at)
@@ -162,10 +162,10 @@ class SqlLoginSessions(_SingleStatements):
     def remove_all_of_except(self, user_id: int, kept_token_hash: str) -> int:
         return self._count(_REMOVE_OTHER_SESSIONS_OF, user_id=user_id, kept=kept_token_hash)
 
-    def of_user(self, user_id: int) -> list[LoginSession]:
+    def of_user(self, user_id: int) -> list[Session]:
         with domain_errors(), self._engine.connect() as connection:
             rows = connection.execute(_SESSIONS_OF, {"user_id": user_id})
-            return [LoginSession(**row._mapping) for row in rows]
+            return [Session(**row._mapping) for row in rows]
 
     def remove_expired(self, now: datetime, limit: int | None = None) -> int:
         return self._remove_expired(_REMOVE_EXPIRED_SESSIONS, now, limit)

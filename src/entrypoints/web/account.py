@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from domain.errors import DomainError, InvalidInput, NothingToConnect, RecentSignInRequired
 from domain.inputs import MAX_IDENTIFIER_LENGTH
 from entrypoints.protocols import describe_subject
-from entrypoints.web.auth import CONFIRM_CONNECT_KEY, TRANSACTION_KEY
+from entrypoints.web.auth import CONFIRM_CONNECT_KEY, SIGN_IN_KEY
 from entrypoints.web.deps import container
 from entrypoints.web.error_pages import status_of
 
@@ -51,13 +51,12 @@ def readable_subject(namespace: str, subject: str) -> str:
 
 
 def account_page(status: int = 200) -> ResponseReturnValue:
-    services = container()
-    overview = services.accounts().overview(current_user.id, current_user.get_id())
+    overview = container().accounts().overview(current_user.id, current_user.get_id())
     page = render_template(
         "account.html",
         title="Account",
         overview=overview,
-        buttons=services.logins().choices(),
+        buttons=overview.choices,
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
         browser_of=browser_of,
         readable_subject=readable_subject,
@@ -108,7 +107,7 @@ def connect() -> ResponseReturnValue:
     """Starts a round trip to the provider (see auth.provider_return for its end)."""
     started = (
         container()
-        .logins()
+        .sign_in_service()
         .begin_connect(
             request.form.get("provider", ""),
             current_user.get_id(),
@@ -116,7 +115,7 @@ def connect() -> ResponseReturnValue:
             next_url=url_for("account.page"),
         )
     )
-    session[TRANSACTION_KEY] = started.transaction_id
+    session[SIGN_IN_KEY] = started.sign_in_id
     return redirect(started.redirect_url, 303)
 
 
@@ -127,15 +126,17 @@ DECISIONS = {"connect", "discard"}
 
 
 @bp.before_app_request
-def discard_a_waiting_login_left_unconfirmed() -> None:
+def discard_a_waiting_identity_left_unconfirmed() -> None:
     """The login offered after a sign-in is confirmed on its page or never: any other page
     this browser asks for (another sign-in included) discards it."""
     if request.endpoint in KEEPS_THE_WAITING_LOGIN or CONFIRM_CONNECT_KEY not in session:
         return
     waiting = session.pop(CONFIRM_CONNECT_KEY)
-    link_id = waiting.get("link") if isinstance(waiting, dict) else None
+    waiting_identity_id = waiting.get("link") if isinstance(waiting, dict) else None
     token = current_user.get_id() if current_user.is_authenticated else None
-    container().logins().discard_waiting_login(link_id, token, "not confirmed")
+    container().sign_in_service().discard_waiting_identity(
+        waiting_identity_id, token, "not confirmed"
+    )
 
 
 @bp.route("/connect/confirm", methods=["GET", "POST"])
@@ -159,14 +160,14 @@ def confirm_connection() -> ResponseReturnValue:
         if decision not in DECISIONS:
             raise InvalidInput("Choose whether to connect this login.")
         session.pop(CONFIRM_CONNECT_KEY, None)
-        logins = container().logins()
+        sign_in = container().sign_in_service()
         token = current_user.get_id() if current_user.is_authenticated else None
         if decision == "discard":
-            name = logins.discard_waiting_login(waiting.get("link"), token, "declined")
+            name = sign_in.discard_waiting_identity(waiting.get("link"), token, "declined")
             done = f"Your {name} login was not connected." if name else "Nothing was connected."
             flash(done, "info")
         else:
-            name = logins.connect_waiting_login(waiting.get("link"), token)
+            name = sign_in.connect_waiting_identity(waiting.get("link"), token)
             flash(f"Connected your {name} login to this account.", "info")
     except DomainError as error:
         page = render_template("error.html", title="Nothing connected", message=error.message)

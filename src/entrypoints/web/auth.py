@@ -6,16 +6,17 @@ from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
-from domain.services import Connected, LinkPending
+from domain.provisioning import Connected, IdentityWaits
+from domain.sign_in import Browser, Parked
 from entrypoints.container import RETURN_PATH, request_origin
 from entrypoints.web.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
 from entrypoints.web.deps import container
-from entrypoints.web.login_user import LoginUser
+from entrypoints.web.login_user import SessionUser
 
 bp = Blueprint("auth", __name__)
 
-TRANSACTION_KEY = "login_transaction"
-PENDING_LINK_KEY = "pending_link"
+SIGN_IN_KEY = "login_transaction"
+WAITING_IDENTITY_KEY = "pending_link"
 PENDING_LINK_MESSAGE = (
     "An account already uses this email. Sign in with one of its logins to connect this one."
 )
@@ -47,7 +48,7 @@ def login_page(
         "login.html",
         title="Sign In",
         form=form,
-        buttons=container().logins().choices(),
+        buttons=container().sign_in_service().choices(),
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
         notices=notices,
     )
@@ -72,7 +73,7 @@ def login() -> ResponseReturnValue:
         return login_page(form, 400 if form.errors else 200, notices=notices)
     started = (
         container()
-        .logins()
+        .sign_in_service()
         .begin(
             form.provider.data,
             identifier=form.identifier.data or None,
@@ -80,51 +81,48 @@ def login() -> ResponseReturnValue:
             remember=form.remember_me.data,
         )
     )
-    session[TRANSACTION_KEY] = started.transaction_id
+    session[SIGN_IN_KEY] = started.sign_in_id
     return redirect(started.redirect_url, 303)
 
 
 @bp.route(f"{RETURN_PATH}<key>", methods=["GET", "POST"])
 def provider_return(key: str) -> ResponseReturnValue:
-    logins = container().logins()
+    sign_in = container().sign_in_service()
     if request.method == "POST":
         # A cross-site POST comes without this browser's SameSite=Lax cookies, so its login
         # cannot be found yet: keep the answer, and come back for it by a same-site GET.
         answer = request.args.to_dict() | request.form.to_dict()
-        handle = logins.park(key, answer)
+        handle = sign_in.park(key, answer)
         return redirect(url_for("auth.provider_return", key=key, parked_callback=handle), 303)
     parked = request.args.get(PARKED_PARAMETER)
-    signed_in_as = current_user.id if current_user.is_authenticated else None
-    result = logins.finish(
-        key,
-        session.pop(TRANSACTION_KEY, None),
-        None if parked else request.args.to_dict(),
-        parked_handle=parked,
+    browser = Browser(
+        session.pop(SIGN_IN_KEY, None),
+        waiting_identity_id=session.get(WAITING_IDENTITY_KEY),
+        session_token=current_user.get_id() if current_user.is_authenticated else None,
         device=request_origin(),
-        pending_link_id=session.get(PENDING_LINK_KEY),
-        signed_in_user_id=signed_in_as,
+    )
+    result = sign_in.finish(
+        key, browser, Parked(parked) if parked is not None else request.args.to_dict()
     )
     if isinstance(result, Connected):
         done = "Connected your" if result.added else "This account already had your"
         flash(f"{done} {result.provider_name} login.", "info")
         return redirect(url_for("account.page"))
-    if isinstance(result, LinkPending):
-        session[PENDING_LINK_KEY] = result.link_id
+    if isinstance(result, IdentityWaits):
+        session[WAITING_IDENTITY_KEY] = result.waiting_identity_id
         flash(PENDING_LINK_MESSAGE, "info")
         return login_page(LoginForm())
-    if signed_in_as is not None:
-        logins.log_out(current_user.get_id())  # signing in again replaces this browser's session
     session.clear()  # nothing from before the login carries over into the signed-in session
     login_user(
-        LoginUser(result.user, result.token),
+        SessionUser(result.user, result.token),
         remember=result.session.remember,
-        duration=logins.policy.remembered_lifetime,
+        duration=container().session_policy().remembered_lifetime,
     )
     csrf_token()  # the new session's CSRF secret goes out now: its first page keeps the cookie
     if result.waiting is not None:
         waiting = result.waiting
         session[CONFIRM_CONNECT_KEY] = {
-            "link": waiting.link_id,
+            "link": waiting.waiting_identity_id,
             "provider": waiting.provider_name,
             "namespace": waiting.namespace,
             "subject": waiting.subject,
@@ -141,7 +139,7 @@ def provider_return(key: str) -> ResponseReturnValue:
 @same_origin_or_csrf_token
 def logout() -> ResponseReturnValue:
     if current_user.is_authenticated:
-        container().logins().log_out(current_user.get_id())
+        container().session_service().log_out(current_user.get_id())
     _forget_browser()
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -152,7 +150,7 @@ def logout() -> ResponseReturnValue:
 @same_origin_or_csrf_token
 @login_required
 def logout_everywhere() -> ResponseReturnValue:
-    ended = container().logins().log_out_everywhere(current_user.id)
+    ended = container().session_service().log_out_everywhere(current_user.id)
     _forget_browser()
     flash(f"You have been logged out everywhere ({ended} sessions ended).", "info")
     return redirect(url_for("auth.login"))

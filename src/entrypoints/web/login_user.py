@@ -3,7 +3,7 @@ from flask_login import UserMixin
 from domain.model import User
 
 
-class LoginUser(UserMixin):  # type: ignore[misc]
+class SessionUser(UserMixin):  # type: ignore[misc]
     """Flask-Login's view of a signed-in browser: its id is the revocable session token."""
 
     def __init__(self, user: User, token: str) -> None:

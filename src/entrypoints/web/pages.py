@@ -6,10 +6,13 @@ from entrypoints.web.deps import container
 
 bp = Blueprint("pages", __name__)
 
+# The index shows this many of the user's newest posts: a read that needs no rule.
+INDEX_POSTS = 20
+
 
 @bp.get("/")
 @bp.get("/index")
 @login_required
 def index() -> ResponseReturnValue:
-    posts = container().timeline().recent_posts(current_user.id)
+    posts = container().timelines().recent_by(current_user.id, INDEX_POSTS)
     return render_template("index.html", title="Home", posts=posts)

@@ -84,7 +84,11 @@ def typed_identifier() -> str:
     """The identifier typed, as the chosen provider counts it (every spelling of one
     identifier alike), hashed: counters hold no identifiers and have short keys."""
     form = request.form
-    key = container().logins().identifier_key(form.get("provider", ""), form.get("identifier", ""))
+    key = (
+        container()
+        .sign_in_service()
+        .identifier_key(form.get("provider", ""), form.get("identifier", ""))
+    )
     return "identifier:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
 
 

@@ -1,6 +1,9 @@
+"""Provisioning: whose account an identity signs in to, and which identities and nickname an
+account has. Completing a sign-in, provisioning, connecting and disconnecting identities,
+renaming; a lost race is retried."""
+
 import random
-import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -16,22 +19,18 @@ from domain.errors import (
     NicknameMixesScripts,
     NicknameTaken,
     NotYours,
-    RecentSignInRequired,
     TooManyConflicts,
-    UserNotFound,
     ValueTooLong,
 )
 from domain.inputs import MAX_NAMESPACE_LENGTH, MAX_SUBJECT_LENGTH, normalise_email
 from domain.model import (
     Device,
     Identity,
-    LoginSession,
     NewUser,
-    Post,
+    Session,
     SessionPolicy,
     User,
     VerifiedIdentity,
-    hash_token,
 )
 from domain.nicknames import (
     choose_nickname,
@@ -40,17 +39,9 @@ from domain.nicknames import (
     make_unique,
     normalise_nickname,
 )
-from domain.ports import (
-    Clock,
-    LoginSessions,
-    SignIns,
-    Timelines,
-    TokenSource,
-    UnitOfWork,
-)
+from domain.ports import Clock, Sessions, TokenSource, UnitOfWork
 
 CONFLICT_ATTEMPTS = 10
-RECENT_SIGN_IN = timedelta(minutes=10)
 CONFLICT_BACKOFF_SECONDS = 0.002
 # Retries stop well inside a worker's timeout (gunicorn's is 30 s), each waiting at most
 # SQLite's 5 s busy timeout.
@@ -60,11 +51,11 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class WaitingLogin:
+class WaitingIdentityOffer:
     """A login that waited in this browser for the account just signed in to; connected only
-    if the person confirms, under `link_id`. Named for them: provider and identity."""
+    if the person confirms, under `waiting_identity_id`. Named for them: provider and identity."""
 
-    link_id: str
+    waiting_identity_id: str
     provider_name: str
     namespace: str
     subject: str
@@ -74,46 +65,66 @@ class WaitingLogin:
 class SignedIn:
     user: User
     token: str
-    session: LoginSession
+    session: Session
     next_url: str | None = None
-    waiting: WaitingLogin | None = None  # the login that waited for this account, to confirm
+    waiting: WaitingIdentityOffer | None = (
+        None  # the login that waited for this account, to confirm
+    )
 
 
 @dataclass(frozen=True)
-class LinkRequired:
+class IdentityMustWait:
     """The identity is new and its verified email belongs to `owner_id`'s account, but its
     provider is not trusted for email: only a sign-in to that account may connect it."""
 
     owner_id: int
 
 
-def complete_login(
+@dataclass(frozen=True)
+class IdentityWaits:
+    """No sign-in: the identity waits under `waiting_identity_id` (kept by this browser) for
+    a sign-in to the account that owns its email. Nothing about that account is told."""
+
+    waiting_identity_id: str
+
+
+@dataclass(frozen=True)
+class Connected:
+    provider_name: str
+    added: bool  # False: it was connected already
+
+
+# What finishing a sign-in comes to: a session, a waiting identity, or one connected.
+SignInOutcome = SignedIn | IdentityWaits | Connected
+
+
+def complete_sign_in(
     verified: VerifiedIdentity,
     *,
     remember: bool,
     uow: UnitOfWork,
-    sessions: LoginSessions,
+    sessions: Sessions,
     clock: Clock,
     tokens: TokenSource,
     policy: SessionPolicy,
     device: Device | None = None,
-) -> SignedIn | LinkRequired:
+) -> SignedIn | IdentityMustWait:
     """Provision or find the identity's user, then open a new login session for it."""
     user = provision(uow, verified, clock)
-    if isinstance(user, LinkRequired):
+    if isinstance(user, IdentityMustWait):
         return user
     token = tokens.new_token()
-    session = LoginSession.open(token, user.id, remember, clock.now(), policy, device)
+    session = Session.open(token, user.id, remember, clock.now(), policy, device)
     sessions.add(session)
     return SignedIn(user, token, session)
 
 
-def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User | LinkRequired:
+def provision(uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock) -> User | IdentityMustWait:
     """Find or create the user of a verified identity.
 
     A known identity keeps its user whatever it asserts now. Only a verified email is looked
     up: a new identity whose verified email an account owns joins that account if the
-    provider is trusted for email, and otherwise waits for that account (LinkRequired,
+    provider is trusted for email, and otherwise waits for that account (IdentityMustWait,
     nothing written). A lost race is retried.
     """
     return _retrying_conflicts(lambda: _provision_once(uow, verified, clock), clock)
@@ -140,7 +151,7 @@ def _fits(verified: VerifiedIdentity) -> VerifiedIdentity:
 
 def _provision_once(
     uow: UnitOfWork, verified: VerifiedIdentity, clock: Clock
-) -> User | LinkRequired:
+) -> User | IdentityMustWait:
     _fits(verified)
     with uow:
         known_owner = uow.users.of_identity(verified.namespace, verified.subject)
@@ -156,7 +167,7 @@ def _provision_once(
         # answer would tell a stranger which addresses have accounts.
         owner = uow.users.by_email(email) if email and verified.email_verified else None
         if owner is not None and not verified.policy.trusted_for_email:
-            return LinkRequired(owner.id)
+            return IdentityMustWait(owner.id)
         user = _usable(owner) if owner else _create_user(uow, verified, email, clock)
         uow.identities.add(_new_identity(verified, user.id, clock))
         uow.commit()
@@ -245,109 +256,3 @@ def _create_user(
     kept_email = email if verified.email_is_trusted else None
     unique = make_unique(nickname, uow.users.nickname_taken, uow.users.next_nickname_suffix)
     return uow.users.add(NewUser(unique, kept_email, created_at=clock.now()))
-
-
-def current_user(
-    token: str | None,
-    *,
-    sessions: LoginSessions,
-    clock: Clock,
-    policy: SessionPolicy,
-) -> User | None:
-    """The user a session token signs in, or None when expired, idle too long (without
-    remember-me), revoked or disabled."""
-    if not token:
-        return None
-    token_hash = hash_token(token)
-    found = sessions.get_with_user(token_hash)
-    if found is None:
-        return None
-    session, user = found
-    now = clock.now()
-    if session.is_expired(now) or session.is_idle(now, policy):
-        sessions.remove(token_hash)
-        return None
-    if not user.active:
-        return None
-    if session.needs_touch(now, policy):
-        # Without remember-me, the session's expiry moves with it: idle-limit after now.
-        sessions.touch(token_hash, now, policy.expiry(session.created_at, session.remember, now))
-    return user
-
-
-def recent_posts(user_id: int, *, timelines: Timelines, limit: int = 20) -> Sequence[Post]:
-    """A user's newest posts, newest first."""
-    return timelines.recent_by(user_id, limit)
-
-
-def find_user(nickname: str, *, uow: UnitOfWork) -> User:
-    """The user with this nickname, compared case-insensitively; UserNotFound if none.
-
-    A look-alike is not the same nickname here: an operator who types "\u0430dmin" (Cyrillic
-    a) means that account, not "admin", which shares its key (accounts older than the
-    look-alike rule may hold look-alike nicknames under distinct keys)."""
-    wanted = _same_letters(nickname)
-    with uow:
-        user = uow.users.by_nickname(nickname)
-        if user is None or _same_letters(user.nickname) != wanted:
-            user = next((u for u in uow.users.list() if _same_letters(u.nickname) == wanted), None)
-    if user is None:
-        raise UserNotFound(f"There is no user called {nickname!r}.")
-    return user
-
-
-def _same_letters(nickname: str) -> str:
-    return unicodedata.normalize("NFKC", nickname.casefold())
-
-
-def list_users(*, uow: UnitOfWork) -> Sequence[User]:
-    with uow:
-        return uow.users.list()
-
-
-def clean_up_expired(
-    *, sessions: LoginSessions, sign_ins: SignIns, clock: Clock
-) -> tuple[int, int]:
-    """Delete expired login sessions and abandoned sign-ins; returns how many of each."""
-    now = clock.now()
-    return sessions.remove_expired(now), sign_ins.remove_expired(now)
-
-
-def require_recent_sign_in(
-    token: str | None, *, sessions: LoginSessions, clock: Clock
-) -> LoginSession:
-    """The browser's session if it was opened within RECENT_SIGN_IN; else
-    RecentSignInRequired. Connecting or disconnecting logins needs a fresh proof."""
-    session = sessions.get(hash_token(token)) if token else None
-    if session is None or clock.now() - session.created_at > RECENT_SIGN_IN:
-        raise RecentSignInRequired()
-    return session
-
-
-def log_out(token: str | None, *, sessions: LoginSessions) -> int | None:
-    """End one browser's session; its remember-me cookie dies with it. Returns the id of
-    the user it signed in, if it was still open."""
-    return sessions.remove(hash_token(token)) if token else None
-
-
-def log_out_everywhere(user_id: int, *, sessions: LoginSessions) -> int:
-    """End every session of a user, on every browser. Returns how many ended."""
-    return sessions.remove_all_of(user_id)
-
-
-def disable_user(user_id: int, *, uow: UnitOfWork, sessions: LoginSessions) -> None:
-    """A disabled user cannot log in and is signed out everywhere."""
-    _set_active(user_id, False, uow)
-    sessions.remove_all_of(user_id)
-
-
-def enable_user(user_id: int, *, uow: UnitOfWork) -> None:
-    _set_active(user_id, True, uow)
-
-
-def _set_active(user_id: int, active: bool, uow: UnitOfWork) -> None:
-    with uow:
-        if uow.users.get(user_id) is None:
-            raise UserNotFound()
-        uow.users.set_active(user_id, active)
-        uow.commit()

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.administration import disable_user, enable_user
+from domain.audit import Recorder
 from domain.errors import (
     AccountDisabled,
     Conflict,
@@ -25,21 +27,14 @@ from domain.model import (
     VerifiedIdentity,
     hash_token,
 )
-from domain.services import Logins, ProviderChoice
-from domain.use_cases import (
-    LinkRequired,
-    complete_login,
-    current_user,
-    disable_user,
-    enable_user,
-    log_out,
-    log_out_everywhere,
-)
+from domain.provisioning import IdentityMustWait, complete_sign_in
+from domain.sessions import SessionService, current_user, log_out, log_out_everywhere
+from domain.sign_in import Browser, Parked, ProviderChoice, SignInService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
     FakeIdentityProvider,
-    FakeLoginSessions,
+    FakeSessions,
     FakeSingleUse,
     FakeTokenSource,
     FakeUnitOfWork,
@@ -50,7 +45,7 @@ from tests.strategies import STEAM, TRUSTED, UNTRUSTED
 @pytest.fixture
 def login(uow, sessions, clock, tokens, session_policy):
     def login(verified: VerifiedIdentity, remember: bool = False):
-        return complete_login(
+        return complete_sign_in(
             verified,
             remember=remember,
             uow=uow,
@@ -113,7 +108,7 @@ def test_colliding_nicknames_get_a_number(login):
 def test_untrusted_provider_cannot_enter_an_account_by_asserting_its_email(login, uow, sessions):
     owner = login(identity(TRUSTED, subject="owner", email="alice@example.com")).user
     waiting = login(identity(UNTRUSTED, subject="attacker", email="ALICE@example.com"))
-    assert waiting == LinkRequired(owner.id), "it waits for the owner to sign in"
+    assert waiting == IdentityMustWait(owner.id), "it waits for the owner to sign in"
     assert all_users(uow) == [owner]
     with uow:
         assert uow.identities.owner_of("openid", "attacker") is None
@@ -272,7 +267,7 @@ def test_with_the_idle_limit_off_only_the_lifetime_ends_a_plain_session(
     uow, sessions, clock, tokens
 ):
     policy = SessionPolicy(idle_limit=None)
-    signed_in = complete_login(
+    signed_in = complete_sign_in(
         identity(),
         remember=False,
         uow=uow,
@@ -339,7 +334,7 @@ def test_a_concurrent_first_login_of_the_same_identity_yields_one_user(
     login, uow, sessions, clock, tokens, session_policy
 ):
     racer = FakeUnitOfWork(uow.database)
-    uow.before_commit = lambda: complete_login(
+    uow.before_commit = lambda: complete_sign_in(
         identity(nickname="alice"),
         remember=False,
         uow=racer,
@@ -377,7 +372,7 @@ class AlwaysConflictingUnitOfWork(FakeUnitOfWork):
 def test_endless_conflicts_fail_cleanly_and_write_nothing(sessions, clock, tokens, session_policy):
     uow = AlwaysConflictingUnitOfWork()
     with pytest.raises(TooManyConflicts):
-        complete_login(
+        complete_sign_in(
             identity(),
             remember=False,
             uow=uow,
@@ -415,14 +410,13 @@ def audit():
 @pytest.fixture
 def make_logins(sign_ins, parked, waiting, audit, uow, sessions, clock, tokens, session_policy):
     def make_logins(providers):
-        return Logins(
+        return SignInService(
             providers=providers,
             return_url=lambda key: RETURN + key,
             sign_ins=sign_ins,
             parked=parked,
             waiting=waiting,
-            audit=audit,
-            origin=lambda: Device("TestBrowser/1.0", "198.51.100.7"),
+            recorder=Recorder(audit, lambda: Device("TestBrowser/1.0", "198.51.100.7"), clock),
             unit_of_work=lambda: uow,
             sessions=sessions,
             clock=clock,
@@ -446,22 +440,22 @@ def begin(logins, next_url=None, remember=False, key="dev"):
 
 def answer(started, **claims):
     """What the provider sends back for this login: its state, and what it asserts."""
-    return {"state": started.transaction_id, **claims}
+    return {"state": started.sign_in_id, **claims}
 
 
 def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider, sign_ins):
     started = begin(logins, next_url="/user/alice?page=2", remember=True)
-    assert started.redirect_url == f"https://dev.example/auth?state={started.transaction_id}"
+    assert started.redirect_url == f"https://dev.example/auth?state={started.sign_in_id}"
     assert provider.begun == [
         {
-            "transaction_id": started.transaction_id,
+            "sign_in_id": started.sign_in_id,
             "return_to": RETURN + "dev",
             "identifier": "https://id.example/alice",
         }
     ]
-    kept = sign_ins.items[started.transaction_id]
+    kept = sign_ins.items[started.sign_in_id]
     assert (kept.provider, kept.next_url, kept.remember) == ("dev", "/user/alice?page=2", True)
-    signed_in = logins.finish("dev", started.transaction_id, answer(started, nickname="alice"))
+    signed_in = logins.finish("dev", Browser(started.sign_in_id), answer(started, nickname="alice"))
     assert signed_in.user.nickname == "alice"
     assert signed_in.next_url == "/user/alice?page=2"
     assert signed_in.session.remember is True
@@ -470,44 +464,44 @@ def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider
 @pytest.mark.parametrize("next_url", ["//evil.example", "https://evil.example", None])
 def test_an_off_site_next_is_dropped_when_the_login_begins(logins, next_url):
     started = begin(logins, next_url=next_url)
-    assert logins.finish("dev", started.transaction_id, answer(started)).next_url is None
+    assert logins.finish("dev", Browser(started.sign_in_id), answer(started)).next_url is None
 
 
 def test_a_login_transaction_can_be_completed_only_once(logins):
     started = begin(logins)
-    logins.finish("dev", started.transaction_id, answer(started))
+    logins.finish("dev", Browser(started.sign_in_id), answer(started))
     with pytest.raises(LoginExpired):
-        logins.finish("dev", started.transaction_id, answer(started))
+        logins.finish("dev", Browser(started.sign_in_id), answer(started))
 
 
 def test_an_unknown_or_missing_transaction_is_refused(logins):
     with pytest.raises(LoginExpired):
-        logins.finish("dev", "made-up", {"state": "made-up"})
+        logins.finish("dev", Browser("made-up"), {"state": "made-up"})
     with pytest.raises(LoginExpired):
-        logins.finish("dev", None, {})
+        logins.finish("dev", Browser(None), {})
 
 
 def test_an_old_login_transaction_has_expired(logins, clock, uow):
     started = begin(logins)
     clock.advance(timedelta(minutes=11))
     with pytest.raises(LoginExpired):
-        logins.finish("dev", started.transaction_id, answer(started))
+        logins.finish("dev", Browser(started.sign_in_id), answer(started))
     assert all_users(uow) == []
 
 
 def test_a_cancelled_login_writes_nothing_and_uses_up_the_sign_in(logins, uow, sessions, sign_ins):
     started = begin(logins)
     with pytest.raises(LoginCancelled):
-        logins.finish("dev", started.transaction_id, answer(started, mode="cancel"))
+        logins.finish("dev", Browser(started.sign_in_id), answer(started, mode="cancel"))
     assert all_users(uow) == [] and sessions.sessions == {} and sign_ins.items == {}
 
 
 def test_an_answer_given_for_another_login_is_refused(logins, uow, sign_ins):
     mine, theirs = begin(logins), begin(logins)
     with pytest.raises(LoginMismatch):
-        logins.finish("dev", mine.transaction_id, answer(theirs, nickname="mallory"))
+        logins.finish("dev", Browser(mine.sign_in_id), answer(theirs, nickname="mallory"))
     assert all_users(uow) == []
-    assert set(sign_ins.items) == {theirs.transaction_id}
+    assert set(sign_ins.items) == {theirs.sign_in_id}
 
 
 def test_an_answer_arriving_at_another_providers_return_url_is_refused(make_logins, provider):
@@ -515,13 +509,13 @@ def test_an_answer_arriving_at_another_providers_return_url_is_refused(make_logi
     logins = make_logins({"dev": provider, "other": other})
     started = begin(logins)
     with pytest.raises(LoginMismatch):
-        logins.finish("other", started.transaction_id, answer(started))
+        logins.finish("other", Browser(started.sign_in_id), answer(started))
 
 
 def test_a_sign_in_begun_with_a_provider_no_longer_configured_is_refused(logins, make_logins):
     started = begin(logins)
     with pytest.raises(UnknownProvider):
-        make_logins({}).finish("dev", started.transaction_id, answer(started))
+        make_logins({}).finish("dev", Browser(started.sign_in_id), answer(started))
 
 
 def test_an_unknown_provider_cannot_begin(logins):
@@ -532,12 +526,12 @@ def test_an_unknown_provider_cannot_begin(logins):
 def test_a_parked_answer_finishes_the_login_once(logins, parked):
     started = begin(logins)
     handle = logins.park("dev", answer(started, nickname="alice"))
-    assert handle not in (started.transaction_id, "")
-    signed_in = logins.finish("dev", started.transaction_id, parked_handle=handle)
+    assert handle not in (started.sign_in_id, "")
+    signed_in = logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
     assert signed_in.user.nickname == "alice"
     assert parked.items == {}
     with pytest.raises(LoginExpired):
-        logins.finish("dev", begin(logins).transaction_id, parked_handle=handle)
+        logins.finish("dev", Browser(begin(logins).sign_in_id), Parked(handle))
 
 
 def test_a_parked_answer_is_only_for_its_own_provider_and_time(make_logins, provider, clock):
@@ -545,12 +539,12 @@ def test_a_parked_answer_is_only_for_its_own_provider_and_time(make_logins, prov
     started = begin(logins)
     handle = logins.park("other", answer(started))
     with pytest.raises(LoginMismatch):
-        logins.finish("dev", started.transaction_id, parked_handle=handle)
+        logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
     started = begin(logins)
     handle = logins.park("dev", answer(started))
     clock.advance(timedelta(minutes=6))
     with pytest.raises(LoginExpired):
-        logins.finish("dev", started.transaction_id, parked_handle=handle)
+        logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
 
 
 def test_an_answer_for_an_unknown_provider_is_not_parked(logins, parked):
@@ -586,9 +580,11 @@ def test_two_providers_reaching_one_identity_reach_one_user(make_logins, uow):
     button = FakeIdentityProvider(ProviderPolicy("dev"), namespace="openid")
     logins = make_logins({"openid": typed, "dev": button})
     via_typed = begin(logins, key="openid")
-    first = logins.finish("openid", via_typed.transaction_id, answer(via_typed, nickname="alice"))
+    first = logins.finish(
+        "openid", Browser(via_typed.sign_in_id), answer(via_typed, nickname="alice")
+    )
     via_button = begin(logins, key="dev")
-    second = logins.finish("dev", via_button.transaction_id, answer(via_button))
+    second = logins.finish("dev", Browser(via_button.sign_in_id), answer(via_button))
     assert second.user == first.user
     assert len(all_users(uow)) == 1
 
@@ -603,15 +599,23 @@ def test_providers_taking_an_identifier_are_offered_first(make_logins):
     ]
 
 
-def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(logins, audit, clock):
+def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(
+    logins, audit, clock, sessions, session_policy
+):
+    signing_out = SessionService(
+        sessions=sessions,
+        recorder=Recorder(audit, lambda: Device("TestBrowser/1.0", "198.51.100.7"), clock),
+        clock=clock,
+        policy=session_policy,
+    )
     started = begin(logins)
-    signed_in = logins.finish("dev", started.transaction_id, answer(started, nickname="alice"))
+    signed_in = logins.finish("dev", Browser(started.sign_in_id), answer(started, nickname="alice"))
     cancelled = begin(logins)
     with pytest.raises(LoginCancelled):
-        logins.finish("dev", cancelled.transaction_id, answer(cancelled, mode="cancel"))
-    logins.log_out(signed_in.token)
-    logins.log_out(signed_in.token)  # already ended: nothing to record
-    logins.log_out_everywhere(signed_in.user.id)
+        logins.finish("dev", Browser(cancelled.sign_in_id), answer(cancelled, mode="cancel"))
+    signing_out.log_out(signed_in.token)
+    signing_out.log_out(signed_in.token)  # already ended: nothing to record
+    signing_out.log_out_everywhere(signed_in.user.id)
     assert [(e.kind, e.user_id, e.provider, e.detail) for e in audit.recorded] == [
         ("sign_in.succeeded", signed_in.user.id, "dev", None),
         ("sign_in.refused", None, "dev", "LoginCancelled"),
@@ -635,7 +639,7 @@ def test_retrying_conflicts_stops_within_its_time_budget(sessions, clock, tokens
 
     uow.commit = slow_commit
     with pytest.raises(TooManyConflicts):
-        complete_login(
+        complete_sign_in(
             identity(),
             remember=False,
             uow=uow,
@@ -654,7 +658,7 @@ def seconds(value: float) -> timedelta:
 def test_retries_after_a_conflict_pause_on_the_clock(sessions, clock, tokens, session_policy):
     started = clock.now()
     with pytest.raises(TooManyConflicts):
-        complete_login(
+        complete_sign_in(
             identity(),
             remember=False,
             uow=AlwaysConflictingUnitOfWork(),
@@ -693,8 +697,8 @@ def test_a_session_ends_when_idle_past_the_limit_and_never_while_used_more_often
     idle = None if idle_minutes is None else timedelta(minutes=idle_minutes)
     policy = SessionPolicy(idle_limit=idle)
     uow, clock, tokens = FakeUnitOfWork(), FakeClock(), FakeTokenSource()
-    sessions = FakeLoginSessions(uow.database)
-    signed_in = complete_login(
+    sessions = FakeSessions(uow.database)
+    signed_in = complete_sign_in(
         identity(),
         remember=remember,
         uow=uow,
