@@ -40,10 +40,10 @@ $(NODE_STAMP): $(DEV_OIDC)/package-lock.json
 
 node-deps: $(NODE_STAMP)
 
-# Without Node.js, `python -m devtools dev` says so and serves the dev OpenID provider only.
+# Without Node.js, `microblog dev` says so and serves the dev OpenID provider only.
 run: install
 	-@$(MAKE) --no-print-directory node-deps
-	$(BIN)/python -m devtools dev
+	$(BIN)/microblog dev
 
 # Production: gunicorn, configured by MICROBLOG_* (MICROBLOG_ENV=production needs MICROBLOG_SECRET_KEY).
 serve: install

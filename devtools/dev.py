@@ -1,6 +1,7 @@
-"""`python -m devtools dev` (what `make run` does): migrate, then serve the app with the
-development providers beside it, offering them on its login page; `python -m devtools
-dev-provider`: the dev OpenID provider alone. Never expose them: they vouch for anyone.
+"""`microblog dev` (what `make run` does; in a clone the `microblog` command hands it to
+`python -m devtools dev`): migrate, then serve the app with the development providers
+beside it, offering them on its login page; `microblog dev-provider`: the dev OpenID
+provider alone. Never expose them: they vouch for anyone.
 The installed package knows nothing of them: their entries reach the app as
 `create_app(added_providers=...)`."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import urllib3
 
-DEFAULT_DIRECTORY = Path("devtools/oidc-provider")
+DEFAULT_DIRECTORY = Path(__file__).resolve().parent / "oidc-provider"
 CLIENT_ID, CLIENT_SECRET = "microblog", "dev-oidc-secret"
 START_SECONDS = 30
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
+import pytest
 from dependency_injector import providers
 from hypothesis import given
 from hypothesis import strategies as st
@@ -103,19 +104,25 @@ def test_the_microblog_command_is_installed_and_lists_the_commands(tmp_path):
     assert "\n  dev" not in result.stdout
 
 
-def test_the_development_servers_are_commands_of_devtools_in_a_clone(tmp_path):
+@pytest.mark.parametrize("command", [[sys.executable, "-m", "devtools"], ["microblog"]])
+def test_the_development_servers_are_commands_of_devtools_in_a_clone(tmp_path, command):
+    """`python -m devtools dev` in the clone, and `microblog dev` from anywhere, which hands
+    over to it."""
+    cwd = Path(__file__).resolve().parents[2]
+    if command == ["microblog"]:
+        command, cwd = [str(Path(sys.executable).with_name("microblog"))], tmp_path
     environment = os.environ | {"MICROBLOG_INSTANCE_PATH": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "devtools", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=environment,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert result.returncode == 0, result.stderr
-    for command in ("dev-provider", "dev"):
-        assert f"\n  {command} " in result.stdout
+    for name in ("dev", "dev-provider"):
+        result = subprocess.run(
+            [*command, name, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=environment,
+            cwd=cwd,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "--auto-approve" in result.stdout
 
 
 def test_without_node_the_dev_command_says_why_and_drops_the_dev_oidc_button(tmp_path, capsys):

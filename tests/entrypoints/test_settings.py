@@ -18,7 +18,7 @@ from entrypoints.protocols import PROTOCOLS, ProtocolAdapter, ProviderSettings, 
 from entrypoints.settings import ConfigurationError, load_settings
 
 MICROBLOG = Path(sys.executable).with_name("microblog")
-# What `python -m devtools dev` (make run) adds with its default URLs.
+# What `microblog dev` (make run) adds with its default URLs.
 DEV_ENTRIES = dev_entries(*dev_urls({}))
 STEAM = (
     "[[providers]]\n"
