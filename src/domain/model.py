@@ -1,5 +1,5 @@
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 
@@ -202,9 +202,6 @@ class SignIn:
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
-
-    def with_state(self, provider_state: dict[str, str]) -> "SignIn":
-        return replace(self, provider_state=dict(provider_state))
 
 
 @dataclass(frozen=True)

@@ -119,17 +119,17 @@ def connect() -> ResponseReturnValue:
     return redirect(started.redirect_url, 303)
 
 
-# Requests that leave a login waiting for confirmation in place: its page, and the page's
+# Requests that leave a waiting identity's offer in place: its page, and the page's
 # stylesheet; 404s (endpoint None) do nothing either.
-KEEPS_THE_WAITING_LOGIN = {"account.confirm_connection", "static", None}
+KEEPS_THE_WAITING_IDENTITY = {"account.confirm_connection", "static", None}
 DECISIONS = {"connect", "discard"}
 
 
 @bp.before_app_request
 def discard_a_waiting_identity_left_unconfirmed() -> None:
-    """The login offered after a sign-in is confirmed on its page or never: any other page
-    this browser asks for (another sign-in included) discards it."""
-    if request.endpoint in KEEPS_THE_WAITING_LOGIN or CONFIRM_CONNECT_KEY not in session:
+    """The waiting identity offered after a sign-in is confirmed on its page or never: any
+    other page this browser asks for (another sign-in included) discards it."""
+    if request.endpoint in KEEPS_THE_WAITING_IDENTITY or CONFIRM_CONNECT_KEY not in session:
         return
     waiting = session.pop(CONFIRM_CONNECT_KEY)
     waiting_identity_id = waiting.get("link") if isinstance(waiting, dict) else None
