@@ -9,8 +9,8 @@ from domain.errors import NotYours
 from domain.model import Session, User, hash_token
 from domain.ports import Clock, IdentityProvider, Sessions, UnitOfWork
 from domain.provisioning import disconnect_identity, rename_user
+from domain.round_trips import ProviderChoice, provider_choices
 from domain.sessions import require_recent_sign_in
-from domain.sign_in import ProviderChoice, provider_choices
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ class Administration:
         user = self._find(nickname)
         ended = log_out_everywhere(user.id, sessions=self._sessions)
         self._audit.record(
-            "sign_out.everywhere", user.id, detail=f"{ended} sessions, by an operator"
+            "account.signed_out_everywhere", user.id, detail=f"{ended} sessions, by an operator"
         )
         return user, ended
 

@@ -77,10 +77,10 @@ class SessionService:
         """End one browser's session; its remember-me cookie dies with it."""
         user_id = log_out(token, sessions=self._sessions)
         if user_id is not None:
-            self._audit.record("sign_out", user_id)
+            self._audit.record("session.ended", user_id)
 
     def log_out_everywhere(self, user_id: int) -> int:
         """End every session of a user, on every browser; how many ended."""
         ended = log_out_everywhere(user_id, sessions=self._sessions)
-        self._audit.record("sign_out.everywhere", user_id, detail=f"{ended} sessions")
+        self._audit.record("account.signed_out_everywhere", user_id, detail=f"{ended} sessions")
         return ended

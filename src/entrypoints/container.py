@@ -36,6 +36,7 @@ from domain.audit import Recorder
 from domain.housekeeping import Housekeeping
 from domain.model import Device, SessionPolicy
 from domain.ports import Clock, Sessions
+from domain.round_trips import RoundTrips
 from domain.sessions import SessionService
 from domain.sign_in import SignInService
 from entrypoints.protocols import PROTOCOLS, AdapterParts, build_identity_providers
@@ -189,12 +190,20 @@ class Container(containers.DeclarativeContainer):
     )
 
     recorder = providers.Factory(Recorder, audit_trail, origin, clock)
-    sign_in_service = providers.Factory(
-        SignInService,
+    round_trips = providers.Factory(
+        RoundTrips,
         providers=identity_providers,
         return_url=providers.Singleton(return_urls, config.base_url),
         sign_ins=sign_ins,
         parked=parked_answers,
+        sessions=sessions,
+        clock=clock,
+        tokens=tokens,
+        housekeeping=housekeeping_schedule,
+    )
+    sign_in_service = providers.Factory(
+        SignInService,
+        round_trips=round_trips,
         waiting=waiting_identities,
         unit_of_work=writing_unit_of_work.provider,
         sessions=sessions,
@@ -202,7 +211,6 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         tokens=tokens,
         policy=session_policy,
-        housekeeping=housekeeping_schedule,
     )
     accounts = providers.Factory(
         Accounts,

@@ -39,10 +39,10 @@ def test_sign_in_sign_out_and_refusals_are_audited_with_address_and_browser(site
     lines = audit_lines(site)
     assert [line[1] for line in lines] == [
         "sign_in.succeeded",
-        "sign_out",
+        "session.ended",
         "sign_in.refused",
         "sign_in.succeeded",
-        "sign_out.everywhere",
+        "account.signed_out_everywhere",
     ]
     first = lines[0]
     assert first[2].startswith("alice(") and first[3] == "dev"

@@ -134,7 +134,7 @@ def test_without_node_the_dev_command_says_why_and_drops_the_dev_oidc_button(tmp
     dev, oidc = "http://127.0.0.1:5001", "http://127.0.0.1:9"
     app = create_app({"instance_path": str(tmp_path)}, added_providers=dev_entries(dev, oidc))
     services = app.extensions["container"]
-    assert "dev-oidc" in [choice.key for choice in services.sign_in_service().choices()]
+    assert "dev-oidc" in [choice.key for choice in services.round_trips().choices()]
     with ExitStack() as stack:
         started = start_dev_oidc(stack, oidc, "http://127.0.0.1:5000", tmp_path / "no-such-dir")
         assert started is None
@@ -143,7 +143,7 @@ def test_without_node_the_dev_command_says_why_and_drops_the_dev_oidc_button(tmp
     )
     app = create_app({"instance_path": str(tmp_path)}, added_providers=dev_entries(dev, started))
     services = app.extensions["container"]
-    assert [choice.key for choice in services.sign_in_service().choices()] == ["openid", "dev"]
+    assert [choice.key for choice in services.round_trips().choices()] == ["openid", "dev"]
 
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -83,11 +83,11 @@ def test_log_lines_are_json_with_the_request_id_and_extra_fields(app):
         record = logging.makeLogRecord(
             {"name": "microblog.audit", "levelname": "INFO", "msg": "%s happened", "args": ("x",)}
         )
-        record.audit_kind = "sign_out"
+        record.audit_kind = "session.ended"
         ids.filter(record)
         line = json.loads(formatter.format(record))
     assert line["message"] == "x happened" and line["level"] == "info"
-    assert line["audit_kind"] == "sign_out"
+    assert line["audit_kind"] == "session.ended"
     assert re.fullmatch(r"[0-9a-f]{32}", line["request_id"])
 
 

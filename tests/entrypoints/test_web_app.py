@@ -239,7 +239,7 @@ def test_production_offers_no_dev_provider(tmp_path):
             "base_url": "https://microblog.example",
         }
     )
-    assert [choice.key for choice in app.extensions["container"].sign_in_service().choices()] == [
+    assert [choice.key for choice in app.extensions["container"].round_trips().choices()] == [
         "openid"
     ]
 

@@ -169,7 +169,8 @@ def test_rekeying_nicknames_keeps_every_nickname_and_gives_look_alikes_distinct_
         engine.dispose()
 
 
-# Audit kinds as revisions before 0008 stored them, and what the glossary calls them.
+# Audit kinds as revisions before 0008 stored them, and what the glossary calls them
+# (0008 renamed the identity and account kinds, 0009 the sign-out kinds).
 STORED_KINDS_0007 = {
     "login.pending": "identity.waiting",
     "login.joined": "identity.confirmed",
@@ -178,6 +179,8 @@ STORED_KINDS_0007 = {
     "login.disconnected": "identity.disconnected",
     "user.disabled": "account.disabled",
     "user.enabled": "account.enabled",
+    "sign_out": "session.ended",
+    "sign_out.everywhere": "account.signed_out_everywhere",
     "sign_in.succeeded": "sign_in.succeeded",
     "nickname.changed": "nickname.changed",
 }

@@ -12,6 +12,7 @@ from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
 from domain.audit import Recorder
 from domain.errors import DomainError, LoginCancelled, LoginMismatch, ProviderUnavailable
 from domain.model import Device, ProviderPolicy, SessionPolicy
+from domain.round_trips import RoundTrips
 from domain.sign_in import Browser, SignInService
 from entrypoints.web.error_pages import status_of
 from tests.fakes import (
@@ -66,22 +67,29 @@ class Site:
 
     def __init__(self, op, rp) -> None:
         self.op, self.uow = op, FakeUnitOfWork()
-        self.logins = SignInService(
+        sessions = FakeSessions(self.uow.database)
+        self.trips = RoundTrips(
             providers={"corp": rp},
             return_url=lambda key: f"https://microblog.example/login/return/{key}",
             sign_ins=FakeSingleUse(),
             parked=FakeSingleUse(),
+            sessions=sessions,
+            clock=FakeClock(),
+            tokens=FakeTokenSource(),
+        )
+        self.logins = SignInService(
+            round_trips=self.trips,
             waiting=FakeSingleUse(),
             recorder=Recorder(FakeAuditTrail(), Device, FakeClock()),
             unit_of_work=lambda: self.uow,
-            sessions=FakeSessions(self.uow.database),
+            sessions=sessions,
             clock=FakeClock(),
             tokens=FakeTokenSource(),
             policy=SessionPolicy(),
         )
 
     def sign_in(self, **callback_changes):
-        started = self.logins.begin("corp", identifier=None, next_url=None, remember=False)
+        started = self.trips.begin("corp", identifier=None, next_url=None, remember=False)
         callback = self.op.authorize(started.redirect_url) | callback_changes
         return self.logins.finish("corp", Browser(started.sign_in_id), callback)
 
@@ -105,7 +113,7 @@ def test_rp_response_type_code_and_rp_id_token_sig_rs256_are_accepted(site, op):
 
 
 def test_the_request_carries_pkce_state_and_nonce(site, op):
-    started = site.logins.begin("corp", identifier=None, next_url=None, remember=False)
+    started = site.trips.begin("corp", identifier=None, next_url=None, remember=False)
     assert f"state={started.sign_in_id}" in started.redirect_url
     for parameter in ("nonce=", "code_challenge=", "code_challenge_method=S256", "scope=openid"):
         assert parameter in started.redirect_url

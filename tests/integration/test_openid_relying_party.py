@@ -383,14 +383,21 @@ def log_in_through(engine):
     from adapters.system import SecretsTokenSource, SystemClock
     from domain.audit import Recorder
     from domain.model import Device, SessionPolicy
+    from domain.round_trips import RoundTrips
     from domain.sign_in import Browser, SignInService
 
     def log_in_through(rp, identifier, **answer):
-        logins = SignInService(
+        trips = RoundTrips(
             providers={rp.policy.key: rp},
             return_url=lambda key: RETURN_TO,
             sign_ins=SqlSingleUse(engine, SIGN_INS),
             parked=SqlSingleUse(engine, PARKED_ANSWERS),
+            sessions=SqlSessions(engine),
+            clock=SystemClock(),
+            tokens=SecretsTokenSource(),
+        )
+        logins = SignInService(
+            round_trips=trips,
             waiting=SqlSingleUse(engine, WAITING_IDENTITIES),
             recorder=Recorder(SqlAuditTrail(engine), Device, SystemClock()),
             unit_of_work=lambda: SqlAlchemyUnitOfWork(engine, writing=True),
@@ -400,7 +407,7 @@ def log_in_through(engine):
             policy=SessionPolicy(),
         )
         key = rp.policy.key
-        started = logins.begin(key, identifier=identifier, next_url="/after", remember=True)
+        started = trips.begin(key, identifier=identifier, next_url="/after", remember=True)
         return logins.finish(
             key, Browser(started.sign_in_id), approve(started.redirect_url, **answer)
         )

@@ -21,13 +21,12 @@ from domain.model import (
     Identity,
     NewUser,
     ProviderPolicy,
-    SessionPolicy,
     VerifiedIdentity,
     hash_token,
 )
 from domain.nicknames import normalise_nickname
 from domain.provisioning import connect_identity
-from domain.sign_in import ProviderChoice, SignInService
+from domain.round_trips import ProviderChoice, RoundTrips
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -286,22 +285,18 @@ def test_account_events_are_stamped_with_the_time_and_where_they_came_from(
     }
 
 
-# Connecting another identity starts on the account page (a round trip of `SignInService`)
+# Connecting another identity starts on the account page (a round trip of `RoundTrips`)
 
 
-def make_logins(uow, sessions, clock, tokens, sign_ins) -> SignInService:
-    return SignInService(
+def make_logins(sessions, clock, tokens, sign_ins) -> RoundTrips:
+    return RoundTrips(
         providers={"dev": FakeIdentityProvider(ProviderPolicy("dev"), name="Dev")},
         return_url=lambda key: f"https://microblog.example/login/return/{key}",
         sign_ins=sign_ins,
         parked=FakeSingleUse(),
-        waiting=FakeSingleUse(),
-        unit_of_work=lambda: uow,
         sessions=sessions,
-        recorder=Recorder(FakeAuditTrail(), lambda: ORIGIN, clock),
         clock=clock,
         tokens=tokens,
-        policy=SessionPolicy(),
     )
 
 
@@ -309,7 +304,7 @@ def test_connecting_comes_back_to_the_page_it_is_given_for_the_account_signed_in
     sign_in, uow, sessions, clock, tokens
 ):
     sign_ins = FakeSingleUse()
-    logins = make_logins(uow, sessions, clock, tokens, sign_ins)
+    logins = make_logins(sessions, clock, tokens, sign_ins)
     alice = sign_in("alice", nickname="alice")
     started = logins.begin_connect("dev", alice.token, identifier=None, next_url="/account")
     kept = sign_ins.items[started.sign_in_id]
@@ -324,7 +319,7 @@ def test_connecting_needs_a_sign_in_within_the_last_ten_minutes(
     sign_in, uow, sessions, clock, tokens
 ):
     sign_ins = FakeSingleUse()
-    logins = make_logins(uow, sessions, clock, tokens, sign_ins)
+    logins = make_logins(sessions, clock, tokens, sign_ins)
     alice = sign_in("alice", nickname="alice")
     clock.advance(timedelta(minutes=10, seconds=1))
     with pytest.raises(RecentSignInRequired):

@@ -141,7 +141,9 @@ def test_revoking_an_accounts_sessions_ends_them_all_and_says_how_many(
     assert sessions_of(sessions, alice.user.id) == 0
     assert sessions_of(sessions, bob.user.id) == 1
     assert is_active(uow, alice.user.id), "revoking sessions does not disable"
-    assert recorded(audit) == [("sign_out.everywhere", alice.user.id, "2 sessions, by an operator")]
+    assert recorded(audit) == [
+        ("account.signed_out_everywhere", alice.user.id, "2 sessions, by an operator")
+    ]
 
 
 def test_operator_actions_are_recorded_at_their_time_without_a_browser(

@@ -16,6 +16,7 @@ from domain.provisioning import (
     complete_sign_in,
     connect_identity,
 )
+from domain.round_trips import RoundTrips
 from domain.sessions import current_user
 from domain.sign_in import Browser, SignInService
 from tests.fakes import (
@@ -305,14 +306,21 @@ class LinkingSite:
             policy.key: FakeIdentityProvider(policy, name=policy.key.title(), namespace="openid")
             for policy in (TRUSTED, UNTRUSTED)
         }
-        self.logins = SignInService(
+        sessions = FakeSessions(self.uow.database)
+        self.trips = RoundTrips(
             providers=providers,
             return_url=lambda key: f"https://microblog.example/login/return/{key}",
             sign_ins=self.sign_ins,
             parked=FakeSingleUse(),
+            sessions=sessions,
+            clock=self.clock,
+            tokens=FakeTokenSource(),
+        )
+        self.logins = SignInService(
+            round_trips=self.trips,
             waiting=self.waiting,
             unit_of_work=lambda: self.uow,
-            sessions=FakeSessions(self.uow.database),
+            sessions=sessions,
             recorder=Recorder(self.audit, Device, self.clock),
             clock=self.clock,
             tokens=FakeTokenSource(),
@@ -320,7 +328,7 @@ class LinkingSite:
         )
 
     def sign_in(self, subject, policy, email=None, waiting_identity_id=None):
-        started = self.logins.begin(policy.key, identifier=subject, next_url=None, remember=False)
+        started = self.trips.begin(policy.key, identifier=subject, next_url=None, remember=False)
         answer = {"state": started.sign_in_id, "email_verified": "true"}
         answer |= {"email": email} if email else {}
         return self.logins.finish(
@@ -328,7 +336,7 @@ class LinkingSite:
         )
 
     def confirm(self, offer, token):
-        """Whether confirming the offered login connected it."""
+        """Whether confirming the offered identity connected it."""
         try:
             self.logins.connect_waiting_identity(offer, token)
         except NothingToConnect:

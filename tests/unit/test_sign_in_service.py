@@ -28,8 +28,9 @@ from domain.model import (
     hash_token,
 )
 from domain.provisioning import IdentityMustWait, complete_sign_in
+from domain.round_trips import Parked, ProviderChoice, RoundTrips
 from domain.sessions import SessionService, current_user, log_out, log_out_everywhere
-from domain.sign_in import Browser, Parked, ProviderChoice, SignInService
+from domain.sign_in import Browser, SignInService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -409,12 +410,20 @@ def audit():
 
 @pytest.fixture
 def make_logins(sign_ins, parked, waiting, audit, uow, sessions, clock, tokens, session_policy):
+    """The round trips through `providers`, and the service that finishes them."""
+
     def make_logins(providers):
-        return SignInService(
+        trips = RoundTrips(
             providers=providers,
             return_url=lambda key: RETURN + key,
             sign_ins=sign_ins,
             parked=parked,
+            sessions=sessions,
+            clock=clock,
+            tokens=tokens,
+        )
+        service = SignInService(
+            round_trips=trips,
             waiting=waiting,
             recorder=Recorder(audit, lambda: Device("TestBrowser/1.0", "198.51.100.7"), clock),
             unit_of_work=lambda: uow,
@@ -423,17 +432,28 @@ def make_logins(sign_ins, parked, waiting, audit, uow, sessions, clock, tokens, 
             tokens=tokens,
             policy=session_policy,
         )
+        return trips, service
 
     return make_logins
 
 
 @pytest.fixture
-def logins(make_logins, provider):
+def made(make_logins, provider):
     return make_logins({"dev": provider})
 
 
-def begin(logins, next_url=None, remember=False, key="dev"):
-    return logins.begin(
+@pytest.fixture
+def trips(made):
+    return made[0]
+
+
+@pytest.fixture
+def logins(made):
+    return made[1]
+
+
+def begin(trips, next_url=None, remember=False, key="dev"):
+    return trips.begin(
         key, identifier="https://id.example/alice", next_url=next_url, remember=remember
     )
 
@@ -443,8 +463,8 @@ def answer(started, **claims):
     return {"state": started.sign_in_id, **claims}
 
 
-def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider, sign_ins):
-    started = begin(logins, next_url="/user/alice?page=2", remember=True)
+def test_a_login_round_trip_keeps_next_and_remember_server_side(trips, logins, provider, sign_ins):
+    started = begin(trips, next_url="/user/alice?page=2", remember=True)
     assert started.redirect_url == f"https://dev.example/auth?state={started.sign_in_id}"
     assert provider.begun == [
         {
@@ -462,13 +482,13 @@ def test_a_login_round_trip_keeps_next_and_remember_server_side(logins, provider
 
 
 @pytest.mark.parametrize("next_url", ["//evil.example", "https://evil.example", None])
-def test_an_off_site_next_is_dropped_when_the_login_begins(logins, next_url):
-    started = begin(logins, next_url=next_url)
+def test_an_off_site_next_is_dropped_when_the_login_begins(trips, logins, next_url):
+    started = begin(trips, next_url=next_url)
     assert logins.finish("dev", Browser(started.sign_in_id), answer(started)).next_url is None
 
 
-def test_a_login_transaction_can_be_completed_only_once(logins):
-    started = begin(logins)
+def test_a_login_transaction_can_be_completed_only_once(trips, logins):
+    started = begin(trips)
     logins.finish("dev", Browser(started.sign_in_id), answer(started))
     with pytest.raises(LoginExpired):
         logins.finish("dev", Browser(started.sign_in_id), answer(started))
@@ -481,23 +501,25 @@ def test_an_unknown_or_missing_transaction_is_refused(logins):
         logins.finish("dev", Browser(None), {})
 
 
-def test_an_old_login_transaction_has_expired(logins, clock, uow):
-    started = begin(logins)
+def test_an_old_login_transaction_has_expired(trips, logins, clock, uow):
+    started = begin(trips)
     clock.advance(timedelta(minutes=11))
     with pytest.raises(LoginExpired):
         logins.finish("dev", Browser(started.sign_in_id), answer(started))
     assert all_users(uow) == []
 
 
-def test_a_cancelled_login_writes_nothing_and_uses_up_the_sign_in(logins, uow, sessions, sign_ins):
-    started = begin(logins)
+def test_a_cancelled_login_writes_nothing_and_uses_up_the_sign_in(
+    trips, logins, uow, sessions, sign_ins
+):
+    started = begin(trips)
     with pytest.raises(LoginCancelled):
         logins.finish("dev", Browser(started.sign_in_id), answer(started, mode="cancel"))
     assert all_users(uow) == [] and sessions.sessions == {} and sign_ins.items == {}
 
 
-def test_an_answer_given_for_another_login_is_refused(logins, uow, sign_ins):
-    mine, theirs = begin(logins), begin(logins)
+def test_an_answer_given_for_another_login_is_refused(trips, logins, uow, sign_ins):
+    mine, theirs = begin(trips), begin(trips)
     with pytest.raises(LoginMismatch):
         logins.finish("dev", Browser(mine.sign_in_id), answer(theirs, nickname="mallory"))
     assert all_users(uow) == []
@@ -506,57 +528,61 @@ def test_an_answer_given_for_another_login_is_refused(logins, uow, sign_ins):
 
 def test_an_answer_arriving_at_another_providers_return_url_is_refused(make_logins, provider):
     other = FakeIdentityProvider(ProviderPolicy("other"))
-    logins = make_logins({"dev": provider, "other": other})
-    started = begin(logins)
+    trips, logins = make_logins({"dev": provider, "other": other})
+    started = begin(trips)
     with pytest.raises(LoginMismatch):
         logins.finish("other", Browser(started.sign_in_id), answer(started))
 
 
-def test_a_sign_in_begun_with_a_provider_no_longer_configured_is_refused(logins, make_logins):
-    started = begin(logins)
+def test_a_sign_in_begun_with_a_provider_no_longer_configured_is_refused(
+    trips, logins, make_logins
+):
+    started = begin(trips)
     with pytest.raises(UnknownProvider):
-        make_logins({}).finish("dev", Browser(started.sign_in_id), answer(started))
+        make_logins({})[1].finish("dev", Browser(started.sign_in_id), answer(started))
 
 
-def test_an_unknown_provider_cannot_begin(logins):
+def test_an_unknown_provider_cannot_begin(trips):
     with pytest.raises(UnknownProvider):
-        begin(logins, key="nobody")
+        begin(trips, key="nobody")
 
 
-def test_a_parked_answer_finishes_the_login_once(logins, parked):
-    started = begin(logins)
-    handle = logins.park("dev", answer(started, nickname="alice"))
+def test_a_parked_answer_finishes_the_login_once(trips, logins, parked):
+    started = begin(trips)
+    handle = trips.park("dev", answer(started, nickname="alice"))
     assert handle not in (started.sign_in_id, "")
     signed_in = logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
     assert signed_in.user.nickname == "alice"
     assert parked.items == {}
     with pytest.raises(LoginExpired):
-        logins.finish("dev", Browser(begin(logins).sign_in_id), Parked(handle))
+        logins.finish("dev", Browser(begin(trips).sign_in_id), Parked(handle))
 
 
 def test_a_parked_answer_is_only_for_its_own_provider_and_time(make_logins, provider, clock):
-    logins = make_logins({"dev": provider, "other": FakeIdentityProvider(ProviderPolicy("o"))})
-    started = begin(logins)
-    handle = logins.park("other", answer(started))
+    trips, logins = make_logins(
+        {"dev": provider, "other": FakeIdentityProvider(ProviderPolicy("o"))}
+    )
+    started = begin(trips)
+    handle = trips.park("other", answer(started))
     with pytest.raises(LoginMismatch):
         logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
-    started = begin(logins)
-    handle = logins.park("dev", answer(started))
+    started = begin(trips)
+    handle = trips.park("dev", answer(started))
     clock.advance(timedelta(minutes=6))
     with pytest.raises(LoginExpired):
         logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
 
 
-def test_an_answer_for_an_unknown_provider_is_not_parked(logins, parked):
+def test_an_answer_for_an_unknown_provider_is_not_parked(trips, logins, parked):
     with pytest.raises(UnknownProvider):
-        logins.park("nobody", {"state": "x"})
+        trips.park("nobody", {"state": "x"})
     assert parked.items == {}
 
 
-def test_parking_an_answer_sweeps_the_expired_ones(logins, parked, clock):
-    old = logins.park("dev", {"state": "x"})
+def test_parking_an_answer_sweeps_the_expired_ones(trips, logins, parked, clock):
+    old = trips.park("dev", {"state": "x"})
     clock.advance(timedelta(minutes=6))
-    new = logins.park("dev", {"state": "y"})
+    new = trips.park("dev", {"state": "y"})
     assert set(parked.items) == {new}, f"{old} was swept"
 
 
@@ -567,23 +593,23 @@ def test_an_identifier_counts_as_its_providers_key_or_else_as_its_trimmed_casefo
         def identifier_key(self, identifier):
             return "https://id.example/alice" if "alice" in identifier.lower() else None
 
-    logins = make_logins({"dev": provider, "norm": Normalising(ProviderPolicy("norm"))})
-    assert logins.identifier_key("norm", "id.example/ALICE#me") == "https://id.example/alice"
-    assert logins.identifier_key("norm", " Bob ") == "bob", "no key from the provider"
-    assert logins.identifier_key("nobody", " Bob ") == "bob", "an unknown provider"
-    assert logins.identifier_key("dev", " Bob ") == "bob"
+    trips, _ = make_logins({"dev": provider, "norm": Normalising(ProviderPolicy("norm"))})
+    assert trips.identifier_key("norm", "id.example/ALICE#me") == "https://id.example/alice"
+    assert trips.identifier_key("norm", " Bob ") == "bob", "no key from the provider"
+    assert trips.identifier_key("nobody", " Bob ") == "bob", "an unknown provider"
+    assert trips.identifier_key("dev", " Bob ") == "bob"
 
 
 def test_two_providers_reaching_one_identity_reach_one_user(make_logins, uow):
     # A typed identifier and a provider button can lead to the same OpenID identity.
     typed = FakeIdentityProvider(ProviderPolicy("openid"), namespace="openid")
     button = FakeIdentityProvider(ProviderPolicy("dev"), namespace="openid")
-    logins = make_logins({"openid": typed, "dev": button})
-    via_typed = begin(logins, key="openid")
+    trips, logins = make_logins({"openid": typed, "dev": button})
+    via_typed = begin(trips, key="openid")
     first = logins.finish(
         "openid", Browser(via_typed.sign_in_id), answer(via_typed, nickname="alice")
     )
-    via_button = begin(logins, key="dev")
+    via_button = begin(trips, key="dev")
     second = logins.finish("dev", Browser(via_button.sign_in_id), answer(via_button))
     assert second.user == first.user
     assert len(all_users(uow)) == 1
@@ -593,14 +619,14 @@ def test_providers_taking_an_identifier_are_offered_first(make_logins):
     fixed = FakeIdentityProvider(ProviderPolicy("steam"), name="Steam")
     fixed.takes_identifier = False
     typed = FakeIdentityProvider(ProviderPolicy("openid"), name="OpenID")
-    assert make_logins({"steam": fixed, "openid": typed}).choices() == [
+    assert make_logins({"steam": fixed, "openid": typed})[0].choices() == [
         ProviderChoice("openid", "OpenID", True),
         ProviderChoice("steam", "Steam", False),
     ]
 
 
 def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(
-    logins, audit, clock, sessions, session_policy
+    trips, logins, audit, clock, sessions, session_policy
 ):
     signing_out = SessionService(
         sessions=sessions,
@@ -608,9 +634,9 @@ def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(
         clock=clock,
         policy=session_policy,
     )
-    started = begin(logins)
+    started = begin(trips)
     signed_in = logins.finish("dev", Browser(started.sign_in_id), answer(started, nickname="alice"))
-    cancelled = begin(logins)
+    cancelled = begin(trips)
     with pytest.raises(LoginCancelled):
         logins.finish("dev", Browser(cancelled.sign_in_id), answer(cancelled, mode="cancel"))
     signing_out.log_out(signed_in.token)
@@ -619,8 +645,8 @@ def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(
     assert [(e.kind, e.user_id, e.provider, e.detail) for e in audit.recorded] == [
         ("sign_in.succeeded", signed_in.user.id, "dev", None),
         ("sign_in.refused", None, "dev", "LoginCancelled"),
-        ("sign_out", signed_in.user.id, None, None),
-        ("sign_out.everywhere", signed_in.user.id, None, "0 sessions"),
+        ("session.ended", signed_in.user.id, None, None),
+        ("account.signed_out_everywhere", signed_in.user.id, None, "0 sessions"),
     ]
     assert {(e.client_address, e.user_agent, e.at) for e in audit.recorded} == {
         ("198.51.100.7", "TestBrowser/1.0", clock.now())

@@ -107,7 +107,7 @@ def connect() -> ResponseReturnValue:
     """Starts a round trip to the provider (see auth.provider_return for its end)."""
     started = (
         container()
-        .sign_in_service()
+        .round_trips()
         .begin_connect(
             request.form.get("provider", ""),
             current_user.get_id(),

@@ -7,7 +7,8 @@ from wtforms.validators import DataRequired, Length
 
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
 from domain.provisioning import Connected, IdentityWaits
-from domain.sign_in import Browser, Parked
+from domain.round_trips import Parked
+from domain.sign_in import Browser
 from entrypoints.container import RETURN_PATH, request_origin
 from entrypoints.web.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
 from entrypoints.web.deps import container
@@ -48,7 +49,7 @@ def login_page(
         "login.html",
         title="Sign In",
         form=form,
-        buttons=container().sign_in_service().choices(),
+        buttons=container().round_trips().choices(),
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
         notices=notices,
     )
@@ -73,7 +74,7 @@ def login() -> ResponseReturnValue:
         return login_page(form, 400 if form.errors else 200, notices=notices)
     started = (
         container()
-        .sign_in_service()
+        .round_trips()
         .begin(
             form.provider.data,
             identifier=form.identifier.data or None,
@@ -87,12 +88,11 @@ def login() -> ResponseReturnValue:
 
 @bp.route(f"{RETURN_PATH}<key>", methods=["GET", "POST"])
 def provider_return(key: str) -> ResponseReturnValue:
-    sign_in = container().sign_in_service()
     if request.method == "POST":
         # A cross-site POST comes without this browser's SameSite=Lax cookies, so its login
         # cannot be found yet: keep the answer, and come back for it by a same-site GET.
         answer = request.args.to_dict() | request.form.to_dict()
-        handle = sign_in.park(key, answer)
+        handle = container().round_trips().park(key, answer)
         return redirect(url_for("auth.provider_return", key=key, parked_callback=handle), 303)
     parked = request.args.get(PARKED_PARAMETER)
     browser = Browser(
@@ -101,8 +101,10 @@ def provider_return(key: str) -> ResponseReturnValue:
         session_token=current_user.get_id() if current_user.is_authenticated else None,
         device=request_origin(),
     )
-    result = sign_in.finish(
-        key, browser, Parked(parked) if parked is not None else request.args.to_dict()
+    result = (
+        container()
+        .sign_in_service()
+        .finish(key, browser, Parked(parked) if parked is not None else request.args.to_dict())
     )
     if isinstance(result, Connected):
         done = "Connected your" if result.added else "This account already had your"

@@ -86,7 +86,7 @@ def typed_identifier() -> str:
     form = request.form
     key = (
         container()
-        .sign_in_service()
+        .round_trips()
         .identifier_key(form.get("provider", ""), form.get("identifier", ""))
     )
     return "identifier:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
