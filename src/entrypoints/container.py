@@ -4,7 +4,6 @@ from functools import partial
 
 import redis
 from dependency_injector import containers, providers
-from flask import has_request_context, request
 from sqlalchemy import Engine
 
 from adapters.http.client import FetchPolicy, SafeHttpClient
@@ -34,14 +33,14 @@ from domain.account import Accounts
 from domain.administration import Administration
 from domain.audit import Recorder
 from domain.housekeeping import Housekeeping
-from domain.model import Device, SessionPolicy
+from domain.model import SessionPolicy
 from domain.ports import Clock, Sessions
 from domain.round_trips import RoundTrips
 from domain.sessions import SessionService
 from domain.sign_in import SignInService
 from entrypoints.protocols import PROTOCOLS, AdapterParts, build_identity_providers
+from entrypoints.web.browser import RETURN_PATH, request_origin
 
-RETURN_PATH = "/login/return/"
 # Identities linked before migration 0003 recorded no provider: they all came by OpenID 2.0.
 UNRECORDED_PROVIDER = "OpenID"
 HOUSEKEEPING_BATCH = 500
@@ -57,13 +56,6 @@ def redis_connection(url: str) -> Iterator[redis.Redis]:
     client = redis_client(url)
     yield client
     client.close()
-
-
-def request_origin() -> Device:
-    """The browser and address of the request being served; nothing outside one (the CLI)."""
-    if not has_request_context():
-        return Device()
-    return Device(request.user_agent.string, request.remote_addr)
 
 
 def readiness(

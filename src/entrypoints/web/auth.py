@@ -9,7 +9,7 @@ from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
 from domain.provisioning import Connected, IdentityWaits
 from domain.round_trips import Parked
 from domain.sign_in import Browser
-from entrypoints.container import RETURN_PATH, request_origin
+from entrypoints.web.browser import RETURN_PATH, request_origin
 from entrypoints.web.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
 from entrypoints.web.deps import container
 from entrypoints.web.login_user import SessionUser
