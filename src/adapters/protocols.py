@@ -3,13 +3,16 @@ parts adapters are built from, and the shape of a protocol's entry in the regist
 (entrypoints.protocols). A protocol package (adapters/openid, adapters/oidc) owns its
 settings model, its builder and its adapter, and names no other protocol."""
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, get_args, get_origin
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
+from sqlalchemy import Engine
 
 from adapters.http.client import SafeHttpClient
 from domain.model import ProviderPolicy
@@ -70,15 +73,28 @@ def _is_provider_url(field: FieldInfo) -> bool:
     return PROVIDER_URL in field.metadata or any(PROVIDER_URL in get_args(m) for m in members)
 
 
+T = TypeVar("T")
+# Sweeps at most `limit` of what expired before `now`; how many went (Housekeeping's chores).
+Chore = Callable[[datetime, int], int]
+
+
 @dataclass(frozen=True)
 class AdapterParts:
     """What provider adapters are built from, each made when first asked for."""
 
     base_url: str
     http_client: Callable[[], SafeHttpClient]
-    # Parts the adapters of one protocol share (one store, one memory of refusals...), by the
-    # name that protocol's package asks for; the composition root makes them.
-    shared: Mapping[str, Callable[[], object]]
+    engine: Callable[[], Engine]
+    _shared: dict[str, object] = field(default_factory=dict, repr=False)
+    _making: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def shared(self, name: str, make: Callable[["AdapterParts"], T]) -> T:
+        """The one part `name` that all adapters of a protocol share on this site (one store,
+        one memory of refusals...), made by `make` when first asked for."""
+        with self._making:
+            if name not in self._shared:
+                self._shared[name] = make(self)
+            return self._shared[name]  # type: ignore[return-value]
 
 
 def subject_at_its_issuer(namespace: str, subject: str) -> str:
@@ -90,14 +106,35 @@ def _not_mine(namespace: str, subject: str) -> str | None:
     return None
 
 
+def _no_chores(parts: AdapterParts) -> Sequence[Chore]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    """A protocol's `microblog <protocol> cleanup` command: deletes what it keeps that has
+    expired, and says what went."""
+
+    help: str
+    run: Callable[[AdapterParts], str]
+
+
 @dataclass(frozen=True)
 class ProtocolAdapter:
-    """A protocol's entry in the registry: its settings model, its builder and how an
-    identity of it shows itself on the account page (None: not one of its identities)."""
+    """A protocol's entry in the registry: its settings model, its builder, how an identity
+    of it shows itself on the account page (None: not one of its identities), and, if it
+    keeps state of its own, the housekeeping chores and the cleanup command for it."""
 
     settings: type[ProviderSettings]
     build: Callable[[Any, AdapterParts], IdentityProvider]
     describe_subject: Callable[[str, str], str | None] = _not_mine
+    chores: Callable[[AdapterParts], Sequence[Chore]] = _no_chores
+    cleanup: Cleanup | None = None
+
+
+def protocol_chores(protocols: Mapping[str, ProtocolAdapter], parts: AdapterParts) -> list[Chore]:
+    """The housekeeping chores of every registered protocol."""
+    return [chore for protocol in protocols.values() for chore in protocol.chores(parts)]
 
 
 def describe_subject(protocols: Mapping[str, ProtocolAdapter], namespace: str, subject: str) -> str:

@@ -104,7 +104,7 @@ def create_app(
         # Client address and scheme from the X-Forwarded-* headers the proxies in front set.
         hops = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    register_commands(app)
+    register_commands(app, services.protocols())
     return app
 
 

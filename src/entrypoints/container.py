@@ -1,5 +1,5 @@
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 import redis
@@ -8,8 +8,7 @@ from sqlalchemy import Engine
 
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.metrics import CountingAuditTrail, scrape_registry
-from adapters.openid.protocol import REFUSALS, STORE
-from adapters.openid.relying_party import AssociationRefusals
+from adapters.protocols import protocol_chores
 from adapters.redis import stores as redis_stores
 from adapters.redis.stores import (
     RedisSessions,
@@ -20,7 +19,6 @@ from adapters.redis.stores import (
 from adapters.sql import stores as sql_stores
 from adapters.sql.audit import SqlAuditTrail
 from adapters.sql.engine import create_database_engine, database_answers
-from adapters.sql.openid_store import SqlOpenIdStore
 from adapters.sql.stores import (
     SqlSessions,
     SqlSingleUse,
@@ -67,10 +65,6 @@ def readiness(
     if redis_url:
         checks["redis"] = lambda: redis_answers(shared_client())
     return checks
-
-
-def openid_store_chore(store: SqlOpenIdStore) -> Callable[[datetime, int], int]:
-    return lambda now, limit: store.sweep(limit)
 
 
 def live_sessions_counter(sessions: Sessions, clock: Clock) -> Callable[[], int]:
@@ -125,7 +119,6 @@ class Container(containers.DeclarativeContainer):
     )
     # Where the action being done comes from (the request's browser and address, if any).
     origin = providers.Object(request_origin)
-    openid_store = providers.Singleton(SqlOpenIdStore, engine)
 
     fetch_policy = providers.Singleton(
         FetchPolicy.allowing,
@@ -133,14 +126,11 @@ class Container(containers.DeclarativeContainer):
         deadline=config.fetch_deadline_seconds.as_float(),
     )
     http_client = providers.Singleton(SafeHttpClient, fetch_policy)
-    association_refusals = providers.Singleton(AssociationRefusals)
     adapter_parts = providers.Singleton(
         AdapterParts,
         base_url=config.base_url,
         http_client=http_client.provider,
-        shared=providers.Dict(
-            {STORE: openid_store.provider, REFUSALS: association_refusals.provider}
-        ),
+        engine=engine.provider,
     )
     identity_providers = providers.Singleton(
         build_identity_providers,
@@ -166,12 +156,15 @@ class Container(containers.DeclarativeContainer):
     # Services are built per use (a few microseconds), so an overridden port is always seen.
     housekeeping = providers.Singleton(
         Housekeeping,
-        chores=providers.List(
-            sessions.provided.remove_expired,
-            sign_ins.provided.remove_expired,
-            parked_answers.provided.remove_expired,
-            waiting_identities.provided.remove_expired,
-            providers.Callable(openid_store_chore, openid_store),
+        chores=providers.Callable(
+            list.__add__,
+            providers.List(
+                sessions.provided.remove_expired,
+                sign_ins.provided.remove_expired,
+                parked_answers.provided.remove_expired,
+                waiting_identities.provided.remove_expired,
+            ),
+            providers.Callable(protocol_chores, protocols, adapter_parts),
         ),
         clock=clock,
         batch=HOUSEKEEPING_BATCH,

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.openid.fetcher import SafeFetcher
 from adapters.openid.relying_party import OpenIdIdentityProvider, OpenIdProfile
-from adapters.sql.openid_store import SqlOpenIdStore
+from adapters.openid.store import SqlOpenIdStore
 from adapters.sql.tables import openid_associations, openid_nonces
 from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from domain.errors import (

@@ -3,8 +3,8 @@ import time
 import pytest
 from openid.association import Association
 
+from adapters.openid.store import SqlOpenIdStore
 from adapters.sql.engine import create_database_engine
-from adapters.sql.openid_store import SqlOpenIdStore
 
 SERVER = "https://op.example/server"
 # The shape python3-openid gives its handles: it embeds a bytes repr.

@@ -1,8 +1,8 @@
 """An OpenID 2.0 `[[providers]]` entry (protocol "openid", the default) and its adapter."""
 
-from typing import Literal, Self, cast
+from collections.abc import Sequence
+from typing import Literal, Self
 
-from openid.store.interface import OpenIDStore
 from pydantic import field_validator, model_validator
 
 from adapters.openid.fetcher import SafeFetcher
@@ -13,11 +13,16 @@ from adapters.openid.relying_party import (
     OpenIdIdentityProvider,
     OpenIdProfile,
 )
-from adapters.protocols import AdapterParts, ProtocolAdapter, ProviderSettings, ProviderUrl
+from adapters.openid.store import SqlOpenIdStore
+from adapters.protocols import (
+    AdapterParts,
+    Chore,
+    Cleanup,
+    ProtocolAdapter,
+    ProviderSettings,
+    ProviderUrl,
+)
 from domain.ports import IdentityProvider
-
-# The parts all OpenID providers of a site share (AdapterParts.shared).
-STORE, REFUSALS = "openid_store", "openid_association_refusals"
 
 
 class OpenIdProviderSettings(ProviderSettings):
@@ -56,11 +61,26 @@ def openid_provider(settings: OpenIdProviderSettings, parts: AdapterParts) -> Id
     )
     return OpenIdIdentityProvider(
         profile,
-        cast(OpenIDStore, parts.shared[STORE]()),
+        store(parts),
         realm=f"{parts.base_url}/",
         fetcher=SafeFetcher(parts.http_client()),
-        refusals=cast(AssociationRefusals, parts.shared[REFUSALS]()),
+        refusals=parts.shared("openid_association_refusals", lambda _: AssociationRefusals()),
     )
+
+
+def store(parts: AdapterParts) -> SqlOpenIdStore:
+    """The site's one store of associations and nonces, in its database."""
+    return parts.shared("openid_store", lambda parts: SqlOpenIdStore(parts.engine()))
+
+
+def chores(parts: AdapterParts) -> Sequence[Chore]:
+    return [lambda now, limit: store(parts).sweep(limit)]
+
+
+def cleanup(parts: AdapterParts) -> str:
+    kept = store(parts)
+    nonces, associations = kept.cleanupNonces(), kept.cleanupAssociations()
+    return f"Deleted {nonces} nonces and {associations} associations."
 
 
 def describe_subject(namespace: str, subject: str) -> str | None:
@@ -68,4 +88,10 @@ def describe_subject(namespace: str, subject: str) -> str | None:
     return subject if namespace == NAMESPACE else None
 
 
-PROTOCOL = ProtocolAdapter(OpenIdProviderSettings, openid_provider, describe_subject)
+PROTOCOL = ProtocolAdapter(
+    OpenIdProviderSettings,
+    openid_provider,
+    describe_subject,
+    chores=chores,
+    cleanup=Cleanup("The OpenID relying party's store.", cleanup),
+)

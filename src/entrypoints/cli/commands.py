@@ -1,5 +1,5 @@
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from adapters.protocols import Cleanup, ProtocolAdapter
 from adapters.sql.migrate import upgrade_database
 from domain.errors import DomainError
 from entrypoints.web.deps import container
@@ -20,13 +21,15 @@ UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 db = AppGroup("db", help="The database schema.")
 users = AppGroup("users", help="Accounts.")
 sessions = AppGroup("sessions", help="Signed-in browsers.")
-openid = AppGroup("openid", help="The OpenID relying party's store.")
 
 
-def register_commands(app: Flask) -> None:
-    for group in (db, users, sessions, openid):
+def register_commands(app: Flask, protocols: Mapping[str, ProtocolAdapter]) -> None:
+    for group in (db, users, sessions):
         app.cli.add_command(group)
     app.cli.add_command(audit)
+    for name, protocol in protocols.items():
+        if protocol.cleanup is not None:
+            app.cli.add_command(cleanup_group(name, protocol.cleanup))
 
 
 def reporting_domain_errors(command: F) -> F:
@@ -99,13 +102,16 @@ def sessions_cleanup() -> None:
     )
 
 
-@openid.command("cleanup")
-@reporting_domain_errors
-def openid_cleanup() -> None:
-    """Delete expired OpenID nonces and associations."""
-    store = container().openid_store()
-    nonces, associations = store.cleanupNonces(), store.cleanupAssociations()
-    click.echo(f"Deleted {nonces} nonces and {associations} associations.")
+def cleanup_group(name: str, cleanup: Cleanup) -> AppGroup:
+    """`microblog <protocol> cleanup`, for a protocol that keeps state of its own."""
+    group = AppGroup(name, help=cleanup.help)
+
+    @group.command("cleanup", help="Delete what has expired.")
+    @reporting_domain_errors
+    def run_cleanup() -> None:
+        click.echo(cleanup.run(container().adapter_parts()))
+
+    return group
 
 
 def parse_since(text: str, now: datetime) -> datetime:
