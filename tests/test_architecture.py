@@ -128,6 +128,8 @@ def test_the_stdlib_check_catches_a_third_party_import(tmp_path):
         ("adapters/oidc/protocol.py", "import adapters.openid.identifiers"),
         ("adapters/protocols.py", "import adapters.oidc.relying_party"),
         ("adapters/oauth2/code_flow.py", "import adapters.oidc.protocol"),
+        ("entrypoints/web/deps.py", "import entrypoints.container"),
+        ("entrypoints/app.py", "import entrypoints.cli.commands"),
     ],
 )
 def test_import_linter_fails_when_a_contract_is_broken(tmp_path, file, bad_import):

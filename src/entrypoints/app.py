@@ -10,7 +10,6 @@ from flask import Flask, Response, has_request_context, request, url_for
 from flask_login import LoginManager
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from entrypoints.cli.commands import register_commands
 from entrypoints.container import Container
 from entrypoints.protocols import PROTOCOLS, ProtocolAdapter
 from entrypoints.settings import ConfigurationError, load_settings
@@ -104,7 +103,6 @@ def create_app(
         # Client address and scheme from the X-Forwarded-* headers the proxies in front set.
         hops = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    register_commands(app, services.protocols())
     return app
 
 

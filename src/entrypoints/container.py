@@ -36,7 +36,12 @@ from domain.ports import Clock, Sessions
 from domain.round_trips import RoundTrips
 from domain.sessions import SessionService
 from domain.sign_in import SignInService
-from entrypoints.protocols import PROTOCOLS, AdapterParts, build_identity_providers
+from entrypoints.protocols import (
+    PROTOCOLS,
+    AdapterParts,
+    build_identity_providers,
+    describe_subject,
+)
 from entrypoints.web.browser import RETURN_PATH, request_origin
 
 # Identities linked before migration 0003 recorded no provider: they all came by OpenID 2.0.
@@ -87,6 +92,8 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
     # Which adapter each `protocol` of a [[providers]] entry builds (entrypoints.protocols).
     protocols = providers.Object(PROTOCOLS)
+    # How an identity shows itself on the account page: as its protocol's package says.
+    describe_subject = providers.Factory(partial, describe_subject, protocols)
 
     engine = providers.Resource(database_engine, config.database_url)
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine)

@@ -12,6 +12,7 @@ from flask import Flask
 
 from adapters.sql.migrate import upgrade_database
 from entrypoints.app import create_app
+from entrypoints.cli.commands import register_commands
 from entrypoints.container import Container
 from tests.servers import serving
 
@@ -43,6 +44,7 @@ class Site:
         return self.app.session_interface.get_signing_serializer(self.app).dumps(data)
 
     def cli(self, *args: str) -> Result:
+        register_commands(self.app)
         return self.app.test_cli_runner().invoke(args=list(args))
 
 

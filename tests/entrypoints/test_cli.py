@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 
 from adapters.sql.tables import login_sessions, openid_nonces
-from entrypoints.cli.commands import parse_since
+from entrypoints.cli.commands import parse_since, register_commands
 from tests.entrypoints.conftest import log_in
 from tests.fakes import FakeClock
 
 
 def run(app, *args):
+    register_commands(app)
     return app.test_cli_runner().invoke(args=list(args))
 
 

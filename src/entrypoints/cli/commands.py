@@ -23,10 +23,12 @@ users = AppGroup("users", help="Accounts.")
 sessions = AppGroup("sessions", help="Signed-in browsers.")
 
 
-def register_commands(app: Flask, protocols: Mapping[str, ProtocolAdapter]) -> None:
+def register_commands(app: Flask) -> None:
+    """The `microblog` commands, on the app `create_app` made (and its protocols)."""
     for group in (db, users, sessions):
         app.cli.add_command(group)
     app.cli.add_command(audit)
+    protocols: Mapping[str, ProtocolAdapter] = app.extensions["container"].protocols()
     for name, protocol in protocols.items():
         if protocol.cleanup is not None:
             app.cli.add_command(cleanup_group(name, protocol.cleanup))

@@ -3,9 +3,11 @@ import sys
 from pathlib import Path
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 
 from entrypoints.app import create_app
+from entrypoints.cli.commands import register_commands
 from entrypoints.settings import ConfigurationError, load_settings
 from entrypoints.web.logs import configure_logging
 
@@ -24,9 +26,15 @@ def main() -> None:
     except ConfigurationError as error:
         click.echo(f"microblog: bad configuration: {error}", err=True)
         sys.exit(2)
-    FlaskGroup(create_app=create_app, help="Microblog login: administration and development.").main(
+    FlaskGroup(create_app=cli_app, help="Microblog login: administration and development.").main(
         prog_name="microblog"
     )
+
+
+def cli_app() -> Flask:
+    app = create_app()
+    register_commands(app)
+    return app
 
 
 def run_devtools(arguments: list[str]) -> None:

@@ -8,7 +8,6 @@ from flask_login import current_user, login_required
 
 from domain.errors import DomainError, InvalidInput, NothingToConnect, RecentSignInRequired
 from domain.inputs import MAX_IDENTIFIER_LENGTH
-from entrypoints.protocols import describe_subject
 from entrypoints.web.auth import CONFIRM_CONNECT_KEY, SIGN_IN_KEY
 from entrypoints.web.deps import container
 from entrypoints.web.error_pages import status_of
@@ -47,7 +46,8 @@ def browser_of(user_agent: str | None) -> str:
 def readable_subject(namespace: str, subject: str) -> str:
     """An identity as its protocol's package shows it (OpenID: its URL; OpenID Connect: its
     subject at its issuer)."""
-    return describe_subject(container().protocols(), namespace, subject)
+    shown: str = container().describe_subject()(namespace, subject)
+    return shown
 
 
 def account_page(status: int = 200) -> ResponseReturnValue:

@@ -1,10 +1,11 @@
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from flask import current_app
 
-from entrypoints.container import Container
+if TYPE_CHECKING:  # the container imports the web layer: only the type comes from it
+    from entrypoints.container import Container
 
 
-def container() -> Container:
+def container() -> "Container":
     """The running app's composition root (set by create_app)."""
-    return cast(Container, current_app.extensions["container"])
+    return cast("Container", current_app.extensions["container"])
