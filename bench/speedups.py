@@ -1,0 +1,302 @@
+"""`python -m bench.speedups [rounds] [logins] [pages]`: each speed-up of the app, with and
+without, in one process: the CPU of a full sign-in (bench.steps: the anonymous index, the
+login page, the begin, the return, the signed-in index, logout, the login page) and of a
+signed-in index page, through the app's WSGI callable (no server; thread CPU, so the dev
+provider's work in its own thread is not counted).
+
+One app is built per variant: the app as it ships, and the app with one speed-up switched
+off. In each round every variant signs `logins` people in and out and serves `pages` pages,
+in turn; each round's figure is a median, and each variant's cost is divided by the shipped
+app's of the same round, so the machine's drift between rounds cancels. Rate limits are on
+(with limits no bench reaches), as in production.
+
+`BENCH_SPEEDUPS` picks the variants (comma-separated names of SWITCHES); `BENCH_PROFILE=N`
+then prints the top of a cProfile (CPU clock) of N signed-in index pages of the shipped app.
+"""
+
+import cProfile
+import io
+import logging
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.steps import log_in_and_out, signed_in_reader
+from devtools.dev_provider import DevProviderSettings, create_dev_provider
+from devtools.servers import free_port
+from devtools.serving import served
+
+ROUNDS = 7
+LOGINS = 10
+PAGES = 200
+WARM_UP_LOGINS = 10
+WARM_UP_PAGES = 300
+SHIPPED = "as shipped"
+NO_LIMIT = "100000/minute"
+RATE_LIMITS = ("login", "identifier", "callback", "account", "identifier_total", "parked")
+PROFILE_TOP = 25
+
+
+def bench_app(folder: str) -> Any:
+    from adapters.sql.migrate import upgrade_database
+    from entrypoints.app import create_app
+
+    app = create_app(
+        {
+            "instance_path": folder,
+            "base_url": "http://localhost",
+            "secret_key": "bench-speedups-secret-key-of-forty-characters",
+            "providers": [{"key": "openid", "name": "OpenID"}],
+            **{f"rate_limit_{name}": NO_LIMIT for name in RATE_LIMITS},
+        }
+    )
+    upgrade_database(app.extensions["container"].engine())
+    return app
+
+
+# -- switches: each builds the app without one speed-up ----------------------------------------
+# A switch is (a context the app is built and warmed up in, a change to the built app).
+
+Switch = tuple[Callable[[], AbstractContextManager[Any]], Callable[[Any], None]]
+
+
+@contextmanager
+def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
+    saved = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, saved)
+
+
+def _nothing(app: Any) -> None:
+    pass
+
+
+def _switches() -> dict[str, Switch]:
+    switches: dict[str, Switch] = {}
+    switches.update(_web_switches())
+    switches.update(_sql_switches())
+    return switches
+
+
+def _holds(function: Any, thing: Any) -> bool:
+    return any(cell.cell_contents is thing for cell in function.__closure__ or ())
+
+
+def _web_switches() -> dict[str, Switch]:
+    from functools import partial
+
+    from flask import Flask
+    from flask.sessions import SecureCookieSessionInterface
+
+    switches: dict[str, Switch] = {}
+    try:
+        import entrypoints.web.session_cookies  # noqa: F401
+
+        def plain_cookies(app: Any) -> None:
+            app.session_interface = SecureCookieSessionInterface()
+
+        switches["session cookie memo (session_cookies.py)"] = (nullcontext, plain_cookies)
+    except ImportError:
+        pass
+    try:
+        from entrypoints.web import csrf_tokens
+
+        def plain_csrf(app: Any) -> None:
+            from flask_wtf.csrf import generate_csrf
+
+            memo = app.extensions[csrf_tokens.EXTENSION]
+            processors = app.template_context_processors[None]
+            processors[:] = [p for p in processors if not _holds(p, memo)]
+            app.extensions[csrf_tokens.EXTENSION] = generate_csrf
+
+        switches["CSRF token memo (csrf_tokens.py)"] = (nullcontext, plain_csrf)
+    except ImportError:
+        pass
+    from entrypoints.web import rate_limits
+
+    if hasattr(rate_limits, "hooks_only_on"):
+
+        def all_hooks() -> AbstractContextManager[Any]:
+            return _patched(rate_limits, "hooks_only_on", lambda app, _, install: install(app))
+
+        switches["limiter hooks only on limited pages (hooks_only_on)"] = (all_hooks, _nothing)
+    from entrypoints import app as app_module
+
+    if hasattr(app_module, "MicroblogFlask"):
+
+        def plain_ensure_sync(app: Any) -> None:
+            app.ensure_sync = partial(Flask.ensure_sync, app)
+
+        switches["ensure_sync memo (MicroblogFlask)"] = (nullcontext, plain_ensure_sync)
+    if hasattr(app_module, "_remembered_links"):
+
+        def plain_url_for(app: Any) -> None:
+            app.jinja_env.globals["url_for"] = app.url_for
+
+        switches["url_for memo (templates' links)"] = (nullcontext, plain_url_for)
+    return switches
+
+
+def _sql_switches() -> dict[str, Switch]:
+    try:
+        from adapters.sql import audit, direct, openid_store, stores  # noqa: F401
+    except ImportError:
+        return {}
+    from adapters.sql.statements import CoreStatements
+
+    @contextmanager
+    def core_statements() -> Iterator[None]:
+        with (
+            _patched(stores, "DirectStatements", CoreStatements),
+            _patched(audit, "DirectStatements", CoreStatements),
+            _patched(openid_store, "DirectStatements", CoreStatements),
+        ):
+            yield
+
+    return {"direct statements (sql/direct.py)": (core_statements, _nothing)}
+
+
+# -- measuring ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Variant:
+    name: str
+    app: Any
+    reader: Any = None
+    logins: list[float] = field(default_factory=list)  # per round: median CPU us per sign-in
+    pages: list[float] = field(default_factory=list)  # per round: median CPU us per page
+
+
+def _cpu_of(request: Callable[[], Any], spent: list[float]) -> Any:
+    started = time.thread_time()
+    response = request()
+    spent.append((time.thread_time() - started) * 1e6)
+    return response
+
+
+def sign_ins(variant: Variant, op: str, prefix: str, count: int) -> list[float]:
+    totals = []
+    for n in range(count):
+        spent: list[float] = []
+        log_in_and_out(
+            variant.app, "microblog", op, f"{prefix}{n}", lambda _, r, s=spent: _cpu_of(r, s)
+        )
+        totals.append(sum(spent))
+    return totals
+
+
+def pages(variant: Variant, count: int) -> list[float]:
+    spent: list[float] = []
+    for _ in range(count):
+        page = _cpu_of(lambda: variant.reader.get("/index"), spent)
+        assert page.status_code == 200 and "Set-Cookie" not in page.headers, page.headers
+    return spent
+
+
+def build(name: str, switch: Switch | None, op: str) -> Variant:
+    building, change = switch or (nullcontext, _nothing)
+    with building():
+        variant = Variant(name, bench_app(tempfile.mkdtemp(prefix="microblog-speedups-")))
+        change(variant.app)
+        # Built and warmed up inside the switch: the stores are made on first use.
+        sign_ins(variant, op, f"warm-{len(name)}-", WARM_UP_LOGINS)
+        variant.reader = signed_in_reader(variant.app, "microblog", op)
+        pages(variant, WARM_UP_PAGES)
+    return variant
+
+
+@dataclass
+class Comparison:
+    """Per variant: (sign-in ratios, page ratios) to the shipped app, one per round; and the
+    shipped app's own medians."""
+
+    rounds: int
+    ratios: dict[str, tuple[list[float], list[float]]]
+    shipped_login_us: float
+    shipped_page_us: float
+
+
+def compare(rounds: int, logins: int, page_count: int, names: list[str] | None) -> Comparison:
+    switches = _switches()
+    chosen = [n for n in switches if names is None or any(w in n for w in names)]
+    op = f"http://127.0.0.1:{free_port()}"
+    with served(create_dev_provider(DevProviderSettings(op, auto_approve=True)), op):
+        variants = [build(SHIPPED, None, op)] + [build(n, switches[n], op) for n in chosen]
+        for r in range(rounds):
+            for v in variants:
+                v.logins.append(statistics.median(sign_ins(v, op, f"r{r}-", logins)))
+                v.pages.append(statistics.median(pages(v, page_count)))
+    shipped = variants[0]
+    ratios = {
+        v.name: (
+            [mine / theirs for mine, theirs in zip(v.logins, shipped.logins, strict=True)],
+            [mine / theirs for mine, theirs in zip(v.pages, shipped.pages, strict=True)],
+        )
+        for v in variants[1:]
+    }
+    return Comparison(
+        rounds, ratios, statistics.median(shipped.logins), statistics.median(shipped.pages)
+    )
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def rows(comparison: Comparison) -> dict[str, str]:
+    """Table rows: each speed-up, the cost without it over the cost with it."""
+    out = {
+        f"{SHIPPED}: CPU per sign-in / per signed-in page, us (median of rounds)": (
+            f"{comparison.shipped_login_us:.0f} / {comparison.shipped_page_us:.0f}"
+        )
+    }
+    for name, (logins, page_ratios) in comparison.ratios.items():
+        out[f"without {name}: sign-in, without / with"] = spread(logins)
+        out[f"without {name}: signed-in page, without / with"] = spread(page_ratios)
+    return out
+
+
+def profile_pages(count: int, top: int = PROFILE_TOP) -> str:
+    """The top of a cProfile (CPU clock) of `count` signed-in index pages of the app."""
+    op = f"http://127.0.0.1:{free_port()}"
+    with served(create_dev_provider(DevProviderSettings(op, auto_approve=True)), op):
+        variant = build(SHIPPED, None, op)
+    profiler = cProfile.Profile(time.thread_time)
+    profiler.enable()
+    for _ in range(count):
+        variant.reader.get("/index")
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+def main() -> None:
+    logging.disable(logging.INFO)
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
+    logins = int(sys.argv[2]) if len(sys.argv) > 2 else LOGINS
+    page_count = int(sys.argv[3]) if len(sys.argv) > 3 else PAGES
+    names = os.environ.get("BENCH_SPEEDUPS")
+    comparison = compare(rounds, logins, page_count, names.split(",") if names else None)
+    print(f"Speed-ups, {rounds} rounds of {logins} sign-ins and {page_count} pages per variant:")
+    for row, figure in rows(comparison).items():
+        print(f"  {row}: {figure}")
+    if os.environ.get("BENCH_PROFILE"):
+        print(profile_pages(int(os.environ["BENCH_PROFILE"])))
+
+
+if __name__ == "__main__":
+    main()
