@@ -15,10 +15,12 @@ then prints the top of a cProfile (CPU clock) of N signed-in index pages of the 
 """
 
 import cProfile
+import gc
 import io
 import logging
 import os
 import pstats
+import random
 import statistics
 import sys
 import tempfile
@@ -36,9 +38,14 @@ from devtools.serving import served
 ROUNDS = 7
 LOGINS = 10
 PAGES = 200
+# Pages one variant serves before the next takes its turn: 1 runs each page after other apps'
+# (cold caches); a run of pages is a worker serving one app.
+PAGES_IN_TURN = int(os.environ.get("BENCH_PAGES_IN_TURN", "1"))
 WARM_UP_LOGINS = 10
 WARM_UP_PAGES = 300
 SHIPPED = "as shipped"
+# A second copy of the shipped app: its ratio shows what the method itself moves.
+SAME_AGAIN = "nothing (a second copy of the app as shipped)"
 NO_LIMIT = "100000/minute"
 RATE_LIMITS = ("login", "identifier", "callback", "account", "identifier_total", "parked")
 PROFILE_TOP = 25
@@ -216,54 +223,57 @@ def build(name: str, switch: Switch | None, op: str) -> Variant:
     return variant
 
 
-@dataclass
-class Comparison:
-    """Per variant: (sign-in ratios, page ratios) to the shipped app, one per round; and the
-    shipped app's own medians."""
-
-    rounds: int
-    ratios: dict[str, tuple[list[float], list[float]]]
-    shipped_login_us: float
-    shipped_page_us: float
-
-
-def compare(rounds: int, logins: int, page_count: int, names: list[str] | None) -> Comparison:
+def compare(rounds: int, logins: int, page_count: int, names: list[str] | None) -> list[Variant]:
+    """The shipped app first, then its copy, then one variant per speed-up switched off."""
     switches = _switches()
     chosen = [n for n in switches if names is None or any(w in n for w in names)]
     op = f"http://127.0.0.1:{free_port()}"
     with served(create_dev_provider(DevProviderSettings(op, auto_approve=True)), op):
-        variants = [build(SHIPPED, None, op)] + [build(n, switches[n], op) for n in chosen]
+        variants = [build(SHIPPED, None, op), build(SAME_AGAIN, None, op)]
+        variants += [build(n, switches[n], op) for n in chosen]
+        # As gunicorn's workers do after loading the app (bench.profile): the apps' own
+        # objects stay out of the collector's way, which would charge them to whichever
+        # variant's request happens to trigger a full collection.
+        gc.collect()
+        gc.freeze()
+        order = random.Random(0)
         for r in range(rounds):
+            # Each variant in turn (one sign-in, PAGES_IN_TURN pages), in an order drawn again
+            # each time: all see the same moments of the machine.
+            spent: dict[str, tuple[list[float], list[float]]] = {v.name: ([], []) for v in variants}
+            for n in range(logins):
+                for v in order.sample(variants, len(variants)):
+                    spent[v.name][0].extend(sign_ins(v, op, f"r{r}-{n}-", 1))
+            for _ in range(page_count // PAGES_IN_TURN):
+                for v in order.sample(variants, len(variants)):
+                    spent[v.name][1].extend(pages(v, PAGES_IN_TURN))
             for v in variants:
-                v.logins.append(statistics.median(sign_ins(v, op, f"r{r}-", logins)))
-                v.pages.append(statistics.median(pages(v, page_count)))
-    shipped = variants[0]
-    ratios = {
-        v.name: (
-            [mine / theirs for mine, theirs in zip(v.logins, shipped.logins, strict=True)],
-            [mine / theirs for mine, theirs in zip(v.pages, shipped.pages, strict=True)],
-        )
-        for v in variants[1:]
-    }
-    return Comparison(
-        rounds, ratios, statistics.median(shipped.logins), statistics.median(shipped.pages)
-    )
+                v.logins.append(statistics.median(spent[v.name][0]))
+                v.pages.append(statistics.median(spent[v.name][1]))
+    return variants
 
 
 def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
-def rows(comparison: Comparison) -> dict[str, str]:
-    """Table rows: each speed-up, the cost without it over the cost with it."""
+def rows(variants: list[Variant]) -> dict[str, str]:
+    """Table rows: for each speed-up, the cost without it over the cost with it (each round's
+    ratio; their median and range), and the difference in microseconds."""
+    shipped, *others = variants
     out = {
-        f"{SHIPPED}: CPU per sign-in / per signed-in page, us (median of rounds)": (
-            f"{comparison.shipped_login_us:.0f} / {comparison.shipped_page_us:.0f}"
+        f"{SHIPPED}: CPU per sign-in / per signed-in page, us": (
+            f"{statistics.median(shipped.logins):.0f} / {statistics.median(shipped.pages):.0f}"
         )
     }
-    for name, (logins, page_ratios) in comparison.ratios.items():
-        out[f"without {name}: sign-in, without / with"] = spread(logins)
-        out[f"without {name}: signed-in page, without / with"] = spread(page_ratios)
+    for v in others:
+        for what, mine, theirs in (
+            ("sign-in", v.logins, shipped.logins),
+            ("signed-in page", v.pages, shipped.pages),
+        ):
+            ratios = [m / t for m, t in zip(mine, theirs, strict=True)]
+            saved = statistics.median(m - t for m, t in zip(mine, theirs, strict=True))
+            out[f"without {v.name}: {what}, without / with"] = f"{spread(ratios)}, {saved:+.0f} us"
     return out
 
 
@@ -290,9 +300,9 @@ def main() -> None:
     logins = int(sys.argv[2]) if len(sys.argv) > 2 else LOGINS
     page_count = int(sys.argv[3]) if len(sys.argv) > 3 else PAGES
     names = os.environ.get("BENCH_SPEEDUPS")
-    comparison = compare(rounds, logins, page_count, names.split(",") if names else None)
+    variants = compare(rounds, logins, page_count, names.split(",") if names else None)
     print(f"Speed-ups, {rounds} rounds of {logins} sign-ins and {page_count} pages per variant:")
-    for row, figure in rows(comparison).items():
+    for row, figure in rows(variants).items():
         print(f"  {row}: {figure}")
     if os.environ.get("BENCH_PROFILE"):
         print(profile_pages(int(os.environ["BENCH_PROFILE"])))
