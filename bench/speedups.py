@@ -131,7 +131,14 @@ def _web_switches() -> dict[str, Switch]:
         pass
     from entrypoints.web import rate_limits
 
-    if hasattr(rate_limits, "hooks_only_on"):
+    if hasattr(rate_limits, "counted_only_on"):
+
+        def limiter_everywhere() -> AbstractContextManager[Any]:
+            return _patched(rate_limits, "counted_only_on", lambda limiter, endpoints: None)
+
+        name = "limiter only on limited pages (rate_limits.counted_only_on)"
+        switches[name] = (limiter_everywhere, _nothing)
+    elif hasattr(rate_limits, "hooks_only_on"):
 
         def all_hooks() -> AbstractContextManager[Any]:
             return _patched(rate_limits, "hooks_only_on", lambda app, _, install: install(app))

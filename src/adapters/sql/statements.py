@@ -25,7 +25,7 @@ class CoreStatements:
         return self._run(statement, parameters)[0]
 
     def count(self, statement: Executable, **parameters: Any) -> int:
-        """Rows the statement changed."""
+        """Rows the statement changed (or returned)."""
         return self._run(statement, parameters)[1]
 
     def _run(self, statement: Executable, parameters: Mapping[str, Any]) -> tuple[list[Row], int]:
@@ -33,5 +33,9 @@ class CoreStatements:
             result: CursorResult[Any] = connection.execute(statement, parameters)
             # Every row is read before the connection goes back: a RETURNING statement is
             # done then.
-            rows = [dict(row._mapping) for row in result] if result.returns_rows else []
-            return rows, result.rowcount
+            if result.returns_rows:
+                rows = [dict(row._mapping) for row in result]
+                return rows, len(rows)
+            # An INSERT may return its new key by itself (PostgreSQL), which leaves no rowcount.
+            changed = len(result.inserted_primary_key_rows) if result.is_insert else result.rowcount
+            return [], changed
