@@ -30,10 +30,14 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import generate_csrf
+
 from bench.steps import log_in_and_out, signed_in_reader
 from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.servers import free_port
 from devtools.serving import served
+from entrypoints.web import csrf_tokens, rate_limits
 
 ROUNDS = 7
 LOGINS = 10
@@ -88,96 +92,36 @@ def _nothing(app: Any) -> None:
     pass
 
 
-def _switches() -> dict[str, Switch]:
-    switches: dict[str, Switch] = {}
-    switches.update(_web_switches())
-    switches.update(_sql_switches())
-    return switches
-
-
 def _holds(function: Any, thing: Any) -> bool:
     return any(cell.cell_contents is thing for cell in function.__closure__ or ())
 
 
-def _web_switches() -> dict[str, Switch]:
-    from functools import partial
-
-    from flask import Flask
-    from flask.sessions import SecureCookieSessionInterface
-
-    switches: dict[str, Switch] = {}
-    try:
-        import entrypoints.web.session_cookies  # noqa: F401
-
-        def plain_cookies(app: Any) -> None:
-            app.session_interface = SecureCookieSessionInterface()
-
-        switches["session cookie memo (session_cookies.py)"] = (nullcontext, plain_cookies)
-    except ImportError:
-        pass
-    try:
-        from entrypoints.web import csrf_tokens
-
-        def plain_csrf(app: Any) -> None:
-            from flask_wtf.csrf import generate_csrf
-
-            memo = app.extensions[csrf_tokens.EXTENSION]
-            processors = app.template_context_processors[None]
-            processors[:] = [p for p in processors if not _holds(p, memo)]
-            app.extensions[csrf_tokens.EXTENSION] = generate_csrf
-
-        switches["CSRF token memo (csrf_tokens.py)"] = (nullcontext, plain_csrf)
-    except ImportError:
-        pass
-    from entrypoints.web import rate_limits
-
-    if hasattr(rate_limits, "counted_only_on"):
-
-        def limiter_everywhere() -> AbstractContextManager[Any]:
-            return _patched(rate_limits, "counted_only_on", lambda limiter, endpoints: None)
-
-        name = "limiter only on limited pages (rate_limits.counted_only_on)"
-        switches[name] = (limiter_everywhere, _nothing)
-    elif hasattr(rate_limits, "hooks_only_on"):
-
-        def all_hooks() -> AbstractContextManager[Any]:
-            return _patched(rate_limits, "hooks_only_on", lambda app, _, install: install(app))
-
-        switches["limiter hooks only on limited pages (hooks_only_on)"] = (all_hooks, _nothing)
-    from entrypoints import app as app_module
-
-    if hasattr(app_module, "MicroblogFlask"):
-
-        def plain_ensure_sync(app: Any) -> None:
-            app.ensure_sync = partial(Flask.ensure_sync, app)
-
-        switches["ensure_sync memo (MicroblogFlask)"] = (nullcontext, plain_ensure_sync)
-    if hasattr(app_module, "_remembered_links"):
-
-        def plain_url_for(app: Any) -> None:
-            app.jinja_env.globals["url_for"] = app.url_for
-
-        switches["url_for memo (templates' links)"] = (nullcontext, plain_url_for)
-    return switches
+def _plain_cookies(app: Any) -> None:
+    app.session_interface = SecureCookieSessionInterface()
 
 
-def _sql_switches() -> dict[str, Switch]:
-    try:
-        from adapters.sql import audit, direct, openid_store, stores  # noqa: F401
-    except ImportError:
-        return {}
-    from adapters.sql.statements import CoreStatements
+def _plain_csrf(app: Any) -> None:
+    """Flask-WTF's own `csrf_token()` in templates, signing on every page."""
+    memo = app.extensions[csrf_tokens.EXTENSION]
+    processors = app.template_context_processors[None]
+    processors[:] = [p for p in processors if not _holds(p, memo)]
+    app.extensions[csrf_tokens.EXTENSION] = generate_csrf
 
-    @contextmanager
-    def core_statements() -> Iterator[None]:
-        with (
-            _patched(stores, "DirectStatements", CoreStatements),
-            _patched(audit, "DirectStatements", CoreStatements),
-            _patched(openid_store, "DirectStatements", CoreStatements),
-        ):
-            yield
 
-    return {"direct statements (sql/direct.py)": (core_statements, _nothing)}
+def _limiter_everywhere() -> AbstractContextManager[Any]:
+    return _patched(rate_limits, "counted_only_on", lambda limiter, endpoints: None)
+
+
+def _plain_url_for(app: Any) -> None:
+    app.jinja_env.globals["url_for"] = app.url_for
+
+
+SWITCHES: dict[str, Switch] = {
+    "session cookie memo (session_cookies.py)": (nullcontext, _plain_cookies),
+    "CSRF token memo (csrf_tokens.py)": (nullcontext, _plain_csrf),
+    "limiter only on limited pages (rate_limits.counted_only_on)": (_limiter_everywhere, _nothing),
+    "url_for memo (templates' links)": (nullcontext, _plain_url_for),
+}
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -232,12 +176,11 @@ def build(name: str, switch: Switch | None, op: str) -> Variant:
 
 def compare(rounds: int, logins: int, page_count: int, names: list[str] | None) -> list[Variant]:
     """The shipped app first, then its copy, then one variant per speed-up switched off."""
-    switches = _switches()
-    chosen = [n for n in switches if names is None or any(w in n for w in names)]
+    chosen = [n for n in SWITCHES if names is None or any(w in n for w in names)]
     op = f"http://127.0.0.1:{free_port()}"
     with served(create_dev_provider(DevProviderSettings(op, auto_approve=True)), op):
         variants = [build(SHIPPED, None, op), build(SAME_AGAIN, None, op)]
-        variants += [build(n, switches[n], op) for n in chosen]
+        variants += [build(n, SWITCHES[n], op) for n in chosen]
         # As gunicorn's workers do after loading the app (bench.profile): the apps' own
         # objects stay out of the collector's way, which would charge them to whichever
         # variant's request happens to trigger a full collection.
@@ -264,14 +207,13 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
-def rows(variants: list[Variant]) -> dict[str, str]:
-    """Table rows: for each speed-up, the cost without it over the cost with it (each round's
-    ratio; their median and range), and the difference in microseconds."""
+def samples(variants: list[Variant]) -> dict[str, list[float]]:
+    """Per row, one figure a round: the shipped app's CPU, then for each speed-up the cost
+    without it over the cost with it."""
     shipped, *others = variants
     out = {
-        f"{SHIPPED}: CPU per sign-in / per signed-in page, us": (
-            f"{statistics.median(shipped.logins):.0f} / {statistics.median(shipped.pages):.0f}"
-        )
+        f"{SHIPPED}: CPU per sign-in, us": shipped.logins,
+        f"{SHIPPED}: CPU per signed-in page, us": shipped.pages,
     }
     for v in others:
         for what, mine, theirs in (
@@ -279,8 +221,7 @@ def rows(variants: list[Variant]) -> dict[str, str]:
             ("signed-in page", v.pages, shipped.pages),
         ):
             ratios = [m / t for m, t in zip(mine, theirs, strict=True)]
-            saved = statistics.median(m - t for m, t in zip(mine, theirs, strict=True))
-            out[f"without {v.name}: {what}, without / with"] = f"{spread(ratios)}, {saved:+.0f} us"
+            out[f"without {v.name}: {what}, without / with"] = ratios
     return out
 
 
@@ -309,8 +250,8 @@ def main() -> None:
     names = os.environ.get("BENCH_SPEEDUPS")
     variants = compare(rounds, logins, page_count, names.split(",") if names else None)
     print(f"Speed-ups, {rounds} rounds of {logins} sign-ins and {page_count} pages per variant:")
-    for row, figure in rows(variants).items():
-        print(f"  {row}: {figure}")
+    for row, figures in samples(variants).items():
+        print(f"  {row}: {spread(figures)}")
     if os.environ.get("BENCH_PROFILE"):
         print(profile_pages(int(os.environ["BENCH_PROFILE"])))
 
