@@ -4,7 +4,8 @@ stores, one and two instances behind nginx, sign-ups under a crowded nickname, g
 user count, provisioning. Prints figures (median and min-max of several runs); asserts none.
 
 BENCH_SECTIONS picks sections (comma-separated; default all): tutorial, serving, stores,
-instances, nicknames, growth, provisioning.
+instances, nicknames, growth, provisioning, speedups (each speed-up with and without, in process,
+bench/speedups.py, and a profile of signed-in pages).
 """
 
 import os
@@ -33,6 +34,7 @@ from bench.clients import run_logins, session_cookies
 from bench.nicknames import crowded_sign_up_costs
 from bench.provisioning import provisioning_rate
 from bench.seeding import FIRST_SEED_ID, seed_users
+from bench.speedups import compare, profile_pages, samples
 from devtools.servers import (
     PostgresServer,
     RedisServer,
@@ -50,7 +52,10 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 PAGE_SECONDS = float(os.environ.get("BENCH_PAGE_SECONDS", "4"))
 START_SECONDS = float(os.environ.get("BENCH_START_SECONDS", "120"))
-ALL_SECTIONS = "tutorial,serving,stores,instances,nicknames,growth,provisioning"
+SPEEDUP_LOGINS = int(os.environ.get("BENCH_SPEEDUP_LOGINS", "10"))
+SPEEDUP_PAGES = int(os.environ.get("BENCH_SPEEDUP_PAGES", "400"))
+PROFILED_PAGES = int(os.environ.get("BENCH_PROFILED_PAGES", "2000"))
+ALL_SECTIONS = "tutorial,speedups,serving,stores,instances,nicknames,growth,provisioning"
 SECTIONS = os.environ.get("BENCH_SECTIONS", ALL_SECTIONS).split(",")
 RATE_LIMITS = ("LOGIN", "IDENTIFIER", "CALLBACK", "ACCOUNT")
 PROVIDERS_TOML = """
@@ -161,6 +166,7 @@ class Bench:
     redis: RedisServer | None = None
     op: str = ""
     results: dict[str, dict[str, Figure]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # blocks of text after the tables
     counter: int = 0
 
     def figure(self, table: str, row: str) -> Figure:
@@ -520,6 +526,20 @@ def provisioning(bench: Bench, kinds: list[str]) -> None:
                 bench.figure(table, f"{kind}, {threads} thread(s)").samples.append(rate)
 
 
+def speed_ups(bench: Bench) -> None:
+    """Each speed-up with and without, in one process, interleaved (bench/speedups.py); then
+    where a signed-in page's CPU goes."""
+    table = "Speed-ups: the cost without each over the cost with it (in process, per round)"
+    variants = compare(REPEATS, SPEEDUP_LOGINS, SPEEDUP_PAGES, None)
+    for row, figures in samples(variants).items():
+        bench.figure(table, row).samples.extend(figures)
+    top = profile_pages(PROFILED_PAGES)
+    bench.notes.append(
+        f"## Profile of {PROFILED_PAGES} signed-in index pages (cProfile, CPU clock)\n\n"
+        f"```\n{top.strip()}\n```\n"
+    )
+
+
 # -- running and reporting --------------------------------------------------------------------
 
 
@@ -544,7 +564,7 @@ def report(bench: Bench, started: datetime, elapsed: float) -> str:
         lines += [f"## {table}", "", "| measure | median (min-max) |", "|---|---|"]
         lines += [f"| {row} | {figure} |" for row, figure in rows.items()]
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + bench.notes)
 
 
 def start_services(bench: Bench, databases: bool = True) -> None:
@@ -594,6 +614,7 @@ def main() -> None:
             "nicknames": lambda: crowded_nicknames(bench),
             "growth": lambda: [growth(bench, kind) for kind in kinds] and None,
             "provisioning": lambda: provisioning(bench, kinds),
+            "speedups": lambda: speed_ups(bench),
         }
         for section in SECTIONS:
             print(f"bench: {section}...", flush=True)

@@ -36,28 +36,6 @@ SECURITY_HEADERS_HTTPS = SECURITY_HEADERS | {
 }
 PRIVATE_BLUEPRINTS = frozenset({"auth", "account", "pages"})
 LINKS_KEPT = 256
-SYNCHRONOUS_KEPT = 1024
-
-
-class MicroblogFlask(Flask):
-    """Flask asks `ensure_sync` whether a view or hook is a coroutine function each time it
-    calls one, about sixteen times a page, each an `inspect` walk: the answer "not a
-    coroutine, run it as it is" is remembered per callable. Coroutines still go to Flask."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._synchronous: set[Callable[..., Any]] = set()
-
-    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        try:
-            if func in self._synchronous:
-                return func
-        except TypeError:  # a callable that cannot be a set member
-            return super().ensure_sync(func)
-        runnable = super().ensure_sync(func)
-        if runnable is func and len(self._synchronous) < SYNCHRONOUS_KEPT:
-            self._synchronous.add(func)
-        return runnable
 
 
 def create_app(
@@ -73,7 +51,7 @@ def create_app(
     services.protocols.override(providers.Object(protocols))
     services.config.from_dict(settings)
     services.identity_providers()  # built at start, connecting to nothing
-    app = MicroblogFlask(
+    app = Flask(
         __name__,
         instance_path=settings["instance_path"],
         template_folder="web/templates",

@@ -3,13 +3,12 @@ import logging
 import time
 
 import pytest
-from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.sql.migrate import upgrade_database
 from devtools.servers import free_port
-from entrypoints.web.rate_limits import client_key, hooks_only_on
+from entrypoints.web.rate_limits import client_key
 from tests.entrypoints.conftest import FAKE_ENTRY, log_in, make_app, start_login
 from tests.strategies import client_addresses, ipv6_addresses
 from tests.unit.test_openid_identifiers import SPELLINGS_OF_ALICE
@@ -214,31 +213,3 @@ def test_a_bad_limit_is_refused_at_start(tmp_path):
 
     with pytest.raises(ConfigurationError, match=r"rate_limit_login: .*is not a limit"):
         make_app(tmp_path, rate_limit_login="thirty a minute")
-
-
-def test_an_extensions_request_hooks_run_only_on_the_endpoints_given():
-    app = Flask(__name__)
-    app.add_url_rule("/limited", "limited", lambda: "limited")
-    app.add_url_rule("/free", "free", lambda: "free")
-    ran: list[str] = []
-
-    def install(app):
-        app.before_request(lambda: ran.append("before"))
-        app.after_request(lambda response: ran.append("after") or response)
-        app.teardown_request(lambda error: ran.append("teardown"))
-
-    hooks_only_on(app, {"limited"}, install)
-    client = app.test_client()
-    assert client.get("/free").get_data(as_text=True) == "free"
-    assert ran == []
-    assert client.get("/limited").get_data(as_text=True) == "limited"
-    assert ran == ["before", "after", "teardown"]
-
-
-def test_hooks_the_app_had_before_the_extension_still_run_everywhere():
-    app = Flask(__name__)
-    app.add_url_rule("/free", "free", lambda: "free")
-    app.after_request(lambda response: response.headers.set("X-Own", "yes") or response)
-    hooks_only_on(app, set(), lambda app: app.before_request(lambda: "refused"))
-    page = app.test_client().get("/free")
-    assert page.get_data(as_text=True) == "free" and page.headers["X-Own"] == "yes"

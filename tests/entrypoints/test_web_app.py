@@ -1,7 +1,5 @@
-import inspect
 from urllib.parse import urlsplit
 
-import flask.app
 import pytest
 from dependency_injector import providers
 from hypothesis import HealthCheck, given, settings
@@ -165,39 +163,6 @@ def test_remembered_links_keep_equal_but_different_arguments_apart(app):
     with app.test_request_context("/", base_url="http://other.example/"):
         assert link("auth.login", _external=True) == "http://other.example/login"
         assert link("auth.login", again=[1]) == "/login?again=1"  # not a key: built each time
-
-
-def test_hooks_are_checked_for_coroutines_once_and_coroutines_still_go_to_flask(app, monkeypatch):
-    checked = []
-
-    def counting(func):
-        checked.append(func)
-        return inspect.iscoroutinefunction(func)
-
-    monkeypatch.setattr(flask.app, "iscoroutinefunction", counting)
-
-    def hook():
-        return None
-
-    async def coroutine_view():
-        return "never run"
-
-    def run_to_the_end():
-        return None
-
-    # What Flask wraps a coroutine in (with its async extra installed).
-    monkeypatch.setattr(app, "async_to_sync", lambda func: run_to_the_end)
-    assert app.ensure_sync(hook) is hook and app.ensure_sync(hook) is hook
-    assert checked == [hook]
-    for _ in range(2):  # never remembered as runnable as it is
-        assert app.ensure_sync(coroutine_view) is run_to_the_end
-    unhashable = Unhashable()
-    assert app.ensure_sync(unhashable) is unhashable
-    assert checked == [hook, coroutine_view, coroutine_view, unhashable]
-
-
-class Unhashable:
-    __hash__ = None  # type: ignore[assignment]
 
     def __call__(self) -> None:
         return None

@@ -16,9 +16,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from adapters.sql.direct import DirectStatements
 from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
+from adapters.sql.statements import CoreStatements
 from adapters.sql.tables import openid_associations, openid_nonces
 
 # python3-openid's own stores allow 5 hours; an hour is plenty for honest clocks and keeps
@@ -69,7 +69,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
     ) -> None:
         self._engine = engine
         self._statements = autocommitting(engine)
-        self._direct = DirectStatements(engine)
+        self._single = CoreStatements(engine)
         self._skew = nonce_skew_seconds
         self._now = now
         self._memory_seconds = association_memory_seconds
@@ -132,7 +132,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
         nonce = {"server_url": server_url, "timestamp": timestamp, "salt": salt}
         with domain_errors():
             try:
-                self._direct.count(_ADD_NONCE, **nonce)
+                self._single.count(_ADD_NONCE, **nonce)
             except IntegrityError:
                 return False  # seen before: a replay
         return True

@@ -4,9 +4,9 @@ from datetime import datetime
 from sqlalchemy import Engine, bindparam, insert, select
 
 from adapters.audit import LoggingAuditTrail
-from adapters.sql.direct import DirectStatements
 from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
+from adapters.sql.statements import CoreStatements
 from adapters.sql.tables import audit_events, row_of
 from domain.model import AuditEvent
 
@@ -19,14 +19,14 @@ class SqlAuditTrail:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = autocommitting(engine)
-        self._direct = DirectStatements(engine)
+        self._single = CoreStatements(engine)
         self._log = LoggingAuditTrail()
 
     def record(self, event: AuditEvent) -> None:
         self._log.record(event)
         row = row_of(event) | {"detail": (event.detail or "")[:255] or None}
         with domain_errors():
-            self._direct.count(_ADD, **row)
+            self._single.count(_ADD, **row)
 
     def events(
         self, *, user_id: int | None = None, since: datetime | None = None, limit: int = 1000

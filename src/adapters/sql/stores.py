@@ -17,9 +17,9 @@ from sqlalchemy import (
     update,
 )
 
-from adapters.sql.direct import DirectStatements
 from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
+from adapters.sql.statements import CoreStatements
 from adapters.sql.tables import (
     login_sessions,
     login_transactions,
@@ -106,19 +106,19 @@ class _SingleStatements:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = autocommitting(engine)
-        self._direct = DirectStatements(engine)
+        self._single = CoreStatements(engine)
 
     def _first(self, statement: Executable, **parameters: Any) -> dict[str, Any] | None:
         with domain_errors():
-            return self._direct.first(statement, **parameters)
+            return self._single.first(statement, **parameters)
 
     def _all(self, statement: Executable, **parameters: Any) -> list[dict[str, Any]]:
         with domain_errors():
-            return self._direct.all(statement, **parameters)
+            return self._single.all(statement, **parameters)
 
     def _count(self, statement: Executable, **parameters: Any) -> int:
         with domain_errors():
-            return self._direct.count(statement, **parameters)
+            return self._single.count(statement, **parameters)
 
     def _remove_expired(
         self, statements: tuple[Delete, Delete], now: datetime, limit: int | None

@@ -26,6 +26,7 @@ SIGNED_AGAIN_AFTER_SECONDS = 60
 SHORTEST_LIMIT_KEPT_FOR_SECONDS = 600
 TOKENS_KEPT = 1024
 EXTENSION = "microblog_csrf_tokens"
+THIS_REQUESTS_TOKEN = "microblog_csrf_token"  # in `g`: a page's forms share one token
 DEFAULT_PORTS = {"http": 80, "https": 443}
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,14 +39,16 @@ csrf = CSRFProtect()
 class CsrfTokens:
     def __init__(self) -> None:
         # The first argument names the keys and the session value a token was signed for; the
-        # second, the minute. An entry of an earlier minute is never asked for again. Flask-WTF
-        # hands out the token it already made in this request, if any, and signs otherwise.
+        # second, the minute. An entry of an earlier minute is never asked for again.
         self._signed = lru_cache(maxsize=TOKENS_KEPT)(lambda _for, _minute: generate_csrf())
 
     def __call__(self) -> str:
-        made = g.get(FIELD)  # already made for this request
-        if made is not None:
-            return str(made)
+        made = g.get(THIS_REQUESTS_TOKEN)
+        if made is None:
+            made = g.setdefault(THIS_REQUESTS_TOKEN, self._token())
+        return str(made)
+
+    def _token(self) -> str:
         config = current_app.config
         if _short_time_limit(config):
             return str(generate_csrf())
@@ -55,9 +58,7 @@ class CsrfTokens:
             secret = session[FIELD]
         minute = int(time.time() // SIGNED_AGAIN_AFTER_SECONDS)
         keys = (config.get("WTF_CSRF_SECRET_KEY"), config["SECRET_KEY"])
-        token = str(self._signed((*keys, secret), minute))
-        setattr(g, FIELD, token)  # where Flask-WTF looks first for the rest of the request
-        return token
+        return str(self._signed((*keys, secret), minute))
 
 
 def _short_time_limit(config: Mapping[str, Any]) -> bool:

@@ -7,7 +7,6 @@ import hashlib
 import ipaddress
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from flask import Flask, Response, request
@@ -142,8 +141,8 @@ def set_up_rate_limits(app: Flask, settings: Mapping[str, Any]) -> Limiter:
     )
     active = [limited for limited in LIMITED if _is_on(limited, settings)]
     limited_endpoints = {endpoint for limited in active for endpoint in limited.endpoints}
-    # Pages without a limit (most of them) skip Flask-Limiter's work on every request.
-    hooks_only_on(app, limited_endpoints, limiter.init_app)
+    limiter.init_app(app)
+    counted_only_on(limiter, limited_endpoints)
     for limited in active:
         for endpoint in limited.endpoints:
             app.view_functions[endpoint] = limiter.limit(  # type: ignore[assignment]
@@ -157,30 +156,7 @@ def set_up_rate_limits(app: Flask, settings: Mapping[str, Any]) -> Limiter:
     return limiter
 
 
-def hooks_only_on(app: Flask, endpoints: Collection[str], install: Callable[[Flask], None]) -> None:
-    """Runs `install(app)` (an extension's init_app), then lets the app-wide request hooks it
-    added run only on requests for `endpoints`."""
-    # (the app's hooks, whether a hook hands back the response it is given)
-    hook_lists: list[tuple[dict[Any, list[Callable[..., Any]]], bool]] = [
-        (app.before_request_funcs, False),
-        (app.after_request_funcs, True),
-        (app.teardown_request_funcs, False),
-    ]
-    before = [list(hooks.get(None, [])) for hooks, _ in hook_lists]
-    install(app)
-    for (hooks, passes_response), kept in zip(hook_lists, before, strict=True):
-        added = hooks.get(None, [])[len(kept) :]
-        if added:
-            hooks[None] = kept + [_only_on(endpoints, h, passes_response) for h in added]
-
-
-def _only_on(
-    endpoints: Collection[str], hook: Callable[..., Any], passes_response: bool
-) -> Callable[..., Any]:
-    @wraps(hook)
-    def hook_here(*args: Any) -> Any:
-        if request.endpoint in endpoints:
-            return hook(*args)
-        return args[0] if passes_response else None
-
-    return hook_here
+def counted_only_on(limiter: Limiter, endpoints: Collection[str]) -> None:
+    """Requests for pages without a limit (most of them) skip Flask-Limiter's work: its
+    request filter exempts them from limits, of which they have none."""
+    limiter.request_filter(lambda: request.endpoint not in endpoints)

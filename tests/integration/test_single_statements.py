@@ -1,19 +1,16 @@
-"""The stores' single statements on the pool's DB-API connection (adapters/sql/direct.py), on
-SQLite and a real PostgreSQL: values go in and come out as SQLAlchemy's types make them,
-errors are SQLAlchemy's (so the domain's), and a connection goes back to the pool as it came.
-On SQLite each thread keeps a connection of its own for them."""
+"""The stores' single statements (adapters/sql/statements.py), on SQLite and a real PostgreSQL:
+values go in and come out as SQLAlchemy's types make them, errors are SQLAlchemy's (so the
+domain's), and a connection goes back to the pool as it came."""
 
-import gc
-import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import bindparam, event, insert, select, text
 
-from adapters.sql.direct import DirectStatements, thread_connections
 from adapters.sql.engine import create_database_engine
 from adapters.sql.errors import domain_errors
+from adapters.sql.statements import CoreStatements
 from adapters.sql.tables import login_sessions, metadata, users
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict, StoreUnavailable
@@ -53,28 +50,28 @@ def a_user(number: int) -> dict:
 
 
 def test_values_come_back_as_the_column_types_make_them(one_connection):
-    direct = DirectStatements(one_connection)
-    assert direct.count(ADD_USER, **a_user(1)) == 1
-    row = direct.first(USER, id=1001)
+    single = CoreStatements(one_connection)
+    assert single.count(ADD_USER, **a_user(1)) == 1
+    row = single.first(USER, id=1001)
     assert row == a_user(1)
     assert row["created_at"].tzinfo is UTC and row["active"] is True
-    assert direct.first(USER, id=1002) is None
+    assert single.first(USER, id=1002) is None
 
 
 def test_a_duplicate_key_is_a_conflict_and_the_connection_still_serves(one_connection):
-    direct = DirectStatements(one_connection)
-    direct.count(ADD_USER, **a_user(1))
+    single = CoreStatements(one_connection)
+    single.count(ADD_USER, **a_user(1))
     with pytest.raises(Conflict), domain_errors():
-        direct.count(ADD_USER, **a_user(1))
-    assert direct.first(USER, id=1001)["nickname"] == "Ann1"
+        single.count(ADD_USER, **a_user(1))
+    assert single.first(USER, id=1001)["nickname"] == "Ann1"
 
 
 def test_a_unit_of_work_after_direct_statements_still_rolls_back(one_connection):
     """The statement ran in autocommit; the same connection must be transactional again."""
-    direct = DirectStatements(one_connection)
-    direct.count(ADD_USER, **a_user(1))
+    single = CoreStatements(one_connection)
+    single.count(ADD_USER, **a_user(1))
     with pytest.raises(Conflict), domain_errors():
-        direct.count(ADD_USER, **a_user(1))
+        single.count(ADD_USER, **a_user(1))
     with SqlAlchemyUnitOfWork(one_connection, writing=True) as uow:
         uow.users.add(NewUser("Bob", "bob@example.com", WHEN))
         # no commit
@@ -83,17 +80,17 @@ def test_a_unit_of_work_after_direct_statements_still_rolls_back(one_connection)
 
 
 def test_each_statement_is_committed_by_itself(one_connection, database_url):
-    DirectStatements(one_connection).count(ADD_USER, **a_user(1))
+    CoreStatements(one_connection).count(ADD_USER, **a_user(1))
     other = create_database_engine(database_url)
     try:
-        assert DirectStatements(other).first(USER, id=1001) is not None
+        assert CoreStatements(other).first(USER, id=1001) is not None
     finally:
         other.dispose()
 
 
 def test_returning_rows_are_read_and_the_change_is_kept(one_connection):
-    direct = DirectStatements(one_connection)
-    direct.count(ADD_USER, **a_user(1))
+    single = CoreStatements(one_connection)
+    single.count(ADD_USER, **a_user(1))
     session = {
         "token_hash": "h" * 64,
         "user_id": 1001,
@@ -104,31 +101,30 @@ def test_returning_rows_are_read_and_the_change_is_kept(one_connection):
         "user_agent": None,
         "client_address": None,
     }
-    direct.count(ADD_SESSION, **session)
+    single.count(ADD_SESSION, **session)
     take = (
         login_sessions.delete()
         .where(login_sessions.c.token_hash == bindparam("token_hash"))
         .returning(login_sessions.c.user_id, login_sessions.c.expires_at)
     )
-    assert direct.first(take, token_hash="h" * 64) == {
+    assert single.first(take, token_hash="h" * 64) == {
         "user_id": 1001,
         "expires_at": WHEN + timedelta(days=1),
     }
-    assert direct.first(take, token_hash="h" * 64) is None
+    assert single.first(take, token_hash="h" * 64) is None
 
 
 def test_a_database_that_is_gone_is_unavailable(tmp_path):
     engine = create_database_engine(f"sqlite:///{tmp_path / 'missing' / 'db.sqlite'}")
     with pytest.raises(StoreUnavailable), domain_errors():
-        DirectStatements(engine).first(USER, id=1)
+        CoreStatements(engine).first(USER, id=1)
 
 
-def test_a_statement_that_needs_sqlalchemys_execution_context_is_refused(one_connection):
-    """`active` has a Python-side default, which only SQLAlchemy's execution would fill in."""
+def test_a_python_side_default_is_filled_in(one_connection):
+    """`active` has a Python-side default, which SQLAlchemy's execution fills in."""
     without_active = {k: v for k, v in a_user(1).items() if k != "active"}
-    with pytest.raises(ValueError, match="DirectStatements"):
-        DirectStatements(one_connection).count(ADD_USER, **without_active)
-    assert DirectStatements(one_connection).first(USER, id=1001) is None
+    CoreStatements(one_connection).count(ADD_USER, **without_active)
+    assert CoreStatements(one_connection).first(USER, id=1001)["active"] is True
 
 
 @pytest.fixture
@@ -143,51 +139,44 @@ def sqlite_pool_of_one(tmp_path):
     engine.dispose()
 
 
-def test_on_sqlite_a_thread_keeps_one_connection_for_every_store(sqlite_pool_of_one):
+def test_every_store_gives_its_connection_back_to_the_pool(sqlite_pool_of_one):
     engine, _made = sqlite_pool_of_one
-    lent = []
-    event.listen(engine, "checkout", lambda *_: lent.append(1))
-    users_store, sessions_store = DirectStatements(engine), DirectStatements(engine)
+    users_store, sessions_store = CoreStatements(engine), CoreStatements(engine)
     for number in range(5):
         users_store.count(ADD_USER, **a_user(number))
         assert sessions_store.first(USER, id=1000 + number) is not None
-    assert len(lent) == 1, "one connection for ten statements of two stores"
-    assert engine.pool.checkedout() == 0, "kept outside the pool"
+    assert engine.pool.checkedout() == 0
     with SqlAlchemyUnitOfWork(engine) as uow:  # the pool's one connection is still there
         assert uow.users.by_nickname("Ann4") is not None
 
 
-def test_another_thread_gets_its_own_connection_closed_when_the_thread_ends(sqlite_pool_of_one):
-    engine, made = sqlite_pool_of_one
-    direct = DirectStatements(engine)
-    direct.count(ADD_USER, **a_user(1))
+def test_another_thread_sees_what_a_statement_wrote(sqlite_pool_of_one):
+    engine, _made = sqlite_pool_of_one
+    single = CoreStatements(engine)
+    single.count(ADD_USER, **a_user(1))
     found = []
-    thread = threading.Thread(target=lambda: found.append(direct.first(USER, id=1001)))
+    thread = threading.Thread(target=lambda: found.append(single.first(USER, id=1001)))
     thread.start()
     thread.join()
-    gc.collect()
     assert found[0]["nickname"] == "Ann1"
-    assert len(made) == 2, "the schema's, kept by this thread; the other thread's"
-    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
-        made[1].execute("SELECT 1")
-    assert direct.first(USER, id=1001) is not None, "this thread's is still open"
+    assert single.first(USER, id=1001) is not None
 
 
-def test_a_kept_connection_found_broken_is_replaced(sqlite_pool_of_one):
+def test_a_pooled_connection_found_broken_is_replaced(sqlite_pool_of_one):
     engine, made = sqlite_pool_of_one
-    direct = DirectStatements(engine)
-    direct.count(ADD_USER, **a_user(1))
-    thread_connections(engine).connection().close()
+    single = CoreStatements(engine)
+    single.count(ADD_USER, **a_user(1))
+    made[0].close()  # the pool's one connection, under the pool's feet
     with pytest.raises(StoreUnavailable), domain_errors():
-        direct.first(USER, id=1001)
-    assert direct.first(USER, id=1001) is not None
+        single.first(USER, id=1001)
+    assert single.first(USER, id=1001) is not None
     assert len(made) == 2, "a new connection in place of the broken one"
 
 
 def test_an_in_memory_database_is_the_one_its_units_of_work_see():
     engine = create_database_engine("sqlite://")
     metadata.create_all(engine)
-    DirectStatements(engine).count(ADD_USER, **a_user(1))
+    CoreStatements(engine).count(ADD_USER, **a_user(1))
     with SqlAlchemyUnitOfWork(engine) as uow:
         assert uow.users.by_nickname("Ann1") is not None
     engine.dispose()
