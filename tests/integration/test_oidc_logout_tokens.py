@@ -153,6 +153,9 @@ HOSTILE = {
     ),
     "rpinitlogout-with-nonce": lambda op: logout_token(op, nonce="n-0S6_WzA2Mj"),
     "rpinitlogout-wrong-alg": hs256_with_the_client_secret,
+    "the-providers-key-with-an-algorithm-not-allowed": lambda op: logout_token(
+        op, header={"alg": "RS512"}
+    ),
     "rpinitlogout-wrong-aud": lambda op: logout_token(op, aud="someone-else"),
     "rpinitlogout-wrong-iss": lambda op: logout_token(op, iss="https://evil.example"),
     # and more
