@@ -21,6 +21,7 @@ from devtools.dev_oidc import (
     DEFAULT_DIRECTORY,
     DevOidcUnavailable,
     dev_oidc_profile,
+    logout_uris,
     served_dev_oidc,
 )
 from devtools.dev_provider import DevProviderSettings, create_dev_provider, dev_provider_profile
@@ -54,9 +55,11 @@ def dev_urls(environ: Mapping[str, str]) -> tuple[str, str]:
 
 
 def dev_entries(provider_url: str, oidc_url: str | None) -> list[dict[str, Any]]:
-    """The `[[providers]]` entries of the dev providers that run."""
+    """The `[[providers]]` entries of the dev providers that run; Logout signs out of Dev
+    OIDC too, so that a newcomer sees both ways logout reaches a provider."""
     entries = [dev_provider_profile(provider_url)] if provider_url else []
-    return entries + ([dev_oidc_profile(oidc_url)] if oidc_url else [])
+    oidc = dev_oidc_profile(oidc_url) | {"sign_out_at_provider": True} if oidc_url else None
+    return entries + ([oidc] if oidc else [])
 
 
 def start_dev_oidc(stack: ExitStack, url: str, base_url: str, directory: Path) -> str | None:
@@ -65,7 +68,8 @@ def start_dev_oidc(stack: ExitStack, url: str, base_url: str, directory: Path) -
         return None
     return_url = f"{base_url}/login/return/dev-oidc"
     try:
-        return str(stack.enter_context(served_dev_oidc(url, [return_url], directory)))
+        served = served_dev_oidc(url, [return_url], directory, logout_uris(base_url, "dev-oidc"))
+        return str(stack.enter_context(served))
     except DevOidcUnavailable as why:
         click.echo(f"Dev OIDC provider not started: {why}. Serving with OpenID only.")
         return None

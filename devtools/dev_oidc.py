@@ -33,6 +33,16 @@ def dev_oidc_profile(issuer: str) -> dict[str, Any]:
     }
 
 
+def logout_uris(base_url: str, key: str) -> dict[str, str]:
+    """The settings that register a site's logout URLs for the provider `key` with the dev
+    OIDC provider: where the browser comes back after signing out there, and where the
+    provider posts its logout tokens."""
+    return {
+        "POST_LOGOUT_REDIRECT_URIS": f"{base_url}/logout/return/{key}",
+        "BACKCHANNEL_LOGOUT_URI": f"{base_url}/logout/backchannel/{key}",
+    }
+
+
 def missing_requirement(directory: Path = DEFAULT_DIRECTORY) -> str | None:
     if shutil.which("node") is None:
         return "Node.js is not installed (make run and make test install Debian's nodejs as root)"

@@ -21,10 +21,14 @@ def require_dev_oidc() -> None:
 
 
 @contextmanager
-def dev_oidc_provider() -> Iterator[str]:
-    """panva's oidc-provider on a free port, taking any loopback return URL; its issuer."""
-    issuer = f"http://127.0.0.1:{free_port()}"
-    with served_dev_oidc(issuer, [], DEV_OIDC, {"LOOPBACK_REDIRECTS": "1"}):
+def dev_oidc_provider(
+    issuer: str | None = None, environment: dict[str, str] | None = None
+) -> Iterator[str]:
+    """panva's oidc-provider on a free port (or at `issuer`), taking any loopback return
+    URL; its issuer. `environment`: more of its settings (see logout_uris)."""
+    issuer = issuer or f"http://127.0.0.1:{free_port()}"
+    settings = {"LOOPBACK_REDIRECTS": "1"} | (environment or {})
+    with served_dev_oidc(issuer, [], DEV_OIDC, settings):
         yield issuer
 
 

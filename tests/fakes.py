@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Generic, Self
 
-from domain.errors import Conflict, LoginCancelled, LoginMismatch
+from domain.errors import Conflict, LoginCancelled, LoginMismatch, LogoutNoticeRefused
 from domain.model import (
     AuditEvent,
     Identity,
+    LogoutNotice,
     NewUser,
     Post,
     ProviderPolicy,
@@ -218,6 +219,20 @@ class FakeSessions:
             del self.sessions[token_hash]
         return len(doomed)
 
+    def remove_by_provider_session(self, provider: str, provider_session_id: str) -> list[int]:
+        return self._remove_where(
+            lambda s: (s.provider, s.provider_session_id) == (provider, provider_session_id)
+        )
+
+    def remove_by_subject(self, provider: str, subject: str) -> list[int]:
+        return self._remove_where(lambda s: (s.provider, s.subject) == (provider, subject))
+
+    def _remove_where(self, matches: Callable[[Session], bool]) -> list[int]:
+        doomed = [s for s in self.sessions.values() if matches(s)]
+        for session in doomed:
+            del self.sessions[session.token_hash]
+        return [session.user_id for session in doomed]
+
     def remove_all_of_except(self, user_id: int, kept_token_hash: str) -> int:
         doomed = [h for h, s in self.sessions.items() if s.user_id == user_id]
         for token_hash in doomed:
@@ -355,4 +370,34 @@ class FakeIdentityProvider:
             nickname=callback.get("nickname"),
             email=callback.get("email"),
             email_verified=callback.get("email_verified") == "true",
+        )
+
+
+class FakeSignOut:
+    """A provider where signing out reaches: its end-session page is `end_session_url`
+    (None: it has none), and it takes any notice that names a `jti`, as it is."""
+
+    def __init__(self, end_session_url: str | None = "https://fake.example/end") -> None:
+        self.end_session_url = end_session_url
+        self.asked: list[dict[str, str | None]] = []
+        self.trouble: Exception | None = None
+
+    def end_session_redirect(
+        self, *, logout_hint: str | None, return_to: str, state: str
+    ) -> str | None:
+        self.asked.append({"logout_hint": logout_hint, "return_to": return_to, "state": state})
+        if self.trouble is not None:
+            raise self.trouble
+        if self.end_session_url is None:
+            return None
+        return f"{self.end_session_url}?state={state}"
+
+    def verified_logout_notice(self, notice: Mapping[str, str]) -> LogoutNotice:
+        if not notice.get("jti"):
+            raise LogoutNoticeRefused("no jti")
+        return LogoutNotice(
+            notice.get("sid"),
+            notice.get("sub"),
+            notice["jti"],
+            datetime.fromisoformat(notice.get("until", "2026-01-01T00:10:00+00:00")),
         )

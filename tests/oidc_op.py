@@ -37,6 +37,7 @@ class HostileProvider:
     discovery: dict[str, Any] = field(default_factory=dict)
     userinfo: dict[str, Any] = field(default_factory=dict)
     forge: str | None = None  # "none", "bad-signature", "hs256-with-public-key"
+    jwks_status: int = 200  # anything else: its keys cannot be fetched
     calls: list[str] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)  # codes and tokens handed out
     _grants: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -124,7 +125,9 @@ class HostileProvider:
             )
 
         @app.get("/jwks")
-        def jwks() -> Response:
+        def jwks() -> Any:
+            if self.jwks_status != 200:
+                return jsonify({"error": "unavailable"}), self.jwks_status
             return jsonify({"keys": [key.as_dict(private=False) for key in self.published]})
 
         @app.post("/token")

@@ -5,8 +5,11 @@
 //   REDIRECT_URIS  comma-separated, e.g. http://127.0.0.1:5000/login/return/dev-oidc
 //   CLIENT_ID, CLIENT_SECRET   microblog, dev-oidc-secret
 //   AUTO_APPROVE   a name: approve every login at once as that name (scripted logins)
-//   LOOPBACK_REDIRECTS=1  also accept any http://127.0.0.1:<port>/login/return/<key>
-//                  (tests serve apps on ports they pick at run time)
+//   POST_LOGOUT_REDIRECT_URIS  comma-separated, e.g. http://127.0.0.1:5000/logout/return/dev-oidc
+//   BACKCHANNEL_LOGOUT_URI     e.g. http://127.0.0.1:5000/logout/backchannel/dev-oidc: ending a
+//                  sign-in here (its "sign out?" page, /session/end) posts a logout token there
+//   LOOPBACK_REDIRECTS=1  also accept any http://127.0.0.1:<port>/login/return/<key> and
+//                  /logout/return/<key> (tests serve apps on ports they pick at run time)
 import Provider from 'oidc-provider';
 
 const issuer = process.env.ISSUER ?? 'http://127.0.0.1:5002';
@@ -14,9 +17,13 @@ const redirectUris = (process.env.REDIRECT_URIS || 'http://127.0.0.1:5000/login/
   .split(',').map((uri) => uri.trim()).filter(Boolean);
 const clientId = process.env.CLIENT_ID ?? 'microblog';
 const clientSecret = process.env.CLIENT_SECRET ?? 'dev-oidc-secret';
+const postLogoutRedirectUris = (process.env.POST_LOGOUT_REDIRECT_URIS || '')
+  .split(',').map((uri) => uri.trim()).filter(Boolean);
+const backchannelLogoutUri = process.env.BACKCHANNEL_LOGOUT_URI ?? '';
 const autoApprove = process.env.AUTO_APPROVE ?? '';
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const LOOPBACK_RETURN = /^http:\/\/127\.0\.0\.1:\d+\/login\/return\/[A-Za-z0-9._~-]+$/;
+const LOOPBACK_LOGOUT_RETURN = /^http:\/\/127\.0\.0\.1:\d+\/logout\/return\/[A-Za-z0-9._~-]+$/;
 
 // Who approved under which name, with the email they typed: the provider's "accounts".
 const accounts = new Map();
@@ -29,6 +36,12 @@ const provider = new Provider(issuer, {
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    post_logout_redirect_uris: postLogoutRedirectUris,
+    // With the session required, ID tokens carry `sid` and logout tokens name it.
+    ...(backchannelLogoutUri ? {
+      backchannel_logout_uri: backchannelLogoutUri,
+      backchannel_logout_session_required: true,
+    } : {}),
   }],
   pkce: { required: () => true },
   claims: {
@@ -51,12 +64,39 @@ const provider = new Provider(issuer, {
     };
   },
   cookies: { keys: ['dev-oidc-provider-not-a-secret'] },
-  features: { devInteractions: { enabled: false } },
+  // Its requests refuse loopback addresses (SSRF protection), and its only request is the
+  // back-channel logout to the site beside it, on 127.0.0.1: only to that URI, allowed.
+  fetch: (url, options) => globalThis.fetch(url, String(url) === backchannelLogoutUri
+    ? { ...options, dispatcher: undefined } : options),
+  features: {
+    devInteractions: { enabled: false },
+    rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+    backchannelLogout: { enabled: true },
+  },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   // The provider's own signing keys are generated at every start: fine for development.
 });
 
 const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+// The "sign out?" page: `form` is the provider's own form (with its xsrf field), which the
+// buttons submit; "Yes" ends the sign-in here and, by back-channel, at every site.
+async function logoutSource(ctx, form) {
+  ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Dev OIDC provider</title></head><body>
+<h1>Sign out of Dev OIDC?</h1>
+<p>This ends your sign-in at Dev OIDC, and at every site that trusts it.</p>
+${form}
+<button type="submit" form="op.logoutForm" name="logout" value="yes">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>
+</body></html>`;
+}
+
+async function postLogoutSuccessSource(ctx) {
+  ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Dev OIDC provider</title></head><body>
+<h1>Signed out of Dev OIDC</h1></body></html>`;
+}
 
 function approvalPage(uid, clientName, error) {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -138,7 +178,15 @@ if (process.env.LOOPBACK_REDIRECTS === '1') {
   provider.Client.prototype.redirectUriAllowed = function allowed(uri) {
     return LOOPBACK_RETURN.test(uri) || registered.call(this, uri);
   };
+  const registeredLogout = provider.Client.prototype.postLogoutRedirectUriAllowed;
+  provider.Client.prototype.postLogoutRedirectUriAllowed = function allowed(uri) {
+    return LOOPBACK_LOGOUT_RETURN.test(uri) || registeredLogout.call(this, uri);
+  };
 }
+
+provider.on('backchannel.error', (ctx, error, client) => {
+  console.error(`Back-channel logout to ${client.backchannelLogoutUri} failed: ${error.message}`);
+});
 
 const port = Number(new URL(issuer).port || 80);
 provider.listen(port, '127.0.0.1', () => {

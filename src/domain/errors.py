@@ -114,5 +114,12 @@ class TooManyConflicts(StoreUnavailable):
     message = "Too many people are signing in at once. Please try again."
 
 
+class LogoutNoticeRefused(InvalidInput):
+    """A provider's logout notice that the site does not act on; the message says why, to
+    the provider's server."""
+
+    message = "The logout notice was refused."
+
+
 class UserNotFound(InvalidInput):
     message = "There is no such user."

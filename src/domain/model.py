@@ -34,6 +34,11 @@ class VerifiedIdentity:
     nickname: str | None = None
     email: str | None = None
     email_verified: bool = False
+    # The provider's own session, when it names one: a logout it sends later names it too.
+    provider_session_id: str | None = None
+    # What the provider wants back to end its sign-in too (OIDC: the ID token); kept server
+    # side only, never shown, logged or audited.
+    logout_hint: str | None = field(default=None, repr=False)
 
     @property
     def provider(self) -> str:
@@ -112,7 +117,13 @@ class SessionPolicy:
 
 @dataclass(frozen=True)
 class Session:
-    """One signed-in browser. Deleting it signs that browser out, remember-me cookie included."""
+    """One signed-in browser. Deleting it signs that browser out, remember-me cookie included.
+
+    Where it came from: the key of the `provider` signed in through, the identity
+    (`namespace`, `subject`), the provider's own session and its logout hint (see
+    VerifiedIdentity), so that a logout at the provider can end it and Logout here can end
+    the sign-in there. Sessions opened before the site kept these have none of them.
+    """
 
     token_hash: str
     user_id: int
@@ -122,6 +133,11 @@ class Session:
     expires_at: datetime
     user_agent: str | None = None
     client_address: str | None = None
+    provider: str | None = None
+    namespace: str | None = None
+    subject: str | None = None
+    provider_session_id: str | None = None
+    logout_hint: str | None = field(default=None, repr=False)
 
     @classmethod
     def open(
@@ -132,7 +148,9 @@ class Session:
         now: datetime,
         policy: SessionPolicy,
         device: "Device | None" = None,
+        origin: VerifiedIdentity | None = None,
     ) -> "Session":
+        """`origin`: the identity signed in with, as its provider vouched for it."""
         device = device or Device()
         return cls(
             token_hash=hash_token(token),
@@ -143,6 +161,11 @@ class Session:
             expires_at=policy.expiry(now, remember, now),
             user_agent=device.user_agent,
             client_address=device.client_address,
+            provider=origin.provider if origin else None,
+            namespace=origin.namespace if origin else None,
+            subject=origin.subject if origin else None,
+            provider_session_id=origin.provider_session_id if origin else None,
+            logout_hint=origin.logout_hint if origin else None,
         )
 
     def is_expired(self, now: datetime) -> bool:
@@ -245,6 +268,30 @@ class WaitingIdentity:
     @property
     def key(self) -> str:
         return self.id
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+
+@dataclass(frozen=True)
+class LogoutNotice:
+    """A provider's checked word that a person's sign-in there has ended: the sessions of
+    its `provider_session_id` end, or without one every session of its `subject`.
+    `notice_id` is acted on once; the provider could not make it count after `usable_until`."""
+
+    provider_session_id: str | None
+    subject: str | None
+    notice_id: str
+    usable_until: datetime
+
+
+@dataclass(frozen=True)
+class SeenLogoutNotice:
+    """A logout notice already acted on, remembered (under a digest of its provider and id)
+    for as long as it could still be accepted."""
+
+    key: str
+    expires_at: datetime
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at

@@ -1,16 +1,18 @@
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self, TypeAlias, TypeVar
+from typing import Protocol, Self, TypeAlias, TypeVar, runtime_checkable
 
 from domain.model import (
     AuditEvent,
     Identity,
+    LogoutNotice,
     NewUser,
     ParkedAnswer,
     Post,
     ProviderPolicy,
     ProviderRedirect,
+    SeenLogoutNotice,
     Session,
     SignIn,
     User,
@@ -132,6 +134,16 @@ class Sessions(Protocol):
 
     def remove_all_of(self, user_id: int) -> int: ...
 
+    def remove_by_provider_session(self, provider: str, provider_session_id: str) -> list[int]:
+        """Ends, in one step, every session opened through `provider` in that provider's
+        session; the user id of each one ended."""
+        ...
+
+    def remove_by_subject(self, provider: str, subject: str) -> list[int]:
+        """Ends, in one step, every session opened through `provider` with an identity of
+        this subject; the user id of each one ended."""
+        ...
+
     def remove_all_of_except(self, user_id: int, kept_token_hash: str) -> int: ...
 
     def of_user(self, user_id: int) -> Sequence[Session]:
@@ -183,6 +195,8 @@ class SingleUse(Protocol[Item]):
 SignIns: TypeAlias = SingleUse[SignIn]
 ParkedAnswers: TypeAlias = SingleUse[ParkedAnswer]
 WaitingIdentities: TypeAlias = SingleUse[WaitingIdentity]
+# Put once each: a notice seen before is refused (`put` raises Conflict).
+SeenLogoutNotices: TypeAlias = SingleUse[SeenLogoutNotice]
 
 
 class AuditTrail(Protocol):
@@ -224,6 +238,26 @@ class IdentityProvider(Protocol):
         """What the typed `identifier` counts as for the limit on login starts: one key for
         every spelling the protocol treats as one identifier; None when it takes no
         identifier, or this text cannot be one."""
+        ...
+
+
+@runtime_checkable
+class ProviderSignOut(Protocol):
+    """A provider where signing out reaches: Logout here may end the person's sign-in there
+    too, and the provider's notice that it ended there ends their sessions here."""
+
+    def end_session_redirect(
+        self, *, logout_hint: str | None, return_to: str, state: str
+    ) -> str | None:
+        """Where to send the browser to end its sign-in at the provider as well, coming back
+        to `return_to` with `state`; None when this provider is not set to, or has no such
+        page. `logout_hint` is the session's (None for sessions from before). Raises
+        LoginFailed or ProviderUnavailable."""
+        ...
+
+    def verified_logout_notice(self, notice: Mapping[str, str]) -> LogoutNotice:
+        """The checked notice the provider posted (its form fields); LogoutNoticeRefused,
+        saying why, if it does not pass every check."""
         ...
 
 

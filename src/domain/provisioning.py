@@ -22,7 +22,12 @@ from domain.errors import (
     TooManyConflicts,
     ValueTooLong,
 )
-from domain.inputs import MAX_NAMESPACE_LENGTH, MAX_SUBJECT_LENGTH, normalise_email
+from domain.inputs import (
+    MAX_NAMESPACE_LENGTH,
+    MAX_PROVIDER_SESSION_LENGTH,
+    MAX_SUBJECT_LENGTH,
+    normalise_email,
+)
 from domain.model import (
     Device,
     Identity,
@@ -114,7 +119,7 @@ def complete_sign_in(
     if isinstance(user, IdentityMustWait):
         return user
     token = tokens.new_token()
-    session = Session.open(token, user.id, remember, clock.now(), policy, device)
+    session = Session.open(token, user.id, remember, clock.now(), policy, device, verified)
     sessions.add(session)
     return SignedIn(user, token, session)
 
@@ -145,6 +150,8 @@ def _retrying_conflicts(attempt: Callable[[], T], clock: Clock) -> T:
 
 def _fits(verified: VerifiedIdentity) -> VerifiedIdentity:
     if len(verified.subject) > MAX_SUBJECT_LENGTH or len(verified.namespace) > MAX_NAMESPACE_LENGTH:
+        raise ValueTooLong()
+    if len(verified.provider_session_id or "") > MAX_PROVIDER_SESSION_LENGTH:
         raise ValueTooLong()
     return verified
 

@@ -60,7 +60,8 @@ def log_out_everywhere(user_id: int, *, sessions: Sessions) -> int:
 
 
 class SessionService:
-    """Who a browser is signed in as, and signing it out."""
+    """Who a browser is signed in as, and signing it out everywhere (Logout of one browser,
+    which may reach its provider, is domain/sign_out.py's)."""
 
     def __init__(
         self, *, sessions: Sessions, recorder: Recorder, clock: Clock, policy: SessionPolicy
@@ -72,12 +73,6 @@ class SessionService:
 
     def current_user(self, token: str | None) -> User | None:
         return current_user(token, sessions=self._sessions, clock=self._clock, policy=self.policy)
-
-    def log_out(self, token: str | None) -> None:
-        """End one browser's session; its remember-me cookie dies with it."""
-        user_id = log_out(token, sessions=self._sessions)
-        if user_id is not None:
-            self._audit.record("session.ended", user_id)
 
     def log_out_everywhere(self, user_id: int) -> int:
         """End every session of a user, on every browser; how many ended."""

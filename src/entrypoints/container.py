@@ -1,4 +1,4 @@
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from functools import partial
 
@@ -32,17 +32,22 @@ from domain.administration import Administration
 from domain.audit import Recorder
 from domain.housekeeping import Housekeeping
 from domain.model import SessionPolicy
-from domain.ports import Clock, Sessions
+from domain.ports import Clock, IdentityProvider, ProviderSignOut, Sessions
 from domain.round_trips import RoundTrips
 from domain.sessions import SessionService
 from domain.sign_in import SignInService
+from domain.sign_out import SignOutService
 from entrypoints.protocols import (
     PROTOCOLS,
     AdapterParts,
     build_identity_providers,
     describe_subject,
 )
-from entrypoints.web.browser import RETURN_PATH, request_origin
+from entrypoints.web.browser import (
+    LOGOUT_RETURN_PATH,
+    RETURN_PATH,
+    request_origin,
+)
 
 # Identities linked before migration 0003 recorded no provider: they all came by OpenID 2.0.
 UNRECORDED_PROVIDER = "OpenID"
@@ -86,6 +91,15 @@ def return_urls(base_url: str) -> Callable[[str], str]:
     return lambda key: f"{base_url}{RETURN_PATH}{key}"
 
 
+def logout_return_urls(base_url: str) -> Callable[[str], str]:
+    return lambda key: f"{base_url}{LOGOUT_RETURN_PATH}{key}"
+
+
+def sign_outs_of(providers: Mapping[str, IdentityProvider]) -> dict[str, ProviderSignOut]:
+    """The configured providers where signing out reaches (the OpenID Connect ones)."""
+    return {key: p for key, p in providers.items() if isinstance(p, ProviderSignOut)}
+
+
 class Container(containers.DeclarativeContainer):
     """The composition root: every adapter the entrypoints use is built here, lazily."""
 
@@ -118,6 +132,12 @@ class Container(containers.DeclarativeContainer):
         config.session_store,
         sql=providers.Singleton(SqlSingleUse, engine, sql_stores.PARKED_ANSWERS),
         redis=providers.Singleton(RedisSingleUse, redis, redis_stores.PARKED_ANSWERS),
+    )
+    # Shared by every instance, as the sessions they end are.
+    seen_logout_notices = providers.Selector(
+        config.session_store,
+        sql=providers.Singleton(SqlSingleUse, engine, sql_stores.SEEN_LOGOUT_NOTICES),
+        redis=providers.Singleton(RedisSingleUse, redis, redis_stores.SEEN_LOGOUT_NOTICES),
     )
     # In the database whatever MICROBLOG_SESSION_STORE says, as they always were.
     waiting_identities = providers.Singleton(SqlSingleUse, engine, sql_stores.WAITING_IDENTITIES)
@@ -170,6 +190,7 @@ class Container(containers.DeclarativeContainer):
                 sign_ins.provided.remove_expired,
                 parked_answers.provided.remove_expired,
                 waiting_identities.provided.remove_expired,
+                seen_logout_notices.provided.remove_expired,
             ),
             providers.Callable(protocol_chores, protocols, adapter_parts),
         ),
@@ -228,4 +249,14 @@ class Container(containers.DeclarativeContainer):
     )
     session_service = providers.Factory(
         SessionService, sessions=sessions, recorder=recorder, clock=clock, policy=session_policy
+    )
+    sign_out_service = providers.Factory(
+        SignOutService,
+        sign_outs=providers.Singleton(sign_outs_of, identity_providers),
+        return_url=providers.Singleton(logout_return_urls, config.base_url),
+        sessions=sessions,
+        seen_notices=seen_logout_notices,
+        recorder=recorder,
+        clock=clock,
+        tokens=tokens,
     )

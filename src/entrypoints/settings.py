@@ -50,6 +50,7 @@ ENV_SETTINGS = (
     "rate_limit_account",
     "rate_limit_identifier_total",
     "rate_limit_parked",
+    "rate_limit_backchannel",
     "rate_limit_ipv6_prefix",
     "allow_http",
     "allow_http_providers",
@@ -100,6 +101,8 @@ class Settings(BaseModel):
     rate_limit_identifier_total: str = "100/minute"
     # Answers parked per client (see auth.provider_return), each up to 64 KB for 5 minutes.
     rate_limit_parked: str = "10/minute"
+    # Logout notices a provider posts (back-channel logout), per provider.
+    rate_limit_backchannel: str = "60/minute"
     # IPv6 clients count by their network of this prefix length (one site gets a /64 or more).
     rate_limit_ipv6_prefix: Annotated[int, Field(ge=32, le=128)] = 64
     # Who may read /metrics (Prometheus): comma-separated networks.
@@ -152,6 +155,7 @@ class Settings(BaseModel):
         "rate_limit_account",
         "rate_limit_identifier_total",
         "rate_limit_parked",
+        "rate_limit_backchannel",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:

@@ -113,6 +113,13 @@ class Visitor:
         page = self.start_sign_in(provider="dev-oidc", **options)
         return self.approve_at_oidc(page, name, email, verified=verified)
 
+    def sign_out_at_oidc(self, page: requests.Response) -> requests.Response:
+        """On the dev OIDC provider's "sign out?" page, press "Yes, sign me out"; follows the
+        provider on (back to the site, if the site sent the browser there)."""
+        assert "Sign out of Dev OIDC?" in page.text, page.text[:500]
+        action, fields = answer_form(page.text)
+        return self.http.post(action, data=fields | {"logout": "yes"}, timeout=10)
+
     def account_action(self, path: str, **form: str) -> requests.Response:
         """Press a button of the account page (its form posted with the page's CSRF token)."""
         return self.post(path, {"csrf_token": self.csrf_token("/account"), **form})

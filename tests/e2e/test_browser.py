@@ -159,6 +159,38 @@ def test_a_person_signs_in_through_the_dev_oidc_provider(oidc_site, page):
     expect(page.get_by_text("You have been logged out.")).to_be_visible()
 
 
+@pytest.fixture
+def signing_out_oidc_site(site_config, oidc):
+    """The app with Dev OIDC set to sign out there too (RP-initiated logout)."""
+    entry = dev_oidc_entry(oidc, sign_out_at_provider=True)
+    with served_app(site_config | {"providers": [entry]}) as (url, _):
+        yield url, oidc
+
+
+def test_logout_signs_out_at_the_dev_oidc_provider_too_and_comes_back(signing_out_oidc_site, page):
+    url, issuer = signing_out_oidc_site
+    expect = playwright_api.expect
+    page.goto(f"{url}/login")
+    page.get_by_role("button", name="Dev OIDC").click()
+    page.get_by_label("Name").fill("hana")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("heading", name="Hi, hana!")).to_be_visible()
+
+    page.get_by_role("button", name="Logout").click()
+    expect(page).to_have_url(re.compile(re.escape(f"{issuer}/session/end?")))
+    expect(page.get_by_role("heading", name="Sign out of Dev OIDC?")).to_be_visible()
+    page.get_by_role("button", name="Yes, sign me out").click()
+
+    expect(page).to_have_url(re.compile(re.escape(f"{url}/logout/return/dev-oidc?state=")))
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "signed-out-at-provider.png", full_page=True)
+    page.goto(f"{url}/")
+    expect(page).to_have_url(f"{url}/login?next=%2F")
+    page.get_by_role("button", name="Dev OIDC").click()
+    expect(page.get_by_label("Name")).to_be_visible()  # the provider asks again
+
+
 def test_a_person_connects_a_second_login_on_the_account_page(oidc_site, op, page):
     url, issuer = oidc_site
     expect = playwright_api.expect

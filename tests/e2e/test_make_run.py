@@ -57,6 +57,14 @@ def test_make_run_serves_a_site_a_person_can_sign_in_to(tmp_path):
             visitor = Site(site_url, app=None, op=op_url).visitor()
             assert visitor.sign_in_with_oidc("dora").url == f"{site_url}/index"
             assert visitor.greeting() == "dora"
+            # Logout goes through Dev OIDC's "sign out?" page and back...
+            back = visitor.sign_out_at_oidc(visitor.log_out())
+            assert back.url.startswith(f"{site_url}/logout/return/dev-oidc?")
+            assert "You are signed out." in back.text
+            # ...and signing out on its own page ends the session on the site.
+            visitor.sign_in_with_oidc("dora")
+            visitor.sign_out_at_oidc(visitor.http.get(f"{oidc_url}/session/end", timeout=10))
+            assert visitor.greeting() is None
     finally:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=20)

@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from devtools.dev_oidc import dev_oidc_profile, logout_uris
 from devtools.dev_provider import dev_provider_profile
+from devtools.servers import free_port
 from devtools.stack import Stack, nginx_path
+from tests.dev_oidc import dev_oidc_provider, require_dev_oidc
 from tests.e2e.site import Site, Visitor
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -32,9 +35,19 @@ def stack(request, op):
         "MICROBLOG_RATE_LIMIT_CALLBACK": "1000/minute",
         "MICROBLOG_RATE_LIMIT_IDENTIFIER": "3/minute",
     }
-    providers = [{"key": "openid", "name": "OpenID"}, dev_provider_profile(op)]
-    with Stack(providers, session_store=request.param, extra_environment=limits) as stack:
-        yield stack
+    require_dev_oidc()
+    port = free_port()  # the stack's URL, registered with Dev OIDC before either starts
+    with dev_oidc_provider(environment=logout_uris(f"http://127.0.0.1:{port}", "dev-oidc")) as oidc:
+        providers = [
+            {"key": "openid", "name": "OpenID"},
+            dev_provider_profile(op),
+            dev_oidc_profile(oidc),
+        ]
+        with Stack(
+            providers, session_store=request.param, extra_environment=limits, port=port
+        ) as stack:
+            stack.oidc = oidc  # type: ignore[attr-defined]
+            yield stack
 
 
 @pytest.fixture
@@ -96,6 +109,23 @@ def test_a_session_is_valid_on_both_and_a_logout_on_one_ends_it_on_both(stack, s
         copy = at(visitor.with_cookies(old_cookies), url)
         assert copy.greeting() is None, url
         assert copy.get("/index").url.startswith(f"{url}/login")
+
+
+def test_a_logout_at_the_provider_ends_that_persons_session_on_both_instances(stack, site):
+    one, two = (instance.url for instance in stack.app_instances)
+    kim, lee = site.visitor(), site.visitor()
+    assert kim.sign_in_with_oidc("kim", remember=True).url == f"{stack.url}/index"
+    assert lee.sign_in_with_oidc("lee", remember=True).url == f"{stack.url}/index"
+    remembered = kim.with_cookies(kim.cookies_named("remember_token"))
+    assert [at(kim, url).greeting() for url in (one, two)] == ["kim", "kim"]
+
+    # Kim signs out on the provider's own page: it posts a logout token through nginx.
+    kim.sign_out_at_oidc(kim.http.get(f"{stack.oidc}/session/end", timeout=10))
+
+    for url in (one, two, stack.url):
+        assert at(kim, url).greeting() is None, url
+        assert at(remembered, url).greeting() is None, url
+        assert at(lee, url).greeting() == "lee", url
 
 
 def test_an_openid_answer_replayed_to_the_other_instance_is_refused(stack, site):

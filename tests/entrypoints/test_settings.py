@@ -88,6 +88,7 @@ def test_the_new_rate_limits_come_from_their_environment_variables(tmp_path):
         ("MICROBLOG_RATE_LIMIT_IPV6_PREFIX", "/64"),
         ("MICROBLOG_RATE_LIMIT_IDENTIFIER_TOTAL", "lots"),
         ("MICROBLOG_RATE_LIMIT_PARKED", "ten a minute"),
+        ("MICROBLOG_RATE_LIMIT_BACKCHANNEL", "60 a minute"),
     ],
 )
 def test_a_bad_new_rate_limit_setting_is_refused_in_one_line_naming_it(tmp_path, variable, value):
@@ -95,6 +96,27 @@ def test_a_bad_new_rate_limit_setting_is_refused_in_one_line_naming_it(tmp_path,
         load_settings({"instance_path": str(tmp_path)}, environ={variable: value})
     message = str(refused.value)
     assert f"environment variable {variable}" in message and "\n" not in message
+
+
+def test_the_back_channel_limit_and_signing_out_at_a_provider_are_read_and_default_off(
+    tmp_path,
+):
+    corp = {"key": "corp", "protocol": "oidc", "issuer": "https://id.example"}
+    corp |= {"client_id": "c", "client_secret": "s"}
+    environ = {"MICROBLOG_RATE_LIMIT_BACKCHANNEL": "OFF"}
+    settings = load_settings({"instance_path": str(tmp_path), "providers": [corp]}, environ=environ)
+    assert settings["rate_limit_backchannel"] == "off"
+    assert settings["providers"][0].sign_out_at_provider is False
+    defaults = load_settings(
+        {"instance_path": str(tmp_path), "providers": [corp | {"sign_out_at_provider": True}]},
+        environ={},
+    )
+    assert defaults["rate_limit_backchannel"] == "60/minute"
+    assert defaults["providers"][0].sign_out_at_provider is True
+    with pytest.raises(ConfigurationError, match="sign_out_at_provider"):
+        load_settings(
+            {"instance_path": str(tmp_path), "providers": [corp | {"sign_out_at_provider": "yes"}]}
+        )
 
 
 PRODUCTION = {

@@ -4,6 +4,7 @@ from sqlalchemy import inspect, text
 
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import downgrade_database, schema_drift, upgrade_database
+from adapters.sql.stores import SqlSessions
 from adapters.sql.tables import metadata
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.nicknames import nickname_key
@@ -210,5 +211,46 @@ def test_stored_audit_kinds_are_renamed_to_the_glossarys_words_and_back(fresh_da
 
         downgrade_database(engine, "0007")
         assert rows(engine, "SELECT id, kind, detail FROM audit_events") == before
+    finally:
+        engine.dispose()
+
+
+def test_sessions_from_before_they_kept_their_origin_keep_working(fresh_database_url):
+    engine = create_database_engine(fresh_database_url)
+    try:
+        upgrade_database(engine, "0009")
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO users (id, nickname, nickname_key, active, created_at) VALUES "
+                "(1, 'alice', 'alice', TRUE, '2026-01-01 10:00:00')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO login_sessions (token_hash, user_id, remember, created_at, "
+                "last_seen_at, expires_at, user_agent) VALUES ('hash-1', 1, TRUE, "
+                "'2026-01-02 10:00:00', '2026-01-02 10:00:00', '2099-01-01 10:00:00', 'Firefox')"
+            )
+
+        upgrade_database(engine)
+
+        assert schema_drift(engine) == []
+        sessions = SqlSessions(engine)
+        session, user = sessions.get_with_user("hash-1")
+        assert (user.nickname, session.remember, session.user_agent) == ("alice", True, "Firefox")
+        assert (session.provider, session.subject, session.provider_session_id) == (None,) * 3
+        assert session.logout_hint is None
+        assert sessions.remove_by_subject("dev-oidc", "alice") == []
+        with engine.begin() as connection:  # the new table takes what it is for
+            connection.exec_driver_sql(
+                "INSERT INTO seen_logout_notices (key, expires_at) "
+                "VALUES ('k', '2099-01-01 10:00:00')"
+            )
+
+        downgrade_database(engine, "0009")
+        assert rows(engine, "SELECT token_hash, user_id, user_agent FROM login_sessions") == [
+            ("hash-1", 1, "Firefox")
+        ]
+        assert "seen_logout_notices" not in inspect(engine).get_table_names()
+        upgrade_database(engine)
+        assert SqlSessions(engine).get("hash-1").user_agent == "Firefox"
     finally:
         engine.dispose()

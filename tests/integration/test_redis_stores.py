@@ -1,6 +1,7 @@
 """What only the Redis stores must show: every key expires, the per-user index stays bounded,
 and a Redis that does not answer is a clear refusal."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -69,6 +70,28 @@ def test_a_touch_moves_the_session_keys_expiry_and_its_users_index_keeps_up(clie
     assert client.zscore("microblog:user-sessions:1", "a" * 64) == at
 
 
+def test_the_indexes_of_where_sessions_came_from_expire_with_their_last_session(client):
+    now = datetime.now(UTC).replace(microsecond=0)
+    sessions = RedisSessions(client, {1: ALICE}.get)
+    origin = {"provider": "corp", "subject": "alice-sub", "provider_session_id": "sid-1"}
+    short = replace(a_session("a" * 64, created_at=now, hours=1), **origin)
+    long = replace(a_session("b" * 64, created_at=now, hours=5), **origin)
+    sessions.add(short)
+    sessions.add(long)
+    indexes = ["microblog:provider-session:corp:sid-1", "microblog:provider-subject:corp:alice-sub"]
+    at = int(long.expires_at.timestamp() * 1000)
+    assert [client.pexpiretime(index) for index in indexes] == [at, at]
+    later = now + timedelta(hours=8)
+    sessions.touch("a" * 64, now + timedelta(minutes=10), later)
+    moved = int(later.timestamp() * 1000)
+    assert [client.pexpiretime(index) for index in indexes] == [moved, moved]
+    assert [client.zscore(index, "a" * 64) for index in indexes] == [moved, moved]
+    sessions.remove("a" * 64)
+    assert [client.zrange(index, 0, -1) for index in indexes] == [["b" * 64], ["b" * 64]]
+    assert sessions.remove_by_subject("corp", "alice-sub") == [ALICE.id]
+    assert client.keys("microblog:provider-*") == []
+
+
 def test_the_per_user_index_drops_expired_entries_whenever_a_session_is_added(client):
     sessions = RedisSessions(client, {1: ALICE}.get)
     for n in range(50):  # sessions that expired a while ago, as a year of logins leaves
@@ -86,6 +109,8 @@ def test_a_redis_that_does_not_answer_is_a_clear_refusal_for_every_store():
         lambda: sessions.add(a_session("a" * 64)),
         lambda: sessions.get_with_user("a" * 64),
         lambda: sessions.remove_all_of(ALICE.id),
+        lambda: sessions.remove_by_provider_session("corp", "sid-1"),
+        lambda: sessions.remove_by_subject("corp", "alice-sub"),
         lambda: RedisSingleUse(client, SIGN_INS).take("tx"),
         lambda: RedisSingleUse(client, PARKED_ANSWERS).take("p"),
     ]

@@ -2,7 +2,7 @@
 PostgreSQL) and a real redis-server. The single-use stores have theirs in
 test_single_use_contract.py."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -149,3 +149,78 @@ def test_a_session_of_a_deleted_user_opens_nothing(stores):
     with stores.engine.begin() as connection:
         connection.execute(delete(users).where(users.c.id == user.id))
     assert stores.sessions.get_with_user("h" * 64) is None
+
+
+def a_session_from(user_id, token_hash, provider="corp", sid=None, subject="alice-sub"):
+    """A session opened through `provider` with identity `subject`, in its session `sid`."""
+    return replace(
+        a_session(user_id, token_hash, remember=True),
+        provider=provider,
+        namespace="https://id.example",
+        subject=subject,
+        provider_session_id=sid,
+        logout_hint="eyJ.id-token.sig",
+    )
+
+
+def test_a_session_reads_back_where_it_came_from(stores):
+    user = stores.add_user()
+    session = a_session_from(user.id, "o" * 64, sid="sid-1")
+    stores.sessions.add(session)
+    assert stores.sessions.get("o" * 64) == session
+    assert stores.sessions.get_with_user("o" * 64) == (session, user)
+    assert stores.sessions.of_user(user.id) == [session]
+
+
+def test_sessions_of_a_provider_session_end_in_one_step_and_no_others(stores):
+    alice, bob = stores.add_user("alice"), stores.add_user("bob")
+    store = stores.sessions
+    store.add(a_session_from(alice.id, "1" * 64, sid="sid-a"))
+    store.add(a_session_from(alice.id, "2" * 64, sid="sid-a"))
+    store.add(a_session_from(alice.id, "3" * 64, sid="sid-a2"))  # her other browser
+    store.add(a_session_from(alice.id, "4" * 64, provider="other", sid="sid-a"))
+    store.add(a_session_from(bob.id, "5" * 64, sid="sid-b", subject="bob-sub"))
+    store.add(a_session(alice.id, "6" * 64))  # from before sessions kept their origin
+
+    assert store.remove_by_provider_session("corp", "sid-a") == [alice.id, alice.id]
+    assert store.get("1" * 64) is None and store.get("2" * 64) is None
+    kept = ["3", "4", "5", "6"]
+    assert all(store.get(n * 64) is not None for n in kept)
+    assert store.remove_by_provider_session("corp", "sid-a") == []  # ended already
+    assert store.count_live(now()) == 4
+    assert {s.token_hash for s in store.of_user(alice.id)} == {"3" * 64, "4" * 64, "6" * 64}
+
+
+def test_sessions_of_a_subject_at_a_provider_end_in_one_step_and_no_others(stores):
+    alice, bob = stores.add_user("alice"), stores.add_user("bob")
+    store = stores.sessions
+    store.add(a_session_from(alice.id, "1" * 64, sid="sid-a"))
+    store.add(a_session_from(alice.id, "2" * 64))  # no provider session id
+    store.add(a_session_from(alice.id, "3" * 64, provider="other"))
+    store.add(a_session_from(bob.id, "4" * 64, subject="bob-sub"))
+
+    assert store.remove_by_subject("corp", "alice-sub") == [alice.id, alice.id]
+    assert [store.get(n * 64) is None for n in "1234"] == [True, True, False, False]
+    assert store.remove_by_subject("corp", "alice-sub") == []
+    assert store.remove_by_provider_session("corp", "sid-a") == []  # gone from every index
+
+
+def test_a_session_ended_otherwise_is_not_ended_again_by_its_origin(stores):
+    user = stores.add_user()
+    store = stores.sessions
+    store.add(a_session_from(user.id, "1" * 64, sid="sid-a"))
+    store.add(a_session_from(user.id, "2" * 64, sid="sid-a"))
+    assert store.remove("1" * 64) == user.id
+    assert store.remove_all_of_except(user.id, "x" * 64) == 1
+    assert store.remove_by_provider_session("corp", "sid-a") == []
+    assert store.remove_by_subject("corp", "alice-sub") == []
+    assert store.count_live(now()) == 0
+
+
+def test_a_touched_session_is_still_found_by_its_origin(stores):
+    user = stores.add_user()
+    store, start = stores.sessions, now()
+    session = replace(a_session_from(user.id, "1" * 64, sid="sid-a"), remember=False)
+    store.add(session)
+    store.touch(session.token_hash, start + timedelta(minutes=5), start + timedelta(hours=2))
+    assert store.remove_by_provider_session("corp", "sid-a") == [user.id]

@@ -31,6 +31,7 @@ from domain.provisioning import IdentityMustWait, complete_sign_in
 from domain.round_trips import Parked, ProviderChoice, RoundTrips
 from domain.sessions import SessionService, current_user, log_out, log_out_everywhere
 from domain.sign_in import Browser, SignInService
+from domain.sign_out import SignOutService
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
@@ -628,19 +629,26 @@ def test_providers_taking_an_identifier_are_offered_first(make_logins):
 def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(
     trips, logins, audit, clock, sessions, session_policy
 ):
+    recorder = Recorder(audit, lambda: Device("TestBrowser/1.0", "198.51.100.7"), clock)
     signing_out = SessionService(
+        sessions=sessions, recorder=recorder, clock=clock, policy=session_policy
+    )
+    logging_out = SignOutService(
+        sign_outs={},
+        return_url=str,
         sessions=sessions,
-        recorder=Recorder(audit, lambda: Device("TestBrowser/1.0", "198.51.100.7"), clock),
+        seen_notices=FakeSingleUse(),
+        recorder=recorder,
         clock=clock,
-        policy=session_policy,
+        tokens=FakeTokenSource(),
     )
     started = begin(trips)
     signed_in = logins.finish("dev", Browser(started.sign_in_id), answer(started, nickname="alice"))
     cancelled = begin(trips)
     with pytest.raises(LoginCancelled):
         logins.finish("dev", Browser(cancelled.sign_in_id), answer(cancelled, mode="cancel"))
-    signing_out.log_out(signed_in.token)
-    signing_out.log_out(signed_in.token)  # already ended: nothing to record
+    logging_out.log_out(signed_in.token)
+    logging_out.log_out(signed_in.token)  # already ended: nothing to record
     signing_out.log_out_everywhere(signed_in.user.id)
     assert [(e.kind, e.user_id, e.provider, e.detail) for e in audit.recorded] == [
         ("sign_in.succeeded", signed_in.user.id, "dev", None),

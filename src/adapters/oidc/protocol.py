@@ -25,6 +25,8 @@ class OidcProviderSettings(ProviderSettings):
     scopes: str = "openid email profile"
     # "form_post" has the provider post its answer back instead of redirecting with it.
     response_mode: Literal["query", "form_post"] | None = None
+    # Logout ends the person's sign-in at the provider too (RP-initiated logout).
+    sign_out_at_provider: bool = False
 
     @field_validator("client_secret", mode="before")
     @classmethod
@@ -48,6 +50,7 @@ def oidc_provider(settings: OidcProviderSettings, parts: AdapterParts) -> Identi
         client_secret=settings.client_secret.get_secret_value(),
         scopes=settings.scopes,
         response_mode=settings.response_mode,
+        sign_out_at_provider=settings.sign_out_at_provider,
     )
     return OidcIdentityProvider(profile, parts.http_client())
 

@@ -24,8 +24,9 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from adapters.http.client import SafeHttpClient
 from adapters.oauth2.code_flow import OAuth2Client, check_error, check_state
+from adapters.oidc import logout
 from domain.errors import LoginFailed
-from domain.model import ProviderPolicy, ProviderRedirect, VerifiedIdentity
+from domain.model import LogoutNotice, ProviderPolicy, ProviderRedirect, VerifiedIdentity
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class OidcProfile:
     # After a refetch for an unknown kid, how long before another: a stream of tokens naming
     # unknown keys cannot make the site hammer the provider, and a rotation is seen at once.
     jwks_refetch_cooldown_seconds: float = 5
+    # Logout sends the browser on to the provider's end_session_endpoint too.
+    sign_out_at_provider: bool = False
 
 
 @dataclass
@@ -109,7 +112,35 @@ class OidcIdentityProvider:
         tokens = self._exchange(code, state, metadata)
         claims = self._id_token_claims(tokens, state["nonce"])
         userinfo = self._userinfo_if_needed(claims, tokens.get("access_token"), metadata)
-        return self._verified(claims, userinfo)
+        return logout.with_provider_session(
+            self._verified(claims, userinfo), claims, tokens["id_token"]
+        )
+
+    # Logout (adapters/oidc/logout.py)
+
+    def end_session_redirect(
+        self, *, logout_hint: str | None, return_to: str, state: str
+    ) -> str | None:
+        if not self.profile.sign_out_at_provider:
+            return None
+        return logout.end_session_url(
+            self._discovered(),
+            self.profile.client_id,
+            id_token_hint=logout_hint,
+            return_to=return_to,
+            state=state,
+        )
+
+    def verified_logout_notice(self, notice: Mapping[str, str]) -> LogoutNotice:
+        return logout.verified_logout_notice(
+            notice,
+            issuer=self.profile.issuer,
+            client_id=self.profile.client_id,
+            algorithms=self.profile.algorithms,
+            clock_skew_seconds=self.profile.clock_skew_seconds,
+            key_for=self._key_for,
+            now=self._now(),
+        )
 
     # Discovery and keys
 

@@ -9,11 +9,16 @@ Keys, under `prefix` (default "microblog:"):
   user-sessions:<user id>   a sorted set of that user's session hashes, scored by expiry (ms);
                             trimmed of expired members on every add, and expiring with its last
                             member, so it cannot grow without bound
+  provider-session:<provider key>:<provider's session id>
+  provider-subject:<provider key>:<subject>
+                            the same, of the sessions opened through that provider in that
+                            provider session, or with an identity of that subject
   sessions                  every live session hash, scored by expiry: counts live sessions
   login:<sign-in id>        a sign-in in flight, as JSON; taken with GETDEL
   parked:<handle>           a parked provider answer, as JSON; taken with GETDEL
   waiting:<id>              a waiting identity, as JSON; taken with GETDEL (unused so far:
                             the container keeps waiting identities in SQL)
+  logout-notice:<digest>    a logout notice acted on, until it could no longer be accepted
 """
 
 import json
@@ -26,57 +31,120 @@ from typing import Any, Generic, cast
 import redis
 
 from domain.errors import Conflict, StoreUnavailable
-from domain.model import ParkedAnswer, Session, SignIn, User, WaitingIdentity
+from domain.model import (
+    ParkedAnswer,
+    SeenLogoutNotice,
+    Session,
+    SignIn,
+    User,
+    WaitingIdentity,
+)
 from domain.ports import Item
 
 DEFAULT_PREFIX = "microblog:"
 SESSION_STORE_DOWN = "The site cannot reach its session store. Please try again in a moment."
 
-_ADD_SESSION = """
+# Lua that every session script shares: the names of the indexes a session is in besides
+# its user's, by where it came from (see _origin_indexes), and keeping an index's expiry at
+# its last member's.
+_INDEXES_OF = """
+local function origin_indexes(prefix, session_key)
+  local provider, sid, subject = unpack(redis.call(
+    'HMGET', session_key, 'provider', 'provider_session_id', 'subject'))
+  local indexes = {}
+  if provider and sid then
+    indexes[#indexes + 1] = prefix .. 'provider-session:' .. provider .. ':' .. sid
+  end
+  if provider and subject then
+    indexes[#indexes + 1] = prefix .. 'provider-subject:' .. provider .. ':' .. subject
+  end
+  return indexes
+end
+local function expire_with_last(index)
+  local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIREAT', index, last[2]) end
+end
+local function forget(prefix, session_key, hash, all)
+  local user_id = redis.call('HGET', session_key, 'user_id')
+  for _, index in ipairs(origin_indexes(prefix, session_key)) do
+    redis.call('ZREM', index, hash)
+  end
+  redis.call('DEL', session_key)
+  redis.call('ZREM', all, hash)
+  if user_id then redis.call('ZREM', prefix .. 'user-sessions:' .. user_id, hash) end
+  return user_id
+end
+"""
+# KEYS: the session, its user's index, every live session, then its origin's indexes.
+_ADD_SESSION = (
+    _INDEXES_OF
+    + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local expires, now, hash = ARGV[1], ARGV[2], ARGV[3]
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PEXPIREAT', KEYS[1], expires)
-for i = 2, 3 do
+for i = 2, #KEYS do
   redis.call('ZADD', KEYS[i], expires, hash)
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  if i ~= 3 then expire_with_last(KEYS[i]) end
 end
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-if last[2] then redis.call('PEXPIREAT', KEYS[2], last[2]) end
 return 1
 """
+)
 # A session that expired meanwhile is not brought back. One that lives on gets its new
-# expiry in its key, in both sorted sets, and in its user's set's own expiry.
-_TOUCH_SESSION = """
+# expiry in its key, in every sorted set it is in, and in those sets' own expiry.
+_TOUCH_SESSION = (
+    _INDEXES_OF
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local expires, hash = ARGV[3], ARGV[4]
+local expires, hash, prefix = ARGV[3], ARGV[4], ARGV[5]
 redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1], 'expires_at', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], expires)
 redis.call('ZADD', KEYS[2], expires, hash)
-local index = ARGV[5] .. redis.call('HGET', KEYS[1], 'user_id')
-redis.call('ZADD', index, expires, hash)
-local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', index, last[2])
+local indexes = origin_indexes(prefix, KEYS[1])
+indexes[#indexes + 1] = prefix .. 'user-sessions:' .. redis.call('HGET', KEYS[1], 'user_id')
+for _, index in ipairs(indexes) do
+  redis.call('ZADD', index, expires, hash)
+  expire_with_last(index)
+end
 return 1
 """
-_REMOVE_SESSION = """
-local user_id = redis.call('HGET', KEYS[1], 'user_id')
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if user_id then redis.call('ZREM', ARGV[2] .. user_id, ARGV[1]) end
-return user_id
+)
+_REMOVE_SESSION = (
+    _INDEXES_OF
+    + """
+return forget(ARGV[2], KEYS[1], ARGV[1], KEYS[2])
 """
-_REMOVE_SESSIONS_OF = """
+)
+_REMOVE_SESSIONS_OF = (
+    _INDEXES_OF
+    + """
 local removed = 0
 for _, hash in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if hash ~= ARGV[2] then
-    removed = removed + redis.call('DEL', ARGV[1] .. hash)
+    if forget(ARGV[1], ARGV[1] .. 'session:' .. hash, hash, KEYS[2]) then
+      removed = removed + 1
+    end
     redis.call('ZREM', KEYS[1], hash)
-    redis.call('ZREM', KEYS[2], hash)
   end
 end
 return removed
 """
+)
+# KEYS: an origin index (a provider's session, or a subject) and every live session. The
+# users of the sessions it ended, one per session.
+_REMOVE_SESSIONS_IN = (
+    _INDEXES_OF
+    + """
+local ended = {}
+for _, hash in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local user_id = forget(ARGV[1], ARGV[1] .. 'session:' .. hash, hash, KEYS[2])
+  if user_id then ended[#ended + 1] = user_id end
+end
+redis.call('DEL', KEYS[1])
+return ended
+"""
+)
 _REMOVE_EXPIRED_SESSIONS = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
@@ -133,6 +201,11 @@ def _session_of(token_hash: str, fields: Mapping[str, str]) -> Session:
         expires_at=datetime.fromisoformat(fields["expires_at"]),
         user_agent=fields.get("user_agent"),
         client_address=fields.get("client_address"),
+        provider=fields.get("provider"),
+        namespace=fields.get("namespace"),
+        subject=fields.get("subject"),
+        provider_session_id=fields.get("provider_session_id"),
+        logout_hint=fields.get("logout_hint"),
     )
 
 
@@ -153,6 +226,7 @@ class RedisSessions:
         self._touch = client.register_script(_TOUCH_SESSION)
         self._remove = client.register_script(_REMOVE_SESSION)
         self._remove_of = client.register_script(_REMOVE_SESSIONS_OF)
+        self._remove_in = client.register_script(_REMOVE_SESSIONS_IN)
         self._remove_expired = client.register_script(_REMOVE_EXPIRED_SESSIONS)
 
     def _key(self, token_hash: str) -> str:
@@ -161,12 +235,33 @@ class RedisSessions:
     def _index(self, user_id: int) -> str:
         return f"{self._prefix}user-sessions:{user_id}"
 
+    # Provider keys hold no ":", so these names cannot collide.
+    def _provider_session_index(self, provider: str, provider_session_id: str) -> str:
+        return f"{self._prefix}provider-session:{provider}:{provider_session_id}"
+
+    def _subject_index(self, provider: str, subject: str) -> str:
+        return f"{self._prefix}provider-subject:{provider}:{subject}"
+
+    def _origin_indexes(self, session: Session) -> list[str]:
+        """The indexes of where it came from, as the scripts' origin_indexes names them."""
+        if session.provider is None:
+            return []
+        indexes = []
+        if session.provider_session_id is not None:
+            indexes.append(
+                self._provider_session_index(session.provider, session.provider_session_id)
+            )
+        if session.subject is not None:
+            indexes.append(self._subject_index(session.provider, session.subject))
+        return indexes
+
     def add(self, session: Session) -> None:
         fields = {k: _text(v) for k, v in asdict(session).items() if v is not None}
         del fields["token_hash"]
         pairs = [item for field in fields.items() for item in field]
         now = _milliseconds(datetime.now(UTC))
         keys = [self._key(session.token_hash), self._index(session.user_id), self._all]
+        keys += self._origin_indexes(session)
         expires = _milliseconds(session.expires_at)
         with _store_errors():
             added = self._add(keys=keys, args=[expires, now, session.token_hash, *pairs])
@@ -185,15 +280,14 @@ class RedisSessions:
 
     def touch(self, token_hash: str, now: datetime, expires_at: datetime) -> None:
         seen, ends, at = now.isoformat(), expires_at.isoformat(), _milliseconds(expires_at)
-        args: list[str | int] = [seen, ends, at, token_hash, f"{self._prefix}user-sessions:"]
+        args: list[str | int] = [seen, ends, at, token_hash, self._prefix]
         with _store_errors():
             self._touch(keys=[self._key(token_hash), self._all], args=args)
 
     def remove(self, token_hash: str) -> int | None:
         with _store_errors():
             user_id = self._remove(
-                keys=[self._key(token_hash), self._all],
-                args=[token_hash, f"{self._prefix}user-sessions:"],
+                keys=[self._key(token_hash), self._all], args=[token_hash, self._prefix]
             )
         return None if user_id is None else int(user_id)
 
@@ -203,10 +297,20 @@ class RedisSessions:
     def remove_all_of_except(self, user_id: int, kept_token_hash: str) -> int:
         with _store_errors():
             removed = self._remove_of(
-                keys=[self._index(user_id), self._all],
-                args=[f"{self._prefix}session:", kept_token_hash],
+                keys=[self._index(user_id), self._all], args=[self._prefix, kept_token_hash]
             )
         return int(removed)
+
+    def remove_by_provider_session(self, provider: str, provider_session_id: str) -> list[int]:
+        return self._remove_sessions_in(self._provider_session_index(provider, provider_session_id))
+
+    def remove_by_subject(self, provider: str, subject: str) -> list[int]:
+        return self._remove_sessions_in(self._subject_index(provider, subject))
+
+    def _remove_sessions_in(self, index: str) -> list[int]:
+        with _store_errors():
+            ended = self._remove_in(keys=[index, self._all], args=[self._prefix])
+        return [int(user_id) for user_id in cast(list[str], ended)]
 
     def of_user(self, user_id: int) -> list[Session]:
         now = _milliseconds(datetime.now(UTC))
@@ -251,6 +355,7 @@ class JsonCodec(Generic[Item]):
 SIGN_INS = JsonCodec("login", SignIn, ("created_at", "expires_at"))
 PARKED_ANSWERS = JsonCodec("parked", ParkedAnswer)
 WAITING_IDENTITIES = JsonCodec("waiting", WaitingIdentity)
+SEEN_LOGOUT_NOTICES = JsonCodec("logout-notice", SeenLogoutNotice)
 
 
 class RedisSingleUse(Generic[Item]):

@@ -27,12 +27,14 @@ from adapters.sql.tables import (
     pending_links,
     posts,
     row_of,
+    seen_logout_notices,
     users,
 )
 from adapters.sql.unit_of_work import USER_BY_ID
 from domain.model import (
     ParkedAnswer,
     Post,
+    SeenLogoutNotice,
     Session,
     SignIn,
     User,
@@ -75,6 +77,22 @@ _TOUCH_SESSION = (
 _REMOVE_SESSION = (
     delete(login_sessions)
     .where(login_sessions.c.token_hash == bindparam("token_hash"))
+    .returning(login_sessions.c.user_id)
+)
+_REMOVE_SESSIONS_OF_PROVIDER_SESSION = (
+    delete(login_sessions)
+    .where(
+        login_sessions.c.provider == bindparam("provider"),
+        login_sessions.c.provider_session_id == bindparam("provider_session_id"),
+    )
+    .returning(login_sessions.c.user_id)
+)
+_REMOVE_SESSIONS_OF_SUBJECT = (
+    delete(login_sessions)
+    .where(
+        login_sessions.c.provider == bindparam("provider"),
+        login_sessions.c.subject == bindparam("subject"),
+    )
     .returning(login_sessions.c.user_id)
 )
 _REMOVE_SESSIONS_OF = delete(login_sessions).where(login_sessions.c.user_id == bindparam("user_id"))
@@ -159,6 +177,18 @@ class SqlSessions(_SingleStatements):
     def remove_all_of(self, user_id: int) -> int:
         return self._count(_REMOVE_SESSIONS_OF, user_id=user_id)
 
+    def remove_by_provider_session(self, provider: str, provider_session_id: str) -> list[int]:
+        rows = self._all(
+            _REMOVE_SESSIONS_OF_PROVIDER_SESSION,
+            provider=provider,
+            provider_session_id=provider_session_id,
+        )
+        return [int(row["user_id"]) for row in rows]
+
+    def remove_by_subject(self, provider: str, subject: str) -> list[int]:
+        rows = self._all(_REMOVE_SESSIONS_OF_SUBJECT, provider=provider, subject=subject)
+        return [int(row["user_id"]) for row in rows]
+
     def remove_all_of_except(self, user_id: int, kept_token_hash: str) -> int:
         return self._count(_REMOVE_OTHER_SESSIONS_OF, user_id=user_id, kept=kept_token_hash)
 
@@ -213,6 +243,7 @@ class TableCodec(Generic[Item]):
 SIGN_INS = TableCodec(login_transactions, SignIn, ("provider_state",))
 PARKED_ANSWERS = TableCodec(parked_callbacks, ParkedAnswer, ("params",))
 WAITING_IDENTITIES = TableCodec(pending_links, WaitingIdentity)
+SEEN_LOGOUT_NOTICES = TableCodec(seen_logout_notices, SeenLogoutNotice)
 
 
 class SqlSingleUse(_SingleStatements, Generic[Item]):

@@ -8,6 +8,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
+from domain.inputs import MAX_PROVIDER_SESSION_LENGTH
 from domain.model import MAX_ADDRESS_LENGTH, MAX_USER_AGENT_LENGTH
 from domain.nicknames import MAX_NICKNAME_KEY_LENGTH
 
@@ -106,6 +108,23 @@ login_sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False, index=True),
     Column("user_agent", String(MAX_USER_AGENT_LENGTH)),
     Column("client_address", String(MAX_ADDRESS_LENGTH)),
+    # Where it came from (none for sessions from before migration 0009): a provider's logout
+    # finds its sessions by its own session id, or by subject.
+    Column("provider", String(64)),
+    Column("namespace", String(NAMESPACE_LENGTH)),
+    Column("subject", String(URL_LENGTH)),
+    Column("provider_session_id", String(MAX_PROVIDER_SESSION_LENGTH)),
+    Column("logout_hint", Text),
+    Index(None, "provider", "provider_session_id"),
+    Index(None, "provider", "subject"),
+)
+
+# Logout notices acted on, kept until they could no longer be accepted: each counts once.
+seen_logout_notices = Table(
+    "seen_logout_notices",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
 login_transactions = Table(

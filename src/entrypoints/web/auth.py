@@ -1,18 +1,40 @@
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+import logging
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
+from domain.errors import DomainError
 from domain.inputs import MAX_IDENTIFIER_LENGTH, MAX_NEXT_LENGTH
 from domain.provisioning import Connected, IdentityWaits
 from domain.round_trips import Parked
 from domain.sign_in import Browser
-from entrypoints.web.browser import RETURN_PATH, request_origin
+from domain.sign_out import KeptSignOut
+from entrypoints.web.browser import (
+    BACKCHANNEL_PATH,
+    LOGOUT_RETURN_PATH,
+    RETURN_PATH,
+    request_origin,
+)
 from entrypoints.web.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
 from entrypoints.web.deps import container
 from entrypoints.web.login_user import SessionUser
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
@@ -27,6 +49,9 @@ CONFIRM_CONNECT_KEY = "confirm_connect"
 LOG_IN_TO_SEE_IT = "Please log in to access this page."
 # The query parameter that brings a browser back to the answer parked for it (see below).
 PARKED_PARAMETER = "parked_callback"
+# What a browser keeps while it signs out at its provider: that provider and the state.
+SIGN_OUT_KEY = "sign_out_at_provider"
+SIGNED_OUT_AT_PROVIDER = "You are signed out."
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
@@ -140,11 +165,58 @@ def provider_return(key: str) -> ResponseReturnValue:
 @csrf.exempt
 @same_origin_or_csrf_token
 def logout() -> ResponseReturnValue:
-    if current_user.is_authenticated:
-        container().session_service().log_out(current_user.get_id())
+    token = current_user.get_id() if current_user.is_authenticated else None
+    signed_out = container().sign_out_service().log_out(token)
     _forget_browser()
+    if signed_out.provider_url:
+        # On to the provider, to end the sign-in there too; its way back shows the state.
+        session[SIGN_OUT_KEY] = {"provider": signed_out.provider, "state": signed_out.state}
+        return redirect(signed_out.provider_url, 303)
     flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.get(f"{LOGOUT_RETURN_PATH}<key>")
+def logout_return(key: str) -> ResponseReturnValue:
+    """Back from signing out at the provider: the login page, saying so only when the
+    browser brings the state it was sent with (once: any arrival uses it up)."""
+    kept = _kept_sign_out(session.pop(SIGN_OUT_KEY, None))
+    state = request.args.get("state")
+    came_back = container().sign_out_service().came_back(key, kept, state)
+    notices = [("info", SIGNED_OUT_AT_PROVIDER)] if came_back else None
+    return login_page(LoginForm(), notices=notices)
+
+
+def _kept_sign_out(kept: Any) -> KeptSignOut | None:
+    if not isinstance(kept, dict):
+        return None
+    provider, state = kept.get("provider"), kept.get("state")
+    if not isinstance(provider, str) or not isinstance(state, str):
+        return None
+    return KeptSignOut(provider, state)
+
+
+# A provider's server posts here when a person's sign-in there ended (OpenID Connect
+# Back-Channel Logout 1.0): no browser, so no CSRF token; the signed logout token instead.
+@bp.post(f"{BACKCHANNEL_PATH}<key>")
+@csrf.exempt
+def backchannel_logout(key: str) -> ResponseReturnValue:
+    notice = {"logout_token": request.form.get("logout_token", "")}
+    try:
+        container().sign_out_service().end_sessions_from_provider(key, notice)
+    except DomainError as refused:
+        log.info("Logout notice for provider %.64r refused: %s", key, refused.message)
+        return logout_notice_answer(400, refused.message)
+    return logout_notice_answer(200)
+
+
+def logout_notice_answer(status: int, refusal: str | None = None) -> Response:
+    """What a provider's server gets back (Back-Channel Logout 1.0, section 2.8)."""
+    body = {} if refusal is None else {"error": "invalid_request", "error_description": refusal}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/logout/everywhere")

@@ -7,6 +7,10 @@ from domain.model import Device
 
 # A provider's answers come back to RETURN_PATH + its key (auth.provider_return).
 RETURN_PATH = "/login/return/"
+# Where the browser comes back from signing out at a provider, and where a provider posts
+# its logout notices (OpenID Connect RP-initiated and back-channel logout).
+LOGOUT_RETURN_PATH = "/logout/return/"
+BACKCHANNEL_PATH = "/logout/backchannel/"
 
 
 def request_origin() -> Device:

@@ -17,7 +17,8 @@ from domain.errors import (
     RecentSignInRequired,
     StoreUnavailable,
 )
-from entrypoints.web.auth import LoginForm, login_page
+from entrypoints.web.auth import LoginForm, login_page, logout_notice_answer
+from entrypoints.web.browser import BACKCHANNEL_PATH
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,12 @@ def csrf_error_page(error: CSRFError) -> ResponseReturnValue:
 
 
 def http_error_page(error: HTTPException) -> ResponseReturnValue:
+    if request.path.startswith(BACKCHANNEL_PATH):
+        # A provider's server, not a person: JSON, as every answer there (a limit, a size).
+        refusal = error.description or error.name
+        answer = logout_notice_answer(error.code or 400, refusal)
+        answer.headers.extend(_kept_headers(error))
+        return answer
     if error.code == 500:
         message = "Something went wrong on our side. It has been logged; please try again."
     elif error.code == 404:

@@ -1,5 +1,6 @@
 """Rate limits (Flask-Limiter): login starts per client and per typed identifier, provider
-returns and parked answers per client, account-page actions per user. A client is its
+returns and parked answers per client, account-page actions per user, logout notices per
+provider. A client is its
 address; an IPv6 one its network of MICROBLOG_RATE_LIMIT_IPV6_PREFIX bits. Each app has its
 own limiter; counters live in memory, or in Redis when MICROBLOG_REDIS_URL is set."""
 
@@ -49,6 +50,8 @@ LIMITED = [
     Limited("rate_limit_callback", ["auth.provider_return"], "client", ANY_METHOD),
     # An answer posted to the return URL is parked (kept server side) until its browser comes.
     Limited("rate_limit_parked", ["auth.provider_return"], "client", ["POST"]),
+    # A provider's logout notices come from its servers, not from people's browsers.
+    Limited("rate_limit_backchannel", ["auth.backchannel_logout"], "provider", ["POST"]),
     Limited(
         "rate_limit_account",
         [
@@ -91,6 +94,12 @@ def typed_identifier() -> str:
     return "identifier:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
 
 
+def provider_in_path() -> str:
+    """The provider a request is for, by the key in its path (cut short: anyone can post)."""
+    key = (request.view_args or {}).get("key", "")
+    return f"provider:{str(key)[:MAX_UNPARSED_KEY]}"
+
+
 def signed_in_user() -> str:
     return f"user:{current_user.get_id() and current_user.id}"
 
@@ -106,6 +115,7 @@ def key_functions(settings: Mapping[str, Any]) -> Mapping[str, Callable[[], str]
         "identifier": typed_identifier,
         "identifier from client": lambda: f"{typed_identifier()} from:{client()}",
         "user": signed_in_user,
+        "provider": provider_in_path,
     }
 
 
