@@ -7,6 +7,7 @@ MAX_EMAIL_LENGTH = 254
 # An identity's subject (an OpenID claimed identifier, an OIDC `sub`) and its namespace.
 MAX_SUBJECT_LENGTH = 2048
 MAX_NAMESPACE_LENGTH = 255
+MAX_HANDLE_LENGTH = 255
 MAX_NEXT_LENGTH = 2048
 
 

@@ -25,7 +25,9 @@ class VerifiedIdentity:
 
     (`namespace`, `subject`) names the identity whichever configured provider brought it:
     two buttons reaching the same identity reach the same user. `email_verified` is the
-    provider's own word that the address is the person's.
+    provider's own word that the address is the person's. `handle`: the name people know the
+    identity by at its provider when it is not its subject (a login its owner may rename):
+    shown on the account page, never used to find anyone.
     """
 
     policy: ProviderPolicy
@@ -34,6 +36,7 @@ class VerifiedIdentity:
     nickname: str | None = None
     email: str | None = None
     email_verified: bool = False
+    handle: str | None = None
 
     @property
     def provider(self) -> str:
@@ -47,7 +50,8 @@ class VerifiedIdentity:
 
 @dataclass(frozen=True)
 class Identity:
-    """A connected login. `provider` is the key of the configured provider that added it."""
+    """A connected login. `provider` is the key of the configured provider that added it;
+    `handle` what its provider called it at its last sign-in (VerifiedIdentity)."""
 
     namespace: str
     subject: str
@@ -55,6 +59,7 @@ class Identity:
     provider: str = ""
     created_at: datetime | None = None
     last_used_at: datetime | None = None
+    handle: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,12 @@ from domain.errors import (
     TooManyConflicts,
     ValueTooLong,
 )
-from domain.inputs import MAX_NAMESPACE_LENGTH, MAX_SUBJECT_LENGTH, normalise_email
+from domain.inputs import (
+    MAX_HANDLE_LENGTH,
+    MAX_NAMESPACE_LENGTH,
+    MAX_SUBJECT_LENGTH,
+    normalise_email,
+)
 from domain.model import (
     Device,
     Identity,
@@ -157,7 +162,9 @@ def _provision_once(
         known_owner = uow.users.of_identity(verified.namespace, verified.subject)
         if known_owner is not None:
             user = _usable(known_owner)
-            uow.identities.touch(verified.namespace, verified.subject, clock.now())
+            uow.identities.touch(
+                verified.namespace, verified.subject, clock.now(), _handle_of(verified)
+            )
             uow.commit()
             return user
         email = normalise_email(verified.email)
@@ -176,7 +183,20 @@ def _provision_once(
 
 def _new_identity(verified: VerifiedIdentity, user_id: int, clock: Clock) -> Identity:
     now = clock.now()
-    return Identity(verified.namespace, verified.subject, user_id, verified.provider, now, now)
+    return Identity(
+        verified.namespace,
+        verified.subject,
+        user_id,
+        verified.provider,
+        now,
+        now,
+        _handle_of(verified),
+    )
+
+
+def _handle_of(verified: VerifiedIdentity) -> str | None:
+    """Its handle, cut to fit: it is only ever shown."""
+    return verified.handle[:MAX_HANDLE_LENGTH] if verified.handle else None
 
 
 def connect_identity(

@@ -78,9 +78,17 @@ class Visitor:
         return CSRF_FIELD.search(self.get(path).text).group(1)
 
     def start_sign_in(
-        self, *, provider="dev", identifier="", remember=False, path="/login", csrf=True
+        self,
+        *,
+        provider="dev",
+        identifier="",
+        remember=False,
+        path="/login",
+        csrf=True,
+        follow=True,
     ) -> requests.Response:
-        """Open `path`, land on the login form, press a provider's button: ends at the provider."""
+        """Open `path`, land on the login form, press a provider's button: ends at the
+        provider (`follow=False`: at the site's redirect to it)."""
         page = self.get(path)
         form = {"provider": provider, "identifier": identifier}
         if remember:
@@ -91,7 +99,9 @@ class Visitor:
             form["again"] = "1"
         if csrf:
             form["csrf_token"] = CSRF_FIELD.search(page.text).group(1)
-        return self.http.post(self.site.url + "/login", data=form, timeout=10)
+        return self.http.post(
+            self.site.url + "/login", data=form, timeout=10, allow_redirects=follow
+        )
 
     def approve(self, provider_page, name=None, email="", decision="approve"):
         assert provider_page.url.startswith(f"{self.site.op}/approve/"), provider_page.url

@@ -134,7 +134,7 @@ BAD_CONFIGURATIONS = {
     "an unknown protocol": (
         '[[providers]]\nkey = "corp"\nprotocol = "saml"\n',
         {},
-        ["(key 'corp')", "protocol: unknown protocol 'saml' (known: oidc, openid)"],
+        ["(key 'corp')", "protocol: unknown protocol 'saml' (known: github, oauth2, oidc, openid)"],
     ),
     "trust in an unpinned OpenID provider": (
         '[[providers]]\nkey = "any"\ntrusted_for_email = true\n',

@@ -209,3 +209,28 @@ def test_stored_audit_kinds_are_renamed_to_the_glossarys_words_and_back(fresh_da
         assert rows(engine, "SELECT id, kind, detail FROM audit_events") == before
     finally:
         engine.dispose()
+
+
+def test_identity_handles_are_added_empty_to_the_identities_kept_and_removed_again(
+    fresh_database_url,
+):
+    engine = create_database_engine(fresh_database_url)
+    try:
+        upgrade_database(engine, "0008")
+        with engine.begin() as connection:
+            for statement in REVISION_0001_DATA[:2]:
+                connection.exec_driver_sql(statement.replace("(provider,", "(namespace,"))
+        before = rows(engine, "SELECT namespace, subject, user_id, provider FROM identities")
+
+        upgrade_database(engine)
+
+        assert rows(
+            engine, "SELECT namespace, subject, user_id, provider, handle FROM identities"
+        ) == [(*row, None) for row in before]
+        assert schema_drift(engine) == []
+        downgrade_database(engine, "0008")
+        assert (
+            rows(engine, "SELECT namespace, subject, user_id, provider FROM identities") == before
+        )
+    finally:
+        engine.dispose()

@@ -62,10 +62,11 @@ class OAuth2Client:
         return_to: str,
         scope: str,
         pkce: bool = True,
-        **extra: str,
+        parameters: Mapping[str, str] | None = None,
     ) -> ProviderRedirect:
-        """Where to send the browser; what to keep until the answer: the state, the redirect
-        URI and, with PKCE, the verifier."""
+        """Where to send the browser, with the protocol's own `parameters` too; what to keep
+        until the answer: the state, the redirect URI and, with PKCE, the verifier."""
+        extra = dict(parameters or {})
         kept = {"state": state, "redirect_uri": return_to}
         if pkce:
             kept["verifier"] = generate_token(64)

@@ -43,7 +43,7 @@ def oidc_provider(settings: OidcProviderSettings, parts: AdapterParts) -> Identi
     return OidcIdentityProvider(profile, parts.http_client())
 
 
-def describe_subject(namespace: str, subject: str) -> str | None:
+def describe_subject(namespace: str, subject: str, handle: str | None) -> str | None:
     """An OpenID Connect identity is its subject at its issuer."""
     return subject_at_its_issuer(namespace, subject) if namespace.startswith("http") else None
 

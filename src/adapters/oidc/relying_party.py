@@ -89,14 +89,13 @@ class OidcIdentityProvider:
     def begin(self, *, sign_in_id: str, return_to: str, identifier: str | None) -> ProviderRedirect:
         metadata = self._discovered()
         nonce = generate_token(32)
-        extra = {"response_mode": self.profile.response_mode} if self.profile.response_mode else {}
+        mode = {"response_mode": self.profile.response_mode} if self.profile.response_mode else {}
         request = self._client.authorization_request(
             metadata["authorization_endpoint"],
             state=sign_in_id,
             return_to=return_to,
             scope=self.profile.scopes,
-            nonce=nonce,
-            **extra,
+            parameters={"nonce": nonce} | mode,
         )
         return ProviderRedirect(request.url, request.state | {"nonce": nonce})
 

@@ -63,7 +63,7 @@ def openid_provider(settings: OpenIdProviderSettings, parts: AdapterParts) -> Id
     )
 
 
-def describe_subject(namespace: str, subject: str) -> str | None:
+def describe_subject(namespace: str, subject: str, handle: str | None) -> str | None:
     """An OpenID identity shows itself as its URL, the claimed identifier."""
     return subject if namespace == NAMESPACE else None
 

@@ -44,10 +44,15 @@ def browser_of(user_agent: str | None) -> str:
     return f"{label} on {system}" if system else label
 
 
-def readable_subject(namespace: str, subject: str) -> str:
-    """An identity as its protocol's package shows it (OpenID: its URL; OpenID Connect: its
-    subject at its issuer)."""
-    return describe_subject(container().protocols(), namespace, subject)
+def readable_subject(
+    namespace: str, subject: str, handle: str | None = None, provider: str = ""
+) -> str:
+    """An identity as the protocol package of the provider that added it shows it (OpenID:
+    its URL; OpenID Connect: its subject at its issuer; GitHub: its login)."""
+    protocol_of = {entry.key: entry.protocol for entry in container().config.providers()}
+    return describe_subject(
+        container().protocols(), namespace, subject, handle, protocol_of.get(provider)
+    )
 
 
 def account_page(status: int = 200) -> ResponseReturnValue:
