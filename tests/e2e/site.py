@@ -121,6 +121,17 @@ class Visitor:
         page = self.start_sign_in(provider="dev-oidc", **options)
         return self.approve_at_oidc(page, name, email, verified=verified)
 
+    def approve_at_github(self, provider_page, login, email="", verified=False, decision="approve"):
+        """The dev GitHub's page: type a login and an email, tick "verified", approve."""
+        assert "/login/oauth/authorize?" in provider_page.url, provider_page.url
+        form = {"decision": decision, "login": login, "email": email}
+        form |= {"verified": "yes"} if verified else {}
+        return self.http.post(provider_page.url, data=form, timeout=10)
+
+    def sign_in_with_github(self, login, email="", verified=False, **options) -> requests.Response:
+        page = self.start_sign_in(provider="dev-github", **options)
+        return self.approve_at_github(page, login, email, verified)
+
     def account_action(self, path: str, **form: str) -> requests.Response:
         """Press a button of the account page (its form posted with the page's CSRF token)."""
         return self.post(path, {"csrf_token": self.csrf_token("/account"), **form})
