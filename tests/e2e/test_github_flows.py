@@ -333,3 +333,18 @@ def test_the_github_secret_codes_and_tokens_reach_no_log_or_audit_row(site, gith
     for secret in [github_entry(github)["client_secret"], *github.issued]:
         assert secret not in rows
         assert secret not in logged
+
+
+class TestRateLimits:
+    @pytest.fixture
+    def site_config(self, site_config):
+        return site_config | {"rate_limit_login": "2/minute", "rate_limit_callback": "1/minute"}
+
+    def test_github_starts_and_returns_are_limited_per_client(self, site, github):
+        visitor = site.visitor()
+        assert sign_in_with_github(visitor).url == f"{site.url}/index"
+        limited = github_answer(site.visitor())
+        page = visitor.http.get(limited, timeout=10)
+        assert page.status_code == 429 and "Retry-After" in page.headers
+        page = site.visitor().start_sign_in(provider="github", follow=False)
+        assert page.status_code == 429

@@ -142,6 +142,7 @@ def test_a_form_encoded_token_answer_is_read_as_well_as_json():
     "answer",
     [
         {"body": b'{"error": "bad_verification_code"}'},  # GitHub: an error inside a 200
+        {"body": b'{"error": "invalid_grant", "access_token": "at-1"}'},
         {
             "body": b"error=bad_verification_code&error_description=expired",
             "content_type": "application/x-www-form-urlencoded; charset=utf-8",
