@@ -132,9 +132,17 @@ def test_client_secret_post_sends_the_credentials_in_the_form_and_no_basic_heade
     assert "Authorization" not in sent["headers"]
 
 
-def test_a_form_encoded_token_answer_is_read_as_well_as_json():
-    body = urlencode(TOKENS).encode()
-    client, _ = client_answering(body=body, content_type="application/x-www-form-urlencoded")
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (urlencode(TOKENS).encode(), "application/x-www-form-urlencoded; charset=utf-8"),
+        (urlencode(TOKENS).encode(), "text/plain"),
+        (json.dumps(TOKENS).encode(), "text/plain"),
+        (json.dumps(TOKENS).encode(), None),
+    ],
+)
+def test_a_token_answer_is_read_in_json_or_form_encoding(body, content_type):
+    client, _ = client_answering(body=body, content_type=content_type)
     assert client.exchange("https://op.example/token", "c0de", KEPT) == TOKENS
 
 
@@ -216,7 +224,7 @@ def test_any_form_encoded_answer_reads_back_as_it_was_sent(fields):
 
 @given(st.binary(max_size=200))
 def test_any_bytes_as_a_token_answer_give_a_dictionary_or_login_failed(body):
-    for content_type in ("application/json", "application/x-www-form-urlencoded"):
+    for content_type in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
         response = HttpResponse(
             "https://op.example/token", 200, {"content-type": content_type}, body
         )

@@ -41,7 +41,7 @@ CLIENT_AUTHENTICATIONS: tuple[ClientAuthentication, ...] = (
     "client_secret_basic",
     "client_secret_post",
 )
-FORM_TYPES = ("application/x-www-form-urlencoded", "text/plain")
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -235,11 +235,17 @@ def client_authentication(supported: Collection[str]) -> ClientAuthentication:
 
 def token_answer(response: HttpResponse) -> dict[str, Any]:
     """A token endpoint's answer as a dictionary: JSON (RFC 6749 5.1), or the form encoding
-    some providers answer with (GitHub unless asked for JSON); LoginFailed if neither."""
+    some providers answer with (GitHub unless asked for JSON; older ones as text/plain);
+    LoginFailed if neither."""
     media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type in FORM_TYPES:
+    if media_type == FORM_TYPE:
         return form_document(response.body)
-    return json_document(response)
+    try:
+        return json_document(response)
+    except LoginFailed:
+        if media_type != "text/plain":
+            raise
+    return form_document(response.body)
 
 
 def form_document(body: bytes) -> dict[str, Any]:
