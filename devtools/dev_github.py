@@ -54,8 +54,8 @@ class DevGitHub:
     base_url: str = "http://127.0.0.1:5003"
     # Where it sends answers: the site's return URLs for it (empty: any).
     redirect_uris: list[str] = field(default_factory=list)
-    _grants: dict[str, _Grant] = field(default_factory=dict)
-    _tokens: dict[str, _Grant] = field(default_factory=dict)
+    grants: dict[str, _Grant] = field(default_factory=dict)
+    tokens: dict[str, _Grant] = field(default_factory=dict)
 
 
 def create_dev_github(base_url: str, redirect_uris: list[str] | None = None) -> Flask:
@@ -94,7 +94,7 @@ def create_dev_github(base_url: str, redirect_uris: list[str] | None = None) -> 
         verified = request.form.get("verified") == "yes"
         emails = [{"email": email, "primary": True, "verified": verified}] if email else []
         challenge = query.get("code_challenge")
-        state._grants[code] = _Grant(back, challenge, user, emails)
+        state.grants[code] = _Grant(back, challenge, user, emails)
         return redirect(_with(back, code=code, state=query.get("state")))
 
     @app.post("/login/oauth/access_token")
@@ -102,7 +102,7 @@ def create_dev_github(base_url: str, redirect_uris: list[str] | None = None) -> 
         client_id, client_secret = _client_credentials()
         if client_id != CLIENT_ID or not hmac.compare_digest(client_secret, CLIENT_SECRET):
             return _token_answer({"error": "incorrect_client_credentials"})
-        grant = state._grants.pop(request.form.get("code", ""), None)
+        grant = state.grants.pop(request.form.get("code", ""), None)
         if grant is None or grant.redirect_uri != request.form.get("redirect_uri"):
             return _token_answer({"error": "bad_verification_code"})
         if grant.challenge is not None and _s256(request.form.get("code_verifier", "")) != (
@@ -110,7 +110,7 @@ def create_dev_github(base_url: str, redirect_uris: list[str] | None = None) -> 
         ):
             return _token_answer({"error": "bad_verification_code"})
         token = f"gho_{secrets.token_hex(18)}"
-        state._tokens[token] = grant
+        state.tokens[token] = grant
         return _token_answer(
             {"access_token": token, "token_type": "bearer", "scope": "read:user,user:email"}
         )
@@ -125,7 +125,7 @@ def create_dev_github(base_url: str, redirect_uris: list[str] | None = None) -> 
 
     def _holder() -> _Grant:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        grant = state._tokens.get(token) if scheme.lower() in ("bearer", "token") else None
+        grant = state.tokens.get(token) if scheme.lower() in ("bearer", "token") else None
         if grant is None:
             abort(Response('{"message": "Bad credentials"}', 401, mimetype="application/json"))
         return grant
