@@ -66,14 +66,15 @@ def dev_entries(
 
 
 def start_dev_oidc(stack: ExitStack, url: str, base_url: str, directory: Path) -> str | None:
-    """The dev OIDC provider's URL once started; without it, the site offers OpenID only."""
+    """The dev OIDC provider's URL once started; None when it cannot run (the site then
+    offers the other dev providers)."""
     if not url:
         return None
     return_url = f"{base_url}/login/return/dev-oidc"
     try:
         return str(stack.enter_context(served_dev_oidc(url, [return_url], directory)))
     except DevOidcUnavailable as why:
-        click.echo(f"Dev OIDC provider not started: {why}. Serving with OpenID only.")
+        click.echo(f"Dev OIDC provider not started: {why}. Serving without it.")
         return None
 
 
