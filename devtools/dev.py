@@ -17,6 +17,8 @@ import click
 from pydantic import TypeAdapter, ValidationError
 
 from adapters.sql.migrate import upgrade_database
+from devtools.dev_github import KEY as DEV_GITHUB_KEY
+from devtools.dev_github import create_dev_github, dev_github_profile
 from devtools.dev_oidc import (
     DEFAULT_DIRECTORY,
     DevOidcUnavailable,
@@ -36,11 +38,12 @@ from entrypoints.web.logs import configure_logging
 DEV_URLS = {
     "MICROBLOG_DEV_PROVIDER_URL": "http://127.0.0.1:5001",
     "MICROBLOG_DEV_OIDC_URL": "http://127.0.0.1:5002",
+    "MICROBLOG_DEV_GITHUB_URL": "http://127.0.0.1:5003",
 }
 
 
-def dev_urls(environ: Mapping[str, str]) -> tuple[str, str]:
-    """The dev OpenID and OIDC providers' URLs, "" for one turned off."""
+def dev_urls(environ: Mapping[str, str]) -> tuple[str, str, str]:
+    """The dev OpenID, OIDC and GitHub providers' URLs, "" for one turned off."""
     urls = []
     for variable, default in DEV_URLS.items():
         value = environ.get(variable, default).strip()
@@ -51,19 +54,23 @@ def dev_urls(environ: Mapping[str, str]) -> tuple[str, str]:
                 message = error.errors()[0]["msg"].removeprefix("Value error, ")
                 raise ConfigurationError(f"environment variable {variable}: {message}") from None
         urls.append(value.rstrip("/"))
-    return urls[0], urls[1]
+    return urls[0], urls[1], urls[2]
 
 
-def dev_entries(provider_url: str, oidc_url: str | None) -> list[dict[str, Any]]:
+def dev_entries(
+    provider_url: str, oidc_url: str | None, github_url: str = ""
+) -> list[dict[str, Any]]:
     """The `[[providers]]` entries of the dev providers that run; Logout signs out of Dev
     OIDC too, so that a newcomer sees both ways logout reaches a provider."""
     entries = [dev_provider_profile(provider_url)] if provider_url else []
     oidc = dev_oidc_profile(oidc_url) | {"sign_out_at_provider": True} if oidc_url else None
-    return entries + ([oidc] if oidc else [])
+    entries += [oidc] if oidc else []
+    return entries + ([dev_github_profile(github_url)] if github_url else [])
 
 
 def start_dev_oidc(stack: ExitStack, url: str, base_url: str, directory: Path) -> str | None:
-    """The dev OIDC provider's URL once started; without it, the site offers OpenID only."""
+    """The dev OIDC provider's URL once started; None when it cannot run (the site then
+    offers the other dev providers)."""
     if not url:
         return None
     return_url = f"{base_url}/login/return/dev-oidc"
@@ -71,7 +78,7 @@ def start_dev_oidc(stack: ExitStack, url: str, base_url: str, directory: Path) -
         served = served_dev_oidc(url, [return_url], directory, logout_uris(base_url, "dev-oidc"))
         return str(stack.enter_context(served))
     except DevOidcUnavailable as why:
-        click.echo(f"Dev OIDC provider not started: {why}. Serving with OpenID only.")
+        click.echo(f"Dev OIDC provider not started: {why}. Serving without it.")
         return None
 
 
@@ -129,7 +136,7 @@ def dev_provider(url: str, **options: bool) -> None:
 def dev(oidc_provider_dir: Path, **options: bool) -> None:
     """Migrate the database, then serve the app and the dev providers beside it."""
     try:
-        provider_url, oidc_url = dev_urls(os.environ)
+        provider_url, oidc_url, github_url = dev_urls(os.environ)
         settings = load_settings()
     except ConfigurationError as error:
         click.echo(f"microblog: bad configuration: {error}", err=True)
@@ -142,8 +149,11 @@ def dev(oidc_provider_dir: Path, **options: bool) -> None:
             provider_app = create_dev_provider(dev_provider_settings(provider_url, options))
             stack.enter_context(served(provider_app, provider_url))
         started = start_dev_oidc(stack, oidc_url, base_url, oidc_provider_dir)
+        if github_url:
+            return_url = f"{base_url}/login/return/{DEV_GITHUB_KEY}"
+            stack.enter_context(served(create_dev_github(github_url, [return_url]), github_url))
         try:
-            app = create_app(added_providers=dev_entries(provider_url, started))
+            app = create_app(added_providers=dev_entries(provider_url, started, github_url))
             upgrade_database(app.extensions["container"].engine())
         except ConfigurationError as error:
             click.echo(f"microblog: bad configuration: {error}", err=True)
@@ -152,8 +162,14 @@ def dev(oidc_provider_dir: Path, **options: bool) -> None:
             raise click.ClickException(error.message) from error
         stack.enter_context(served(app, base_url))
         also = f", dev OIDC provider on {started}/" if started else ""
+        also += f", dev GitHub on {github_url}/" if github_url else ""
         click.echo(f"Microblog on {base_url}/ (dev OpenID provider on {provider_url}/{also})")
-        buttons = '"Dev OpenID" or "Dev OIDC"' if started else '"Dev OpenID"'
+        named = [
+            "Dev OpenID",
+            *(["Dev OIDC"] if started else []),
+            *(["Dev GitHub"] if github_url else []),
+        ]
+        buttons = " or ".join(f'"{name}"' for name in named)
         click.echo(f"Open it, press {buttons}, type any name and approve. Ctrl-C stops.")
         _wait()
 

@@ -104,9 +104,10 @@ class FakeIdentities:
     def remove(self, namespace: str, subject: str) -> None:
         self._data.identities.pop((namespace, subject), None)
 
-    def touch(self, namespace: str, subject: str, now: datetime) -> None:
+    def touch(self, namespace: str, subject: str, now: datetime, handle: str | None) -> None:
         key = (namespace, subject)
-        self._data.identities[key] = replace(self._data.identities[key], last_used_at=now)
+        identity = self._data.identities[key]
+        self._data.identities[key] = replace(identity, last_used_at=now, handle=handle)
 
 
 class FakeUnitOfWork:

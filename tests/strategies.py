@@ -142,3 +142,21 @@ url_schemes = st.sampled_from(["http", "https"])
 url_hosts = st.sampled_from(["a.example", "A.example", "a.example.evil", "aevil", "127.0.0.1"])
 url_ports = st.sampled_from([None, 80, 443, 8080])
 path_segments = st.lists(st.sampled_from(["id", "idx", "i", "d", "", ".", "..", "%2e"]), max_size=4)
+
+# JSON as providers send it: any value, nested a little.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+# GitHub's /user/emails entries, with the flags in every JSON shape a provider might send.
+_flags = st.sampled_from([True, False, None, 1, 0, "true", "false"])
+github_email_entries = st.one_of(
+    st.fixed_dictionaries(
+        {"email": st.sampled_from(["a@example.com", "b@example.com", "", None, 7])},
+        optional={"primary": _flags, "verified": _flags, "visibility": st.none()},
+    ),
+    json_values,
+)

@@ -130,6 +130,9 @@ def test_the_stdlib_check_catches_a_third_party_import(tmp_path):
         ("adapters/oauth2/code_flow.py", "import adapters.oidc.protocol"),
         ("entrypoints/web/deps.py", "import entrypoints.container"),
         ("entrypoints/app.py", "import entrypoints.cli.commands"),
+        ("adapters/oauth2/settings.py", "import adapters.github.protocol"),
+        ("adapters/github/relying_party.py", "import adapters.oauth2_generic.relying_party"),
+        ("adapters/oauth2_generic/protocol.py", "import adapters.oidc.protocol"),
     ],
 )
 def test_import_linter_fails_when_a_contract_is_broken(tmp_path, file, bad_import):
@@ -172,5 +175,7 @@ def test_the_wheel_holds_the_site_and_no_development_provider(tmp_path):
     assert "entrypoints/web/templates/login.html" in names
     assert "entrypoints/web/static/microblog.css" in names
     assert "entrypoints/cli/main.py" in names
-    development = [name for name in names if re.search(r"devtools|dev_provider|dev_oidc", name)]
+    development = [
+        name for name in names if re.search(r"devtools|dev_provider|dev_oidc|dev_github", name)
+    ]
     assert development == []

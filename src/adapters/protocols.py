@@ -102,7 +102,7 @@ def subject_at_its_issuer(namespace: str, subject: str) -> str:
     return f"{subject} at {urlsplit(namespace).netloc or namespace}"
 
 
-def _not_mine(namespace: str, subject: str) -> str | None:
+def _not_mine(namespace: str, subject: str, handle: str | None) -> str | None:
     return None
 
 
@@ -119,6 +119,10 @@ class Cleanup:
     run: Callable[[AdapterParts], str]
 
 
+# How an identity (namespace, subject, handle) shows itself; None: not the protocol's.
+DescribeSubject = Callable[[str, str, str | None], str | None]
+
+
 @dataclass(frozen=True)
 class ProtocolAdapter:
     """A protocol's entry in the registry: its settings model, its builder, how an identity
@@ -127,7 +131,7 @@ class ProtocolAdapter:
 
     settings: type[ProviderSettings]
     build: Callable[[Any, AdapterParts], IdentityProvider]
-    describe_subject: Callable[[str, str], str | None] = _not_mine
+    describe_subject: DescribeSubject = _not_mine
     chores: Callable[[AdapterParts], Sequence[Chore]] = _no_chores
     cleanup: Cleanup | None = None
 
@@ -137,11 +141,19 @@ def protocol_chores(protocols: Mapping[str, ProtocolAdapter], parts: AdapterPart
     return [chore for protocol in protocols.values() for chore in protocol.chores(parts)]
 
 
-def describe_subject(protocols: Mapping[str, ProtocolAdapter], namespace: str, subject: str) -> str:
-    """How an identity shows itself: as the protocol that knows its namespace says, else as
-    a subject at its issuer."""
-    for protocol in protocols.values():
-        described = protocol.describe_subject(namespace, subject)
+def describe_subject(
+    protocols: Mapping[str, ProtocolAdapter],
+    namespace: str,
+    subject: str,
+    handle: str | None = None,
+    protocol: str | None = None,
+) -> str:
+    """How an identity shows itself: as `protocol` (that of the provider that added it)
+    says, else as the first protocol that knows its namespace says, else as a subject at
+    its issuer."""
+    first = [protocols[protocol]] if protocol is not None and protocol in protocols else []
+    for adapter in [*first, *protocols.values()]:
+        described = adapter.describe_subject(namespace, subject, handle)
         if described is not None:
             return described
     return subject_at_its_issuer(namespace, subject)

@@ -20,6 +20,8 @@ class LinkedIdentity:
     subject: str
     created_at: datetime | None
     last_used_at: datetime | None
+    provider: str = ""  # the key of the provider that added it
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,13 @@ class Accounts:
         devices = [s for s in self._sessions.of_user(user_id) if not s.is_expired(now)]
         identities = [
             LinkedIdentity(
-                self._name_of(i.provider), i.namespace, i.subject, i.created_at, i.last_used_at
+                self._name_of(i.provider),
+                i.namespace,
+                i.subject,
+                i.created_at,
+                i.last_used_at,
+                i.provider,
+                i.handle,
             )
             for i in linked
         ]

@@ -9,6 +9,7 @@ MAX_SUBJECT_LENGTH = 2048
 MAX_NAMESPACE_LENGTH = 255
 # A provider's own session id (OIDC `sid`), kept with the sessions it opened.
 MAX_PROVIDER_SESSION_LENGTH = 255
+MAX_HANDLE_LENGTH = 255
 MAX_NEXT_LENGTH = 2048
 
 

@@ -25,7 +25,9 @@ class VerifiedIdentity:
 
     (`namespace`, `subject`) names the identity whichever configured provider brought it:
     two buttons reaching the same identity reach the same user. `email_verified` is the
-    provider's own word that the address is the person's.
+    provider's own word that the address is the person's. `handle`: the name people know the
+    identity by at its provider when it is not its subject (a login its owner may rename):
+    shown on the account page, never used to find anyone.
     """
 
     policy: ProviderPolicy
@@ -39,6 +41,7 @@ class VerifiedIdentity:
     # What the provider wants back to end its sign-in too (OIDC: the ID token); kept server
     # side only, never shown, logged or audited.
     logout_hint: str | None = field(default=None, repr=False)
+    handle: str | None = None
 
     @property
     def provider(self) -> str:
@@ -52,7 +55,8 @@ class VerifiedIdentity:
 
 @dataclass(frozen=True)
 class Identity:
-    """A connected login. `provider` is the key of the configured provider that added it."""
+    """A connected login. `provider` is the key of the configured provider that added it;
+    `handle` what its provider called it at its last sign-in (VerifiedIdentity)."""
 
     namespace: str
     subject: str
@@ -60,6 +64,7 @@ class Identity:
     provider: str = ""
     created_at: datetime | None = None
     last_used_at: datetime | None = None
+    handle: str | None = None
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,8 @@ class Identities(Protocol):
 
     def remove(self, namespace: str, subject: str) -> None: ...
 
-    def touch(self, namespace: str, subject: str, now: datetime) -> None:
-        """Record a sign-in with it."""
+    def touch(self, namespace: str, subject: str, now: datetime, handle: str | None) -> None:
+        """Record a sign-in with it, and the handle its provider gave it this time."""
         ...
 
 

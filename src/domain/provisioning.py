@@ -23,6 +23,7 @@ from domain.errors import (
     ValueTooLong,
 )
 from domain.inputs import (
+    MAX_HANDLE_LENGTH,
     MAX_NAMESPACE_LENGTH,
     MAX_PROVIDER_SESSION_LENGTH,
     MAX_SUBJECT_LENGTH,
@@ -164,7 +165,9 @@ def _provision_once(
         known_owner = uow.users.of_identity(verified.namespace, verified.subject)
         if known_owner is not None:
             user = _usable(known_owner)
-            uow.identities.touch(verified.namespace, verified.subject, clock.now())
+            uow.identities.touch(
+                verified.namespace, verified.subject, clock.now(), _handle_of(verified)
+            )
             uow.commit()
             return user
         email = normalise_email(verified.email)
@@ -183,7 +186,20 @@ def _provision_once(
 
 def _new_identity(verified: VerifiedIdentity, user_id: int, clock: Clock) -> Identity:
     now = clock.now()
-    return Identity(verified.namespace, verified.subject, user_id, verified.provider, now, now)
+    return Identity(
+        verified.namespace,
+        verified.subject,
+        user_id,
+        verified.provider,
+        now,
+        now,
+        _handle_of(verified),
+    )
+
+
+def _handle_of(verified: VerifiedIdentity) -> str | None:
+    """Its handle, cut to fit: it is only ever shown."""
+    return verified.handle[:MAX_HANDLE_LENGTH] if verified.handle else None
 
 
 def connect_identity(

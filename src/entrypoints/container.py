@@ -40,6 +40,8 @@ from domain.sign_out import SignOutService
 from entrypoints.protocols import (
     PROTOCOLS,
     AdapterParts,
+    ProtocolAdapter,
+    ProviderSettings,
     build_identity_providers,
     describe_subject,
 )
@@ -95,6 +97,15 @@ def logout_return_urls(base_url: str) -> Callable[[str], str]:
     return lambda key: f"{base_url}{LOGOUT_RETURN_PATH}{key}"
 
 
+def identity_describer(
+    protocols: Mapping[str, ProtocolAdapter], entries: list[ProviderSettings]
+) -> Callable[[str, str, str | None, str], str]:
+    protocol_of = {entry.key: entry.protocol for entry in entries}
+    return lambda namespace, subject, handle, provider: describe_subject(
+        protocols, namespace, subject, handle, protocol_of.get(provider)
+    )
+
+
 def sign_outs_of(providers: Mapping[str, IdentityProvider]) -> dict[str, ProviderSignOut]:
     """The configured providers where signing out reaches (the OpenID Connect ones)."""
     return {key: p for key, p in providers.items() if isinstance(p, ProviderSignOut)}
@@ -106,8 +117,6 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
     # Which adapter each `protocol` of a [[providers]] entry builds (entrypoints.protocols).
     protocols = providers.Object(PROTOCOLS)
-    # How an identity shows itself on the account page: as its protocol's package says.
-    describe_subject = providers.Factory(partial, describe_subject, protocols)
 
     engine = providers.Resource(database_engine, config.database_url)
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine)
@@ -165,6 +174,9 @@ class Container(containers.DeclarativeContainer):
         protocols=protocols,
         parts=adapter_parts,
     )
+    # How an identity shows itself on the account page: as the protocol package of the
+    # provider that added it says.
+    describe_subject = providers.Singleton(identity_describer, protocols, config.providers)
 
     readiness_checks = providers.Singleton(readiness, engine, config.redis_url, redis.provider)
 

@@ -4,7 +4,7 @@ and one line here."""
 
 from collections.abc import Mapping
 
-from adapters import oidc, openid
+from adapters import github, oauth2_generic, oidc, openid
 from adapters.protocols import (
     AdapterParts,
     HttpUrl,
@@ -30,6 +30,8 @@ __all__ = [
 PROTOCOLS: Mapping[str, ProtocolAdapter] = {
     "openid": openid.PROTOCOL,
     "oidc": oidc.PROTOCOL,
+    "github": github.PROTOCOL,
+    "oauth2": oauth2_generic.PROTOCOL,
 }
 DEFAULT_PROTOCOL = "openid"
 

@@ -80,9 +80,17 @@ class Visitor:
         return CSRF_FIELD.search(self.get(path).text).group(1)
 
     def start_sign_in(
-        self, *, provider="dev", identifier="", remember=False, path="/login", csrf=True
+        self,
+        *,
+        provider="dev",
+        identifier="",
+        remember=False,
+        path="/login",
+        csrf=True,
+        follow=True,
     ) -> requests.Response:
-        """Open `path`, land on the login form, press a provider's button: ends at the provider."""
+        """Open `path`, land on the login form, press a provider's button: ends at the
+        provider (`follow=False`: at the site's redirect to it)."""
         page = self.get(path)
         form = {"provider": provider, "identifier": identifier}
         if remember:
@@ -93,7 +101,9 @@ class Visitor:
             form["again"] = "1"
         if csrf:
             form["csrf_token"] = CSRF_FIELD.search(page.text).group(1)
-        return self.http.post(self.site.url + "/login", data=form, timeout=10)
+        return self.http.post(
+            self.site.url + "/login", data=form, timeout=10, allow_redirects=follow
+        )
 
     def approve(self, provider_page, name=None, email="", decision="approve"):
         assert provider_page.url.startswith(f"{self.site.op}/approve/"), provider_page.url
@@ -119,6 +129,17 @@ class Visitor:
         assert "Sign out of Dev OIDC?" in page.text, page.text[:500]
         action, fields = answer_form(page.text)
         return self.http.post(action, data=fields | {"logout": "yes"}, timeout=10)
+
+    def approve_at_github(self, provider_page, login, email="", verified=False, decision="approve"):
+        """The dev GitHub's page: type a login and an email, tick "verified", approve."""
+        assert "/login/oauth/authorize?" in provider_page.url, provider_page.url
+        form = {"decision": decision, "login": login, "email": email}
+        form |= {"verified": "yes"} if verified else {}
+        return self.http.post(provider_page.url, data=form, timeout=10)
+
+    def sign_in_with_github(self, login, email="", verified=False, **options) -> requests.Response:
+        page = self.start_sign_in(provider="dev-github", **options)
+        return self.approve_at_github(page, login, email, verified)
 
     def account_action(self, path: str, **form: str) -> requests.Response:
         """Press a button of the account page (its form posted with the page's CSRF token)."""

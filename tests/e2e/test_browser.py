@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.dev_github import create_dev_github, dev_github_profile
 from devtools.dev_provider import DevProviderSettings, create_dev_provider, dev_provider_profile
 from tests.dev_oidc import dev_oidc_entry
 from tests.e2e.site import served_app
@@ -257,3 +258,33 @@ def test_a_waiting_login_is_connected_only_when_its_owner_confirms_it(oidc_site,
     page.screenshot(path=ARTIFACTS / "confirm-connection.png", full_page=True)
     page.get_by_role("button", name="Connect this login").click()
     expect(page.get_by_text("Connected your Dev OIDC login to this account.")).to_be_visible()
+
+
+@pytest.fixture
+def github_site(site_config):
+    """The app with the dev GitHub beside the dev OpenID provider."""
+    with serving(lambda base: create_dev_github(base)) as github:
+        config = site_config | {"providers": [dev_github_profile(github)]}
+        with served_app(config) as (url, _):
+            yield url, github
+
+
+def test_a_person_signs_in_through_dev_github_and_sees_the_login_on_the_account_page(
+    github_site, page
+):
+    url, github = github_site
+    expect = playwright_api.expect
+    page.goto(f"{url}/")
+    page.get_by_role("button", name="Dev GitHub").click()
+    expect(page).to_have_url(re.compile(re.escape(f"{github}/login/oauth/authorize?")))
+    page.get_by_label("Login").fill("gwen")
+    page.get_by_label("Email (optional)").fill("gwen@example.com")
+    page.get_by_label("verified").check()
+    page.get_by_role("button", name="Approve").click()
+
+    expect(page).to_have_url(f"{url}/")
+    expect(page.get_by_role("heading", name="Hi, gwen!")).to_be_visible()
+    page.get_by_role("link", name="Account").click()
+    expect(page.get_by_text(f"gwen (GitHub at {github.removeprefix('http://')})")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "github-account.png", full_page=True)

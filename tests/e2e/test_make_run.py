@@ -30,12 +30,13 @@ def wait_until_up(url: str, process: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_make_run_serves_a_site_a_person_can_sign_in_to(tmp_path):
-    site_url, op_url, oidc_url = (f"http://127.0.0.1:{free_port()}" for _ in range(3))
+def test_make_run_serves_a_site_a_person_can_sign_in_to_through_each_dev_provider(tmp_path):
+    site_url, op_url, oidc_url, github_url = (f"http://127.0.0.1:{free_port()}" for _ in range(4))
     environment = os.environ | {
         "MICROBLOG_BASE_URL": site_url,
         "MICROBLOG_DEV_PROVIDER_URL": op_url,
         "MICROBLOG_DEV_OIDC_URL": oidc_url,
+        "MICROBLOG_DEV_GITHUB_URL": github_url,
         "MICROBLOG_INSTANCE_PATH": str(tmp_path / "instance"),
     }
     log = (tmp_path / "make-run.log").open("w")
@@ -53,6 +54,9 @@ def test_make_run_serves_a_site_a_person_can_sign_in_to(tmp_path):
         assert page.url == f"{site_url}/index"
         assert "<h1>Hi, carol!</h1>" in page.text
         assert (tmp_path / "instance" / "microblog.sqlite").exists()
+        visitor = Site(site_url, app=None, op=op_url).visitor()
+        assert visitor.sign_in_with_github("erin").url == f"{site_url}/index"
+        assert visitor.greeting() == "erin"
         if missing_requirement(CHECKOUT / "devtools" / "oidc-provider") is None:
             visitor = Site(site_url, app=None, op=op_url).visitor()
             assert visitor.sign_in_with_oidc("dora").url == f"{site_url}/index"
@@ -71,5 +75,6 @@ def test_make_run_serves_a_site_a_person_can_sign_in_to(tmp_path):
         log.close()
     output = (tmp_path / "make-run.log").read_text()
     assert f"Microblog on {site_url}/" in output and "Stopped." in output
+    assert f"dev GitHub on {github_url}/" in output and '"Dev GitHub"' in output
     if missing_requirement(CHECKOUT / "devtools" / "oidc-provider") is None:
         assert f"dev OIDC provider on {oidc_url}/" in output

@@ -35,8 +35,8 @@ def test_defaults_serve_sqlite_in_the_instance_folder_with_the_dev_provider(tmp_
     ]
     settings = load_settings({"instance_path": str(tmp_path)}, {}, added_providers=DEV_ENTRIES)
     assert settings["database_url"] == f"sqlite:///{tmp_path}/microblog.sqlite"
-    assert [p.key for p in settings["providers"]] == ["openid", "dev", "dev-oidc"]
-    assert [p.protocol for p in settings["providers"]] == ["openid", "openid", "oidc"]
+    assert [p.key for p in settings["providers"]] == ["openid", "dev", "dev-oidc", "dev-github"]
+    assert [p.protocol for p in settings["providers"]] == ["openid", "openid", "oidc", "github"]
     assert settings["fetch_allowed_networks"] == ["127.0.0.0/8"]
 
 
@@ -156,7 +156,7 @@ BAD_CONFIGURATIONS = {
     "an unknown protocol": (
         '[[providers]]\nkey = "corp"\nprotocol = "saml"\n',
         {},
-        ["(key 'corp')", "protocol: unknown protocol 'saml' (known: oidc, openid)"],
+        ["(key 'corp')", "protocol: unknown protocol 'saml' (known: github, oauth2, oidc, openid)"],
     ),
     "trust in an unpinned OpenID provider": (
         '[[providers]]\nkey = "any"\ntrusted_for_email = true\n',
@@ -361,7 +361,7 @@ def test_the_container_builds_one_openid_provider_per_profile_without_connecting
         )
     )
     built = container.identity_providers()
-    assert set(built) == {"openid", "dev", "dev-oidc"}
+    assert set(built) == {"openid", "dev", "dev-oidc", "dev-github"}
     assert isinstance(built["dev"], OpenIdIdentityProvider)
     assert isinstance(built["dev-oidc"], OidcIdentityProvider)
     assert built["dev-oidc"].profile.issuer == "http://127.0.0.1:5002"
@@ -474,13 +474,17 @@ def test_a_configured_provider_keeps_its_key_from_the_entries_a_dev_server_adds(
     assert [(p.key, p.name) for p in settings["providers"]] == [
         ("dev", "Mine"),
         ("dev-oidc", "Dev OIDC"),
+        ("dev-github", "Dev GitHub"),
     ]
 
 
 def test_a_dev_provider_url_that_is_no_url_is_refused_naming_its_variable():
     with pytest.raises(ConfigurationError, match=r"^environment variable MICROBLOG_DEV_OIDC_URL: "):
         dev_urls({"MICROBLOG_DEV_OIDC_URL": "localhost:5002"})
-    assert dev_urls({"MICROBLOG_DEV_PROVIDER_URL": "", "MICROBLOG_DEV_OIDC_URL": ""}) == ("", "")
+    off = {"MICROBLOG_DEV_PROVIDER_URL": "", "MICROBLOG_DEV_OIDC_URL": ""}
+    assert dev_urls(off | {"MICROBLOG_DEV_GITHUB_URL": ""}) == ("", "", "")
+    with pytest.raises(ConfigurationError, match=r"^environment variable MICROBLOG_DEV_GITHUB_URL"):
+        dev_urls({"MICROBLOG_DEV_GITHUB_URL": "127.0.0.1:5003"})
 
 
 def test_an_identity_shows_itself_as_its_protocols_package_says():

@@ -254,3 +254,28 @@ def test_sessions_from_before_they_kept_their_origin_keep_working(fresh_database
         assert SqlSessions(engine).get("hash-1").user_agent == "Firefox"
     finally:
         engine.dispose()
+
+
+def test_identity_handles_are_added_empty_to_the_identities_kept_and_removed_again(
+    fresh_database_url,
+):
+    engine = create_database_engine(fresh_database_url)
+    try:
+        upgrade_database(engine, "0010")
+        with engine.begin() as connection:
+            for statement in REVISION_0001_DATA[:2]:
+                connection.exec_driver_sql(statement.replace("(provider,", "(namespace,"))
+        before = rows(engine, "SELECT namespace, subject, user_id, provider FROM identities")
+
+        upgrade_database(engine)
+
+        assert rows(
+            engine, "SELECT namespace, subject, user_id, provider, handle FROM identities"
+        ) == [(*row, None) for row in before]
+        assert schema_drift(engine) == []
+        downgrade_database(engine, "0010")
+        assert (
+            rows(engine, "SELECT namespace, subject, user_id, provider FROM identities") == before
+        )
+    finally:
+        engine.dispose()

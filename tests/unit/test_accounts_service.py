@@ -1,5 +1,6 @@
 """The account page's service, `Accounts`, through the fakes."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -25,7 +26,7 @@ from domain.model import (
     hash_token,
 )
 from domain.nicknames import normalise_nickname
-from domain.provisioning import connect_identity
+from domain.provisioning import connect_identity, provision
 from domain.round_trips import ProviderChoice, RoundTrips
 from tests.fakes import (
     FakeAuditTrail,
@@ -112,10 +113,25 @@ def test_an_identity_is_named_by_its_provider_or_else_its_key_or_else_the_name_g
         uow.identities.add(Identity("openid", "alice-long-ago", alice.id))  # no provider kept
         uow.commit()
     assert sorted(accounts.overview(alice.id, "any").identities, key=lambda i: i.subject) == [
-        LinkedIdentity("Dev", "openid", "alice-at-dev", clock.now(), clock.now()),
-        LinkedIdentity("gone", "openid", "alice-at-gone", clock.now(), clock.now()),
+        LinkedIdentity("Dev", "openid", "alice-at-dev", clock.now(), clock.now(), "dev"),
+        LinkedIdentity("gone", "openid", "alice-at-gone", clock.now(), clock.now(), "gone"),
         LinkedIdentity("Legacy", "openid", "alice-long-ago", None, None),
     ]
+
+
+def test_an_identity_shows_the_handle_its_provider_gave_it_at_its_last_sign_in(
+    accounts, uow, clock
+):
+    first = VerifiedIdentity(
+        ProviderPolicy("dev"), "https://github.example", "583231", "octocat", handle="octocat"
+    )
+    user = provision(uow, first, clock)
+    renamed = replace(first, nickname="monalisa", handle="monalisa")
+    assert provision(uow, renamed, clock) == user
+    overview = accounts.overview(user.id, "any")
+    [linked] = overview.identities
+    assert (linked.provider, linked.subject, linked.handle) == ("dev", "583231", "monalisa")
+    assert overview.user.nickname == "octocat"
 
 
 def test_the_overview_of_an_account_that_is_not_there_is_refused(accounts):

@@ -1,10 +1,10 @@
 """The identity-provider port over OpenID Connect: authorization code flow with PKCE.
 
-The OAuth 2.0 steps (the authorization request with state and PKCE, the answer's errors,
-the code exchange and client authentication) are adapters.oauth2's; OpenID Connect adds
-discovery, the nonce, the ID token and userinfo. Authlib builds the at_hash; joserfc
-verifies signatures and registered claims. Every check of the ID token is written out
-below, none is left to a library's defaults.
+The OAuth 2.0 steps (the authorization request with state and PKCE, the answer's state,
+`iss` and errors, the code exchange and client authentication) are adapters.oauth2's;
+OpenID Connect adds discovery, the nonce, the ID token and userinfo. Authlib builds the
+at_hash; joserfc verifies signatures and registered claims. Every check of the ID token
+is written out below, none is left to a library's defaults.
 """
 
 import hmac
@@ -23,7 +23,12 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from adapters.http.client import SafeHttpClient
-from adapters.oauth2.code_flow import OAuth2Client, check_error, check_state
+from adapters.oauth2.code_flow import (
+    OAuth2Client,
+    check_state,
+    client_authentication,
+    code_of,
+)
 from adapters.oidc import logout
 from domain.errors import LoginFailed
 from domain.model import LogoutNotice, ProviderPolicy, ProviderRedirect, VerifiedIdentity
@@ -87,14 +92,13 @@ class OidcIdentityProvider:
     def begin(self, *, sign_in_id: str, return_to: str, identifier: str | None) -> ProviderRedirect:
         metadata = self._discovered()
         nonce = generate_token(32)
-        extra = {"response_mode": self.profile.response_mode} if self.profile.response_mode else {}
+        mode = {"response_mode": self.profile.response_mode} if self.profile.response_mode else {}
         request = self._client.authorization_request(
             metadata["authorization_endpoint"],
             state=sign_in_id,
             return_to=return_to,
             scope=self.profile.scopes,
-            nonce=nonce,
-            **extra,
+            parameters={"nonce": nonce} | mode,
         )
         return ProviderRedirect(request.url, request.state | {"nonce": nonce})
 
@@ -102,13 +106,16 @@ class OidcIdentityProvider:
         return None  # nobody types an identifier for an OpenID Connect provider
 
     def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
-        check_state(callback.get("state"), state.get("state"))
+        check_state(callback.get("state"), state.get("state"))  # before anything is fetched
         metadata = self._discovered()
-        self._check_issuer_parameter(callback, metadata)
-        check_error(callback, label="OIDC")
-        code = callback.get("code")
-        if not code:
-            raise LoginFailed()
+        code = code_of(
+            callback,
+            state,
+            issuer=self.profile.issuer,
+            issuer_advertised=metadata.get("authorization_response_iss_parameter_supported")
+            is True,
+            label="OIDC",
+        )
         tokens = self._exchange(code, state, metadata)
         claims = self._id_token_claims(tokens, state["nonce"])
         userinfo = self._userinfo_if_needed(claims, tokens.get("access_token"), metadata)
@@ -198,20 +205,13 @@ class OidcIdentityProvider:
 
     # The answer
 
-    def _check_issuer_parameter(
-        self, callback: Mapping[str, str], metadata: dict[str, Any]
-    ) -> None:
-        # RFC 9207: an `iss` in the answer names who answered; a mismatch is a mix-up attack.
-        advertised = metadata.get("authorization_response_iss_parameter_supported") is True
-        if (advertised or "iss" in callback) and callback.get("iss") != self.profile.issuer:
-            log.warning("OIDC answer for %s carries another iss", self.profile.issuer)
-            raise LoginFailed()
-
     def _exchange(
         self, code: str, state: Mapping[str, str], metadata: dict[str, Any]
     ) -> dict[str, Any]:
         methods = metadata.get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
-        tokens = self._client.exchange(metadata["token_endpoint"], code, state, methods)
+        tokens = self._client.exchange(
+            metadata["token_endpoint"], code, state, client_authentication(methods)
+        )
         if not isinstance(tokens.get("id_token"), str):
             raise LoginFailed()
         return tokens
@@ -263,9 +263,7 @@ class OidcIdentityProvider:
         endpoint = metadata.get("userinfo_endpoint")
         if complete or not endpoint or not access_token:
             return {}
-        userinfo = self._client.json(
-            "GET", endpoint, headers={"Authorization": f"Bearer {access_token}"}
-        )
+        userinfo = self._client.json("GET", endpoint, headers=self._client.bearer(access_token))
         if userinfo.get("sub") != claims["sub"]:
             log.warning("OIDC userinfo of %s names another subject", self.profile.issuer)
             raise LoginFailed()

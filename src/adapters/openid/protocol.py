@@ -83,7 +83,7 @@ def cleanup(parts: AdapterParts) -> str:
     return f"Deleted {nonces} nonces and {associations} associations."
 
 
-def describe_subject(namespace: str, subject: str) -> str | None:
+def describe_subject(namespace: str, subject: str, handle: str | None) -> str | None:
     """An OpenID identity shows itself as its URL, the claimed identifier."""
     return subject if namespace == NAMESPACE else None
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-from domain.inputs import MAX_PROVIDER_SESSION_LENGTH
+from domain.inputs import MAX_HANDLE_LENGTH, MAX_PROVIDER_SESSION_LENGTH
 from domain.model import MAX_ADDRESS_LENGTH, MAX_USER_AGENT_LENGTH
 from domain.nicknames import MAX_NICKNAME_KEY_LENGTH
 
@@ -64,6 +64,7 @@ URL_LENGTH = 2048
 # "openid", or an OpenID Connect issuer; with a subject, still below that limit.
 NAMESPACE_LENGTH = 255
 TOKEN_LENGTH = 128
+HANDLE_LENGTH = MAX_HANDLE_LENGTH
 
 users = Table(
     "users",
@@ -95,6 +96,8 @@ identities = Table(
     Column("provider", String(64), nullable=False, server_default=""),
     Column("created_at", UtcDateTime),
     Column("last_used_at", UtcDateTime),
+    # What its provider called it at its last sign-in (a GitHub login): only ever shown.
+    Column("handle", String(HANDLE_LENGTH)),
 )
 
 login_sessions = Table(

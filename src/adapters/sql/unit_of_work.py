@@ -71,7 +71,11 @@ _THE_IDENTITY = (
     identities.c.subject == bindparam("sub"),
 )
 _REMOVE_IDENTITY = delete(identities).where(*_THE_IDENTITY)
-_TOUCH_IDENTITY = update(identities).where(*_THE_IDENTITY).values(last_used_at=bindparam("now"))
+_TOUCH_IDENTITY = (
+    update(identities)
+    .where(*_THE_IDENTITY)
+    .values(last_used_at=bindparam("now"), handle=bindparam("handle"))
+)
 _ADD_POST = insert(posts).returning(posts.c.id)
 
 
@@ -173,8 +177,8 @@ class SqlIdentities:
     def remove(self, namespace: str, subject: str) -> None:
         self._db.execute(_REMOVE_IDENTITY, ns=namespace, sub=subject)
 
-    def touch(self, namespace: str, subject: str, now: datetime) -> None:
-        self._db.execute(_TOUCH_IDENTITY, ns=namespace, sub=subject, now=now)
+    def touch(self, namespace: str, subject: str, now: datetime, handle: str | None) -> None:
+        self._db.execute(_TOUCH_IDENTITY, ns=namespace, sub=subject, now=now, handle=handle)
 
 
 class SqlPosts:

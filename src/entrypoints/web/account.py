@@ -43,10 +43,12 @@ def browser_of(user_agent: str | None) -> str:
     return f"{label} on {system}" if system else label
 
 
-def readable_subject(namespace: str, subject: str) -> str:
-    """An identity as its protocol's package shows it (OpenID: its URL; OpenID Connect: its
-    subject at its issuer)."""
-    shown: str = container().describe_subject()(namespace, subject)
+def readable_subject(
+    namespace: str, subject: str, handle: str | None = None, provider: str = ""
+) -> str:
+    """An identity as the protocol package of the provider that added it shows it (OpenID:
+    its URL; OpenID Connect: its subject at its issuer; GitHub: its login)."""
+    shown: str = container().describe_subject()(namespace, subject, handle, provider)
     return shown
 
 
