@@ -8,6 +8,7 @@ measured. The provider must call itself by the relay's URL (its `base_url` or is
 that the URLs it hands out lead through the relay too.
 """
 
+import socket
 import threading
 import time
 from collections import Counter
@@ -30,7 +31,8 @@ NOT_FORWARDED = frozenset(
 
 class Relay:
     """What the relay saw: `requests` ("GET /path" -> count) and `connections` of the
-    site's server; `delay` seconds before each of its requests is forwarded."""
+    site's server. Each of its requests waits `delay` seconds, and the first on a connection
+    as long again, as a TCP handshake across the same network would."""
 
     def __init__(self, target: str, delay: float = 0.0, browser_agent: str = "python-requests/"):
         self.target = target.rstrip("/")
@@ -40,6 +42,16 @@ class Relay:
         self.connections = 0
         self._lock = threading.Lock()
         self._upstream = urllib3.PoolManager(maxsize=16, retries=False)
+        self._open: set[socket.socket] = set()
+
+    def drop_connections(self) -> None:
+        """Closes every connection clients hold open, as a provider's idle timeout does."""
+        with self._lock:
+            for connection in self._open:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already closed by the client
 
     def reset(self) -> None:
         with self._lock:
@@ -76,6 +88,16 @@ def _handler(relay: Relay) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"  # keep-alive: connections are the client's to reuse
         seen_a_request = False
 
+        def setup(self) -> None:
+            super().setup()
+            with relay._lock:
+                relay._open.add(self.connection)
+
+        def finish(self) -> None:
+            with relay._lock:
+                relay._open.discard(self.connection)
+            super().finish()
+
         def _relay(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
@@ -83,7 +105,7 @@ def _handler(relay: Relay) -> type[BaseHTTPRequestHandler]:
             self.seen_a_request = True
             agent = self.headers.get("User-Agent", "")
             if relay.counted(self.command, self.path, agent, first) and relay.delay:
-                time.sleep(relay.delay)
+                time.sleep(relay.delay * (2 if first else 1))
             headers = {k: v for k, v in self.headers.items() if k.lower() not in NOT_FORWARDED}
             answer = relay.forward(self.command, self.path, headers, body)
             self.send_response(answer.status)
