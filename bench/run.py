@@ -3,8 +3,8 @@ bare Flask-Login app) measured in the same run, alternating; then serving option
 stores, one and two instances behind nginx, sign-ups under a crowded nickname, growth with the
 user count, provisioning. Prints figures (median and min-max of several runs); asserts none.
 
-BENCH_SECTIONS picks sections (comma-separated; default all): tutorial, serving, stores,
-instances, nicknames, growth, provisioning.
+BENCH_SECTIONS picks sections (comma-separated; default all): tutorial, providers, serving,
+stores, instances, nicknames, growth, provisioning.
 """
 
 import os
@@ -31,6 +31,7 @@ from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
 from bench.clients import run_logins, session_cookies
 from bench.nicknames import crowded_sign_up_costs
+from bench.providers import measure_providers
 from bench.provisioning import provisioning_rate
 from bench.seeding import FIRST_SEED_ID, seed_users
 from devtools.servers import (
@@ -50,7 +51,7 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 PAGE_SECONDS = float(os.environ.get("BENCH_PAGE_SECONDS", "4"))
 START_SECONDS = float(os.environ.get("BENCH_START_SECONDS", "120"))
-ALL_SECTIONS = "tutorial,serving,stores,instances,nicknames,growth,provisioning"
+ALL_SECTIONS = "tutorial,providers,serving,stores,instances,nicknames,growth,provisioning"
 SECTIONS = os.environ.get("BENCH_SECTIONS", ALL_SECTIONS).split(",")
 RATE_LIMITS = ("LOGIN", "IDENTIFIER", "CALLBACK", "ACCOUNT")
 PROVIDERS_TOML = """
@@ -588,6 +589,7 @@ def main() -> None:
         kinds = ["sqlite", "postgresql"] if bench.postgres else ["sqlite"]
         steps: dict[str, Callable[[], None]] = {
             "tutorial": lambda: against_the_tutorial(bench),
+            "providers": lambda: measure_providers(bench, RATIOS, min(REPEATS, 3)),
             "serving": lambda: serving_options(bench),
             "stores": lambda: session_stores(bench),
             "instances": lambda: instances_behind_nginx(bench),

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,10 +48,8 @@ class Relay:
         """Closes every connection clients hold open, as a provider's idle timeout does."""
         with self._lock:
             for connection in self._open:
-                try:
+                with suppress(OSError):  # already closed by the client
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass  # already closed by the client
 
     def reset(self) -> None:
         with self._lock:

@@ -13,7 +13,6 @@ from devtools.servers import free_port
 from devtools.serving import served
 from tests.e2e.site import CSRF_FIELD, Site, Visitor, served_app
 
-
 # Headers the provider adds to every answer; a test may set them.
 caching_headers: dict[str, str] = {}
 

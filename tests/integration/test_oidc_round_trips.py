@@ -18,9 +18,8 @@ def relayed():
     """The tests' OpenID Connect provider behind a relay, calling itself by its URL."""
     provider, backend = HostileProvider(), f"http://127.0.0.1:{free_port()}"
     relay = Relay(backend, browser_agent="-")
-    with relaying(relay) as url:
-        with served(provider.app(url), backend):
-            yield provider, relay
+    with relaying(relay) as url, served(provider.app(url), backend):
+        yield provider, relay
 
 
 @pytest.fixture

@@ -27,9 +27,12 @@ def test_any_headers_give_a_lifetime_between_none_and_the_longest_without_raisin
 def test_no_store_and_no_cache_are_never_reused_whatever_else_is_said(headers):
     for forbidding in ("no-store", "NO-CACHE", 'no-cache="set-cookie"'):
         control = f"max-age=600, {forbidding}, {headers.get('cache-control', '')}"
-        assert freshness_seconds(
-            headers | {"cache-control": control}, NOW, default=DEFAULT, longest=LONGEST
-        ) == 0
+        assert (
+            freshness_seconds(
+                headers | {"cache-control": control}, NOW, default=DEFAULT, longest=LONGEST
+            )
+            == 0
+        )
 
 
 @pytest.mark.parametrize(
