@@ -105,7 +105,11 @@ def _handler(relay: Relay) -> type[BaseHTTPRequestHandler]:
             if relay.counted(self.command, self.path, agent, first) and relay.delay:
                 time.sleep(relay.delay * (2 if first else 1))
             headers = {k: v for k, v in self.headers.items() if k.lower() not in NOT_FORWARDED}
-            answer = relay.forward(self.command, self.path, headers, body)
+            try:
+                answer = relay.forward(self.command, self.path, headers, body)
+            except urllib3.exceptions.HTTPError:  # the provider is not up (yet)
+                self.send_error(502)
+                return
             self.send_response(answer.status)
             for name, value in answer.headers.items():
                 if name.lower() not in NOT_FORWARDED:
