@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bench.clients import run_logins
 from devtools.dev_oidc import DevOidcUnavailable, served_dev_oidc
@@ -22,6 +23,9 @@ from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.relay import Relay, relaying
 from devtools.servers import free_port
 from devtools.serving import served
+
+if TYPE_CHECKING:
+    from bench.run import Bench, Served
 
 DELAY = float(os.environ.get("BENCH_PROVIDER_DELAY", "0.05"))
 SIGN_INS = int(os.environ.get("BENCH_PROVIDER_SIGN_INS", "10"))
@@ -49,8 +53,7 @@ def relayed_providers() -> Iterator[tuple[Relayed, Relayed | None]]:
         oidc_port = free_port()
         oidc = Relay(f"http://127.0.0.1:{oidc_port}", DELAY)
         oidc_url = stack.enter_context(relaying(oidc))
-        environment = {"PORT": str(oidc_port), "LOOPBACK_REDIRECTS": "1"}
-        environment["AUTO_APPROVE"] = OIDC_NAME
+        environment = {"PORT": str(oidc_port), "LOOPBACK_REDIRECTS": "1", "AUTO_APPROVE": OIDC_NAME}
         try:
             stack.enter_context(served_dev_oidc(oidc_url, [], environment=environment))
         except DevOidcUnavailable as why:
@@ -85,7 +88,9 @@ client_secret = "dev-oidc-secret"
     return entries
 
 
-def sign_ins(site: str, provider: Relayed, names: list[str], button: str, kind: str):
+def sign_ins(
+    site: str, provider: Relayed, names: list[str], button: str, kind: str
+) -> tuple[float, float, float]:
     """Seconds per sign-in, requests to the provider and new connections per sign-in."""
     relay = provider.relay
     relay.reset()
@@ -94,7 +99,7 @@ def sign_ins(site: str, provider: Relayed, names: list[str], button: str, kind: 
     return wall / count, relay.total / count, relay.connections / count
 
 
-def serve_ours(bench, entries: str):  # type: ignore[no-untyped-def]
+def serve_ours(bench: "Bench", entries: str) -> "Served":
     """This app under bench/run.py's gunicorn command, with these `[[providers]]`."""
     config = bench.workdir / "relayed-providers.toml"
     config.write_text(entries)
@@ -106,7 +111,7 @@ def serve_ours(bench, entries: str):  # type: ignore[no-untyped-def]
     )
 
 
-def measure_providers(bench, ratios: str, repeats: int) -> None:  # type: ignore[no-untyped-def]
+def measure_providers(bench: "Bench", ratios: str, repeats: int) -> None:
     """Figures into `bench.figure(TABLE, row)`, the ratios into `bench.figure(ratios, row)`."""
     with relayed_providers() as (openid, oidc):
         ours = serve_ours(bench, providers_toml(openid.url, oidc.url if oidc else None))
