@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from openid import fetchers
 
 from adapters.http.addresses import SPECIAL_PURPOSE
+from adapters.http.caching import ResponseCache
 from adapters.http.client import (
     FetchPolicy,
     ForbiddenAddress,
@@ -132,6 +133,16 @@ def test_a_new_connection_is_refused_once_the_name_points_to_a_forbidden_address
     with pytest.raises(ForbiddenAddress):
         http.request("GET", f"{url}/small")
     assert relay.connections == 1
+
+
+def test_python3_openid_gets_are_kept_and_its_posts_never(kept_alive):
+    url, relay = kept_alive
+    fetcher = SafeFetcher(client(), ResponseCache())
+    for _ in range(2):
+        assert fetcher.fetch(f"{url}/small", headers={"Accept": "application/xrds+xml"}).body
+        fetcher.fetch(f"{url}/small", headers={"Accept": "text/html"})
+        fetcher.fetch(f"{url}/form", body="a=b")
+    assert relay.requests == {"GET /small": 2, "POST /form": 2}
 
 
 def test_python3_openid_posts_through_it_as_a_form(site):

@@ -29,12 +29,13 @@ class SafeFetcher(fetchers.HTTPFetcher):  # type: ignore[misc]
         if body is not None:
             # python3-openid posts url-encoded forms and counts on the client to say so.
             sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        key = (url, tuple(sorted(sent.items()))) if body is None and self.cache else None
-        response = self.cache.get(key) if self.cache and key else None
+        cache = self.cache if body is None else None
+        key = (url, tuple(sorted(sent.items())))
+        response = cache.get(key) if cache is not None else None
         if response is None:
             response = self._request(url, body, sent)
-            if self.cache and key:
-                self.cache.keep(key, response)
+            if cache is not None:
+                cache.keep(key, response)
         return fetchers.HTTPResponse(
             response.url, response.status, dict(response.headers), response.text()
         )
