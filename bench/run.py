@@ -3,9 +3,9 @@ bare Flask-Login app) measured in the same run, alternating; then serving option
 stores, one and two instances behind nginx, sign-ups under a crowded nickname, growth with the
 user count, provisioning. Prints figures (median and min-max of several runs); asserts none.
 
-BENCH_SECTIONS picks sections (comma-separated; default all): tutorial, serving, stores,
-instances, nicknames, growth, provisioning, speedups (each speed-up with and without, in process,
-bench/speedups.py, and a profile of signed-in pages).
+BENCH_SECTIONS picks sections (comma-separated; default all): tutorial, providers, serving,
+stores, instances, nicknames, growth, provisioning, speedups (each speed-up with and without,
+in process, bench/speedups.py, and a profile of signed-in pages).
 """
 
 import os
@@ -32,6 +32,7 @@ from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
 from bench.clients import run_logins, session_cookies
 from bench.nicknames import crowded_sign_up_costs
+from bench.providers import measure_providers
 from bench.provisioning import provisioning_rate
 from bench.seeding import FIRST_SEED_ID, seed_users
 from bench.speedups import compare, profile_pages, samples
@@ -55,7 +56,7 @@ START_SECONDS = float(os.environ.get("BENCH_START_SECONDS", "120"))
 SPEEDUP_LOGINS = int(os.environ.get("BENCH_SPEEDUP_LOGINS", "10"))
 SPEEDUP_PAGES = int(os.environ.get("BENCH_SPEEDUP_PAGES", "400"))
 PROFILED_PAGES = int(os.environ.get("BENCH_PROFILED_PAGES", "2000"))
-ALL_SECTIONS = "tutorial,speedups,serving,stores,instances,nicknames,growth,provisioning"
+ALL_SECTIONS = "tutorial,providers,speedups,serving,stores,instances,nicknames,growth,provisioning"
 SECTIONS = os.environ.get("BENCH_SECTIONS", ALL_SECTIONS).split(",")
 RATE_LIMITS = ("LOGIN", "IDENTIFIER", "CALLBACK", "ACCOUNT")
 PROVIDERS_TOML = """
@@ -608,6 +609,7 @@ def main() -> None:
         kinds = ["sqlite", "postgresql"] if bench.postgres else ["sqlite"]
         steps: dict[str, Callable[[], None]] = {
             "tutorial": lambda: against_the_tutorial(bench),
+            "providers": lambda: measure_providers(bench, RATIOS, min(REPEATS, 3)),
             "serving": lambda: serving_options(bench),
             "stores": lambda: session_stores(bench),
             "instances": lambda: instances_behind_nginx(bench),

@@ -160,3 +160,29 @@ github_email_entries = st.one_of(
     ),
     json_values,
 )
+# Caching headers as providers send them, and as they might garble them.
+_directives = st.sampled_from(
+    ["max-age=60", "MAX-AGE=60", "max-age=0", "max-age=-5", "max-age=abc", "max-age=", "public",
+     "private", "no-store", "No-Cache", 'no-cache="set-cookie"', "must-revalidate", "s-maxage=9",
+     'max-age="30"', "max-age=99999999999999999999", "\u0661\u0662", ",", ""]
+)  # fmt: skip
+cache_control_values = st.one_of(
+    st.lists(_directives, max_size=4).map(", ".join), st.text(max_size=40)
+)
+http_dates = st.one_of(
+    st.sampled_from(
+        ["Wed, 21 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 2015 08:28:00 GMT", "0", "-1", "",
+         "Wednesday, 21-Oct-15 07:28:00 GMT", "Wed Oct 21 07:28:00 2015", "31 Feb 2015"]
+    ),
+    st.text(max_size=40),
+)  # fmt: skip
+caching_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "cache-control": cache_control_values,
+        "expires": http_dates,
+        "date": http_dates,
+        "age": st.one_of(st.sampled_from(["0", "30", "-1", "x", "\u0663"]), st.text(max_size=5)),
+        "vary": st.sampled_from(["*", "Accept", "accept, *", "", "Accept-Encoding"]),
+    },
+)

@@ -2,6 +2,7 @@
 // whoever asks: a person types any name (and, if they like, an email) and approves.
 // Never expose it. Settings come from the environment:
 //   ISSUER         http://127.0.0.1:5002 (the port is taken from it)
+//   PORT           listen on this port instead (behind a proxy that the issuer names)
 //   REDIRECT_URIS  comma-separated, e.g. http://127.0.0.1:5000/login/return/dev-oidc
 //   CLIENT_ID, CLIENT_SECRET   microblog, dev-oidc-secret
 //   AUTO_APPROVE   a name: approve every login at once as that name (scripted logins)
@@ -188,7 +189,7 @@ provider.on('backchannel.error', (ctx, error, client) => {
   console.error(`Back-channel logout to ${client.backchannelLogoutUri} failed: ${error.message}`);
 });
 
-const port = Number(new URL(issuer).port || 80);
+const port = Number(process.env.PORT || new URL(issuer).port || 80);
 provider.listen(port, '127.0.0.1', () => {
   console.log(`Dev OIDC provider on ${issuer} (client ${clientId})`);
 });

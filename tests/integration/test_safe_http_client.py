@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from openid import fetchers
 
 from adapters.http.addresses import SPECIAL_PURPOSE
+from adapters.http.caching import ResponseCache
 from adapters.http.client import (
     FetchPolicy,
     ForbiddenAddress,
@@ -22,6 +23,7 @@ from adapters.http.client import (
     SafeHttpClient,
 )
 from adapters.openid.fetcher import SafeFetcher
+from devtools.relay import Relay, relaying
 from tests.servers import serving
 
 LOCAL = FetchPolicy.allowing(["127.0.0.1/32"], max_response_bytes=10_000, read_timeout=1.0)
@@ -45,6 +47,10 @@ def make_app(base):
     @app.get("/loop")
     def loop():
         return redirect(f"{base}/loop")
+
+    @app.get("/to-small")
+    def to_small():
+        return redirect("/small")
 
     @app.post("/form")
     def form():
@@ -75,6 +81,68 @@ def test_other_http_clients_of_the_process_keep_their_own_connections(site):
     with urllib3.PoolManager(retries=False) as others:
         assert others.request("GET", f"{site}/small").status == 200
     assert requests.get(f"{site}/small", timeout=5).text == "hello"
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """Names the tests resolve as they like: name -> address."""
+    answers: dict[str, str] = {}
+    resolve = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **options):
+        return resolve(answers.get(host, host), *args, **options)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+@pytest.fixture
+def kept_alive(site, dns):
+    """The site behind a relay that keeps connections open (the development server closes
+    each one), named provider.example; the relay counts the connections."""
+    relay = Relay(site)
+    with relaying(relay) as url:
+        dns["provider.example"] = "127.0.0.1"
+        yield url.replace("127.0.0.1", "provider.example"), relay
+
+
+def test_requests_to_a_provider_reuse_one_connection_redirects_and_all(kept_alive):
+    url, relay = kept_alive
+    http = client()
+    for path in ("/small", "/to-small", "/small"):
+        assert http.request("GET", f"{url}{path}").text() == "hello"
+    assert (relay.total, relay.connections) == (4, 1)
+
+
+def test_a_connection_left_in_the_middle_of_an_answer_is_not_reused(kept_alive):
+    url, relay = kept_alive
+    http = client()
+    with pytest.raises(ResponseTooLarge):
+        http.request("GET", f"{url}/large")
+    assert http.request("GET", f"{url}/small").text() == "hello"
+    assert (relay.total, relay.connections) == (2, 2)
+
+
+def test_a_new_connection_is_refused_once_the_name_points_to_a_forbidden_address(kept_alive, dns):
+    url, relay = kept_alive
+    http = client()
+    http.request("GET", f"{url}/small")
+    dns["provider.example"] = "127.0.0.2"  # not in LOCAL's allowed networks
+    assert http.request("GET", f"{url}/small").text() == "hello", "on the open connection"
+    relay.drop_connections()
+    with pytest.raises(ForbiddenAddress):
+        http.request("GET", f"{url}/small")
+    assert relay.connections == 1
+
+
+def test_python3_openid_gets_are_kept_and_its_posts_never(kept_alive):
+    url, relay = kept_alive
+    fetcher = SafeFetcher(client(), ResponseCache())
+    for _ in range(2):
+        assert fetcher.fetch(f"{url}/small", headers={"Accept": "application/xrds+xml"}).body
+        fetcher.fetch(f"{url}/small", headers={"Accept": "text/html"})
+        fetcher.fetch(f"{url}/form", body="a=b")
+    assert relay.requests == {"GET /small": 2, "POST /form": 2}
 
 
 def test_python3_openid_posts_through_it_as_a_form(site):

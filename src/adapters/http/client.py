@@ -195,14 +195,15 @@ class SafeHttpClient:
             if urlsplit(url).scheme not in ("http", "https"):
                 raise HttpError(f"not an http(s) URL: {url!r}")
             response = self._send(method, url, body, headers)
+            content = self._read_to_the_end(response)
             location = response.headers.get("location")
             if response.status in REDIRECT_STATUSES and location:
-                response.release_conn()
                 url = urljoin(url, location)
                 if response.status in (301, 302, 303):
                     method, body = "GET", None
                 continue
-            return self._read(url, response)
+            received = {name.lower(): value for name, value in response.headers.items()}
+            return HttpResponse(url, response.status, received, content)
         raise HttpError(f"more than {self.policy.max_redirects} redirects")
 
     def _send(
@@ -229,15 +230,20 @@ class SafeHttpClient:
         except urllib3.exceptions.HTTPError as error:
             raise HttpError(str(error)) from error
 
-    def _read(self, url: str, response: urllib3.BaseHTTPResponse) -> HttpResponse:
+    def _read_to_the_end(self, response: urllib3.BaseHTTPResponse) -> bytes:
+        """The body, a redirect's too: only a connection read to the end of its answer can
+        carry the next request. One that is not (too large, too slow) is closed."""
         try:
             body = b"".join(self._capped_chunks(response))
         except urllib3.exceptions.HTTPError as error:
+            response.close()
             raise HttpError(str(error)) from error
+        except BaseException:
+            response.close()
+            raise
         finally:
             response.release_conn()
-        headers = {name.lower(): value for name, value in response.headers.items()}
-        return HttpResponse(url, response.status, headers, body)
+        return body
 
     def _capped_chunks(self, response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
         received = 0

@@ -259,15 +259,22 @@ class OidcIdentityProvider:
     def _userinfo_if_needed(
         self, claims: dict[str, Any], access_token: str | None, metadata: dict[str, Any]
     ) -> dict[str, Any]:
-        complete = claims.get("email") and any(claims.get(c) for c in NICKNAME_CLAIMS)
         endpoint = metadata.get("userinfo_endpoint")
-        if complete or not endpoint or not access_token:
+        if not self._lacks_what_was_asked_for(claims) or not endpoint or not access_token:
             return {}
         userinfo = self._client.json("GET", endpoint, headers=self._client.bearer(access_token))
         if userinfo.get("sub") != claims["sub"]:
             log.warning("OIDC userinfo of %s names another subject", self.profile.issuer)
             raise LoginFailed()
         return userinfo
+
+    def _lacks_what_was_asked_for(self, claims: dict[str, Any]) -> bool:
+        """Whether the ID token lacks the email or the nickname its scopes asked for: a
+        request to userinfo costs the sign-in a round trip."""
+        scopes = self.profile.scopes.split()
+        lacks_email = "email" in scopes and not claims.get("email")
+        lacks_nickname = "profile" in scopes and not any(claims.get(c) for c in NICKNAME_CLAIMS)
+        return lacks_email or lacks_nickname
 
     def _verified(self, claims: dict[str, Any], userinfo: dict[str, Any]) -> VerifiedIdentity:
         nickname = next(

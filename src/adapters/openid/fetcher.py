@@ -5,14 +5,22 @@ from typing import Any
 
 from openid import fetchers
 
-from adapters.http.client import HttpError, SafeHttpClient
+from adapters.http.caching import ResponseCache
+from adapters.http.client import HttpError, HttpResponse, SafeHttpClient
 
 
 class SafeFetcher(fetchers.HTTPFetcher):  # type: ignore[misc]
-    """python3-openid's HTTP client, made of the site's safe one (adapters.http)."""
+    """python3-openid's HTTP client, made of the site's safe one (adapters.http).
 
-    def __init__(self, http: SafeHttpClient | None = None) -> None:
+    With a `cache`, a GET is answered from it while the provider's caching headers allow:
+    python3-openid's only GETs are discoveries, so a fixed provider is not rediscovered at
+    every sign-in, nor the claimed identifier of a person coming back. The key is the URL
+    exactly as python3-openid asks for it (normalised) with every header sent.
+    """
+
+    def __init__(self, http: SafeHttpClient | None = None, cache: ResponseCache | None = None):
         self.http = http or SafeHttpClient()
+        self.cache = cache
 
     def fetch(
         self, url: str, body: str | bytes | None = None, headers: dict[str, str] | None = None
@@ -21,15 +29,24 @@ class SafeFetcher(fetchers.HTTPFetcher):  # type: ignore[misc]
         if body is not None:
             # python3-openid posts url-encoded forms and counts on the client to say so.
             sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        cache = self.cache if body is None else None
+        key = (url, tuple(sorted(sent.items())))
+        response = cache.get(key) if cache is not None else None
+        if response is None:
+            response = self._request(url, body, sent)
+            if cache is not None:
+                cache.keep(key, response)
+        return fetchers.HTTPResponse(
+            response.url, response.status, dict(response.headers), response.text()
+        )
+
+    def _request(self, url: str, body: str | bytes | None, sent: dict[str, str]) -> HttpResponse:
         try:
-            response = self.http.request(
+            return self.http.request(
                 "POST" if body is not None else "GET", url, body=body, headers=sent
             )
         except HttpError as error:
             raise fetchers.HTTPFetchingError(error) from error
-        return fetchers.HTTPResponse(
-            response.url, response.status, dict(response.headers), response.text()
-        )
 
 
 _current_fetcher: contextvars.ContextVar[fetchers.HTTPFetcher | None] = contextvars.ContextVar(

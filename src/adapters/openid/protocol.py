@@ -5,6 +5,7 @@ from typing import Literal, Self
 
 from pydantic import field_validator, model_validator
 
+from adapters.http.caching import ResponseCache
 from adapters.openid.fetcher import SafeFetcher
 from adapters.openid.identifiers import claimed_id_prefix_problem
 from adapters.openid.relying_party import (
@@ -63,9 +64,14 @@ def openid_provider(settings: OpenIdProviderSettings, parts: AdapterParts) -> Id
         profile,
         store(parts),
         realm=f"{parts.base_url}/",
-        fetcher=SafeFetcher(parts.http_client()),
+        fetcher=SafeFetcher(parts.http_client(), parts.shared("openid_answers", _answers)),
         refusals=parts.shared("openid_association_refusals", lambda _: AssociationRefusals()),
     )
+
+
+def _answers(parts: AdapterParts) -> ResponseCache:
+    """Discoveries kept for every OpenID provider of the site, in this process."""
+    return ResponseCache()
 
 
 def store(parts: AdapterParts) -> SqlOpenIdStore:
