@@ -269,6 +269,7 @@ class WaitingIdentity:
     namespace: str
     subject: str
     expires_at: datetime
+    handle: str | None = None  # what the provider calls it (VerifiedIdentity.handle)
 
     @property
     def key(self) -> str:

@@ -58,13 +58,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class WaitingIdentityOffer:
-    """A login that waited in this browser for the account just signed in to; connected only
-    if the person confirms, under `waiting_identity_id`. Named for them: provider and identity."""
+    """An identity that waited in this browser for the account just signed in to; connected
+    only if the person confirms, under `waiting_identity_id`. Named for them: its provider
+    (key and name) and the identity."""
 
     waiting_identity_id: str
+    provider: str
     provider_name: str
     namespace: str
     subject: str
+    handle: str | None = None
 
 
 @dataclass(frozen=True)

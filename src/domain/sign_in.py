@@ -131,7 +131,10 @@ class SignInService:
             self._discard(waiting, "its sign-in ended")
             raise NothingToConnect()
         verified = VerifiedIdentity(
-            ProviderPolicy(waiting.provider), waiting.namespace, waiting.subject
+            ProviderPolicy(waiting.provider),
+            waiting.namespace,
+            waiting.subject,
+            handle=waiting.handle,
         )
         try:
             connect_identity(self._unit_of_work(), waiting.owner_id, verified, self._clock)
@@ -175,6 +178,7 @@ class SignInService:
             namespace=verified.namespace,
             subject=verified.subject,
             expires_at=self._clock.now() + WAITING_IDENTITY_LIFETIME,
+            handle=verified.handle,
         )
         self._waiting.put(waiting)
         self._audit.record("identity.waiting", owner_id, verified.provider)
@@ -198,7 +202,9 @@ class SignInService:
         offer = self._tokens.new_token()
         self._waiting.put(replace(waiting, id=_waiting_offer_id(offer, token)))
         name = self._round_trips.name_of(waiting.provider)
-        return WaitingIdentityOffer(offer, name, waiting.namespace, waiting.subject)
+        return WaitingIdentityOffer(
+            offer, waiting.provider, name, waiting.namespace, waiting.subject, waiting.handle
+        )
 
     def _take_offered_waiting_identity(
         self, offer: str | None, token: str | None

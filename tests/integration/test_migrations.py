@@ -266,16 +266,28 @@ def test_identity_handles_are_added_empty_to_the_identities_kept_and_removed_aga
             for statement in REVISION_0001_DATA[:2]:
                 connection.exec_driver_sql(statement.replace("(provider,", "(namespace,"))
         before = rows(engine, "SELECT namespace, subject, user_id, provider FROM identities")
+        owner = before[0][2]
+        with engine.begin() as connection:  # an identity waiting for its owner to confirm
+            connection.exec_driver_sql(
+                "INSERT INTO pending_links (id, owner_id, provider, namespace, subject, "
+                f"expires_at) VALUES ('w-1', {owner}, 'github', 'https://github.com', '583231', "
+                "'2099-01-01 10:00:00')"
+            )
+        waiting = rows(engine, "SELECT id, owner_id, provider, subject FROM pending_links")
 
         upgrade_database(engine)
 
         assert rows(
             engine, "SELECT namespace, subject, user_id, provider, handle FROM identities"
         ) == [(*row, None) for row in before]
+        assert rows(
+            engine, "SELECT id, owner_id, provider, subject, handle FROM pending_links"
+        ) == [(*row, None) for row in waiting]
         assert schema_drift(engine) == []
         downgrade_database(engine, "0010")
         assert (
             rows(engine, "SELECT namespace, subject, user_id, provider FROM identities") == before
         )
+        assert rows(engine, "SELECT id, owner_id, provider, subject FROM pending_links") == waiting
     finally:
         engine.dispose()

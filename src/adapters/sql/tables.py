@@ -161,6 +161,7 @@ pending_links = Table(
     Column("namespace", String(NAMESPACE_LENGTH), nullable=False),
     Column("subject", String(URL_LENGTH), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
+    Column("handle", String(HANDLE_LENGTH), nullable=True),
 )
 
 openid_associations = Table(

@@ -156,7 +156,12 @@ def confirm_connection() -> ResponseReturnValue:
                 "confirm_connection.html",
                 title="Connect a login",
                 waiting=waiting,
-                identity=readable_subject(waiting.get("namespace", ""), waiting.get("subject", "")),
+                identity=readable_subject(
+                    waiting.get("namespace", ""),
+                    waiting.get("subject", ""),
+                    waiting.get("handle"),
+                    waiting.get("provider_key", ""),
+                ),
             )
         decision = request.form.get("decision")
         if decision not in DECISIONS:

@@ -151,8 +151,10 @@ def provider_return(key: str) -> ResponseReturnValue:
         session[CONFIRM_CONNECT_KEY] = {
             "link": waiting.waiting_identity_id,
             "provider": waiting.provider_name,
+            "provider_key": waiting.provider,
             "namespace": waiting.namespace,
             "subject": waiting.subject,
+            "handle": waiting.handle,
             "next": result.next_url or "",
         }
         return redirect(url_for("account.confirm_connection"))
