@@ -56,6 +56,7 @@ ENV_SETTINGS = (
     "housekeeping_every",
     "metrics_allowed_networks",
     "trusted_proxies",
+    "log_format",
 )
 GENERIC_OPENID = {"key": "openid", "name": "OpenID"}
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -112,6 +113,9 @@ class Settings(BaseModel):
     allow_http_providers: bool = False
     # How many proxies in front of the app set X-Forwarded-For and -Proto (0: none).
     trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
+    # Log lines: JSON for machines, or text for a person at a terminal; by default text in
+    # development and JSON in production.
+    log_format: Literal["json", "text"] | None = None
     testing: bool = False
     config_file: str | None = None
 
