@@ -222,3 +222,22 @@ def test_the_english_check_finds_english_on_a_page(app):
     english = pages_in(app, "en")
     assert "Sign in with" in english_left(visible_text(english["login"]), "zh_Hans")
     assert "Your account" in english_left(visible_text(english["account"]), "de")
+
+
+def test_a_forged_language_cookie_is_ignored(client):
+    for forged in ["xx", "../../etc/passwd", "zh_Hant", "en" * 100]:
+        client.set_cookie("language", forged)
+        page = client.get("/login", headers={"Accept-Language": "fr"})
+        assert page.status_code == 200 and lang_of(page) == "fr", forged
+
+
+@pytest.mark.parametrize("locale", ["en", *TRANSLATED])
+def test_a_nickname_is_escaped_in_every_languages_greeting(app, locale):
+    client = app.test_client()
+    log_in(client, subject="https://id.example/mallory", nickname="mallory")
+    choose(client, locale, "/index", on="/index")
+    token = csrf_token(client, "/account")
+    renamed = client.post("/account/nickname", data={"nickname": "<i>m</i>", "csrf_token": token})
+    assert renamed.status_code == 302, renamed.get_data(as_text=True)
+    page = client.get("/index").get_data(as_text=True)
+    assert "&lt;i&gt;m&lt;/i&gt;" in page and "<i>m</i>" not in page
