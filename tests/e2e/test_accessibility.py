@@ -219,17 +219,24 @@ def test_a_person_signs_in_with_the_keyboard_alone(site, chromium):
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [1280, 360])
-def test_screenshots_of_the_login_and_index_pages(site, chromium, scheme, width):
+def test_screenshots_of_the_login_and_index_pages(site, chromium, axe_source, scheme, width):
+    """Also axe at each width and scheme: contrast in dark mode, the phone's layout."""
     ARTIFACTS.mkdir(exist_ok=True)
+    found: dict[str, list[str]] = {}
     viewport = {"width": width, "height": 800}
     with page_in(chromium, "en", viewport=viewport, color_scheme=scheme) as page:
         page.goto(f"{site.url}/login")
         no_sideways_scroll(page)
         page.screenshot(path=ARTIFACTS / f"login-{width}-{scheme}.png", full_page=True)
+        check(found, "login", page, axe_source)
         approve_at_dev_openid(page, site.op, "lee")
         playwright_api.expect(page.get_by_role("heading", name="Hi, lee!")).to_be_visible()
         no_sideways_scroll(page)
         page.screenshot(path=ARTIFACTS / f"index-{width}-{scheme}.png", full_page=True)
+        check(found, "index", page, axe_source)
+        page.goto(f"{site.url}/account")
+        check(found, "account", page, axe_source)
+    assert found == {}
 
 
 def no_sideways_scroll(page) -> None:

@@ -2,6 +2,7 @@
 else Accept-Language, else English; and no English left on a page in another language."""
 
 import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from babel.messages.pofile import read_po
 from hypothesis import given
 from hypothesis import strategies as st
 
-from entrypoints.web.i18n import ENGLISH, LANGUAGES, best_match
+from entrypoints.web.i18n import ENGLISH, LANGUAGES, best_match, when
 from tests.entrypoints.conftest import csrf_token, log_in
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "src/entrypoints/web/translations"
@@ -241,3 +242,19 @@ def test_a_nickname_is_escaped_in_every_languages_greeting(app, locale):
     assert renamed.status_code == 302, renamed.get_data(as_text=True)
     page = client.get("/index").get_data(as_text=True)
     assert "&lt;i&gt;m&lt;/i&gt;" in page and "<i>m</i>" not in page
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "written"),
+    [
+        ("en", "Jan 5, 2026, 3:04\u202fPM UTC"),
+        ("zh-CN", "2026年1月5日 15:04 UTC"),
+        ("de", "05.01.2026, 15:04 UTC"),
+        ("fr", "5 janv. 2026, 15:04 TU"),
+    ],
+)
+def test_dates_and_times_are_written_the_readers_way_with_the_time_zone(
+    app, accept_language, written
+):
+    with app.test_request_context(headers={"Accept-Language": accept_language}):
+        assert when(datetime(2026, 1, 5, 15, 4, tzinfo=UTC)) == written
