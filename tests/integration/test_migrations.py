@@ -221,6 +221,10 @@ def test_accounts_keep_their_language_choice_through_the_migration_and_back(fres
                 "VALUES (1, 'alice', 'alice', 'a@example.com', true, '2026-01-01 10:00:00'), "
                 "(2, 'bob', 'bob', NULL, false, '2026-01-02 10:00:00')"
             )
+            connection.exec_driver_sql(
+                "INSERT INTO identities (namespace, subject, user_id) "
+                "VALUES ('openid', 'http://op.example/id/alice', 1)"
+            )
         before = rows(engine, "SELECT id, nickname, email, active FROM users")
 
         upgrade_database(engine)
@@ -237,6 +241,9 @@ def test_accounts_keep_their_language_choice_through_the_migration_and_back(fres
 
         downgrade_database(engine, "0008")
         assert rows(engine, "SELECT id, nickname, email, active FROM users") == before
+        assert rows(engine, "SELECT subject, user_id FROM identities") == [
+            ("http://op.example/id/alice", 1)
+        ]
         assert "language" not in {c["name"] for c in inspect(engine).get_columns("users")}
     finally:
         engine.dispose()

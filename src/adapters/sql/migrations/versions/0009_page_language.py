@@ -4,7 +4,7 @@ Revision ID: 0009_language
 Revises: 0008
 
 A nullable column: accounts made before it have no choice, and their pages follow the
-browser's language as before.
+browser's language as before. Undone, the accounts and everything that refers to them stay.
 """
 
 import sqlalchemy as sa
@@ -17,10 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("language", sa.String(16), nullable=True))
+    op.add_column("users", sa.Column("language", sa.String(16), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("language")
+    # In place, not by batch: SQLite would copy and drop `users`, and dropping it deletes
+    # every row that refers to it (ON DELETE CASCADE). SQLite has had DROP COLUMN since 3.35.
+    op.drop_column("users", "language")
