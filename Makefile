@@ -12,10 +12,17 @@ SYNC := $(UV) sync --locked --inexact --python $(BIN)/python
 BENCH_STAMP := $(VENV)/.bench-installed
 DEV_OIDC := devtools/oidc-provider
 NODE_STAMP := $(DEV_OIDC)/node_modules/.installed
+# The pages' catalogs: .po files are committed, .mo files are compiled by `make install`.
+TRANSLATIONS := src/entrypoints/web/translations
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po))
+# axe-core for the browser tests' accessibility checks, pinned by its own lockfile.
+AXE := tests/e2e/axe
+AXE_STAMP := $(AXE)/node_modules/.installed
 WORKERS ?= 2
 BIND ?= 127.0.0.1:8000
 
-.PHONY: install lock node-deps run serve stack test lint typecheck contracts bench clean
+.PHONY: install lock node-deps axe-deps translations run serve stack test lint typecheck \
+	contracts bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +34,17 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(SYNC) --quiet --extra test
 	touch $(STAMP)
 
-install: $(STAMP)
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+install: $(STAMP) $(MO_FILES)
+
+# After marking texts: extract them, and add the new ones to every catalog to translate.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F src/entrypoints/web/babel.cfg -k _l -k N_ --no-location \
+		--sort-output --project microblog -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+		--ignore-obsolete --no-wrap
 
 lock: | $(UV)
 	$(UV) lock
@@ -39,6 +56,13 @@ $(NODE_STAMP): $(DEV_OIDC)/package-lock.json
 	touch $@
 
 node-deps: $(NODE_STAMP)
+
+$(AXE_STAMP): $(AXE)/package-lock.json
+	bash scripts/install-system-deps node
+	npm ci --prefix $(AXE) --no-audit --no-fund --loglevel=error
+	touch $@
+
+axe-deps: $(AXE_STAMP)
 
 # Without Node.js, `microblog dev` says so and serves the dev OpenID provider only.
 run: install
@@ -65,7 +89,7 @@ bench: $(BENCH_STAMP)
 
 test: install
 	bash scripts/install-system-deps
-	$(MAKE) --no-print-directory node-deps
+	$(MAKE) --no-print-directory node-deps axe-deps
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
@@ -80,4 +104,5 @@ contracts: install
 	$(BIN)/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(DEV_OIDC)/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(DEV_OIDC)/node_modules \
+		$(AXE)/node_modules $(MO_FILES)

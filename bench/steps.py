@@ -155,9 +155,10 @@ def main() -> None:
     logins = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     pages = int(sys.argv[3]) if len(sys.argv) > 3 else 200
     if os.environ.get("BENCH_LOGS"):
+        from entrypoints.settings import configured_log_format
         from entrypoints.web.logs import configure_logging
 
-        configure_logging()
+        configure_logging(configured_log_format())
     else:
         logging.disable(logging.INFO)
     kinds = TOGETHER.get(kind, [kind])

@@ -31,7 +31,12 @@ from devtools.serving import served
 from domain.errors import DomainError
 from entrypoints.app import create_app
 from entrypoints.protocols import HttpUrl
-from entrypoints.settings import DEVELOPMENT, ConfigurationError, load_settings
+from entrypoints.settings import (
+    DEVELOPMENT,
+    ConfigurationError,
+    configured_log_format,
+    load_settings,
+)
 from entrypoints.web.logs import configure_logging
 
 # Where the dev providers listen: MICROBLOG_<NAME>, empty to hide one.
@@ -110,7 +115,7 @@ def dev_provider_settings(url: str, options: dict[str, bool]) -> DevProviderSett
 
 @click.group(help="Development servers: never expose them, they vouch for anyone.")
 def cli() -> None:
-    configure_logging()
+    configure_logging(configured_log_format())
 
 
 @cli.command("dev-provider")

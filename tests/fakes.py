@@ -83,6 +83,9 @@ class FakeUsers:
     def set_active(self, user_id: int, active: bool) -> None:
         self._data.users[user_id] = replace(self._data.users[user_id], active=active)
 
+    def set_language(self, user_id: int, language: str) -> None:
+        self._data.users[user_id] = replace(self._data.users[user_id], language=language)
+
     def list(self) -> Sequence[User]:
         return sorted(self._data.users.values(), key=lambda u: u.id)
 

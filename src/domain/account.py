@@ -5,12 +5,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.audit import Recorder
-from domain.errors import NotYours
+from domain.errors import InvalidInput, NotYours
 from domain.model import Session, User, hash_token
 from domain.ports import Clock, IdentityProvider, Sessions, UnitOfWork
 from domain.provisioning import disconnect_identity, rename_user
 from domain.round_trips import ProviderChoice, provider_choices
 from domain.sessions import require_recent_sign_in
+
+# A locale identifier such as "zh_Hans" or "de".
+MAX_LANGUAGE_LENGTH = 16
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,15 @@ class Accounts:
         removed = disconnect_identity(uow, session.user_id, namespace, subject)
         self._audit.record("identity.disconnected", session.user_id, removed.provider)
         return self._name_of(removed.provider)
+
+    def choose_language(self, user_id: int, language: str) -> None:
+        """Keeps the language the person chose for pages (the web layer names it)."""
+        if not language or len(language) > MAX_LANGUAGE_LENGTH:
+            raise InvalidInput()
+        uow = self._writing_unit_of_work()
+        with uow:
+            uow.users.set_language(user_id, language)
+            uow.commit()
 
     def end_device(self, user_id: int, token_hash: str) -> None:
         session = self._sessions.get(token_hash)

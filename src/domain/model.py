@@ -81,6 +81,8 @@ class User:
     email: str | None
     active: bool
     created_at: datetime
+    # The language the person chose for pages (a locale of the web layer's), if any.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

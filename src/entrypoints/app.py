@@ -13,10 +13,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from entrypoints.container import Container
 from entrypoints.protocols import PROTOCOLS, ProtocolAdapter
 from entrypoints.settings import ConfigurationError, load_settings
-from entrypoints.web import account, auth, health, metrics, pages
+from entrypoints.web import account, auth, health, languages, metrics, pages
 from entrypoints.web.csrf_tokens import csrf, sign_csrf_tokens_once_a_minute
 from entrypoints.web.deps import container
 from entrypoints.web.error_pages import register_error_pages
+from entrypoints.web.i18n import set_up_languages
 from entrypoints.web.login_user import SessionUser
 from entrypoints.web.logs import set_up_request_ids
 from entrypoints.web.rate_limits import set_up_rate_limits
@@ -66,9 +67,11 @@ def create_app(
     csrf.exempt(auth.provider_return)
     sign_csrf_tokens_once_a_minute(app)
     _set_up_login(app)
+    set_up_languages(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(languages.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(pages.bp)
     set_up_request_ids(app, from_proxies=bool(settings["trusted_proxies"]))
@@ -101,6 +104,7 @@ def _flask_config(settings: Mapping[str, Any], services: Container) -> dict[str,
         **{f"SESSION_COOKIE_{name}": value for name, value in cookie.items()},
         **{f"REMEMBER_COOKIE_{name}": value for name, value in cookie.items()},
         "TESTING": bool(settings.get("testing", False)),
+        "BABEL_TRANSLATION_DIRECTORIES": "web/translations",
     }
 
 

@@ -57,6 +57,7 @@ ENV_SETTINGS = (
     "housekeeping_every",
     "metrics_allowed_networks",
     "trusted_proxies",
+    "log_format",
 )
 GENERIC_OPENID = {"key": "openid", "name": "OpenID"}
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -115,6 +116,9 @@ class Settings(BaseModel):
     allow_http_providers: bool = False
     # How many proxies in front of the app set X-Forwarded-For and -Proto (0: none).
     trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
+    # Log lines: JSON for machines, or text for a person at a terminal; by default text in
+    # development and JSON in production.
+    log_format: Literal["json", "text"] | None = None
     testing: bool = False
     config_file: str | None = None
 
@@ -371,3 +375,15 @@ def _completed(settings: dict[str, Any]) -> dict[str, Any]:
         # Development providers and the OpenID identifiers they hand out live on loopback.
         settings["fetch_allowed_networks"] = ["127.0.0.0/8"] if development else []
     return settings
+
+
+def chosen_log_format(settings: Mapping[str, Any]) -> str:
+    """MICROBLOG_LOG_FORMAT, else JSON in production and text for a person in development."""
+    return str(settings.get("log_format") or ("json" if settings["env"] == PRODUCTION else "text"))
+
+
+def configured_log_format() -> str:
+    try:
+        return chosen_log_format(load_settings())
+    except ConfigurationError:
+        return "json"  # the caller says what is wrong when it loads them

@@ -19,7 +19,7 @@ def test_a_stranger_is_sent_to_the_login_page(site):
     assert page.url == f"{site.url}/login?next=%2F"
     assert "Please log in to access this page." in page.text
     assert 'name="csrf_token"' in page.text
-    assert ">Dev OpenID</button>" in page.text and "Remember me" in page.text
+    assert ">Sign in with Dev OpenID</button>" in page.text and "Remember me" in page.text
 
 
 def test_first_login_provisions_the_user_and_greets_them(site):

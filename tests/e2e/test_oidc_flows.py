@@ -16,7 +16,10 @@ def site_config(site_config, oidc):
 
 def test_the_login_page_offers_openid_and_oidc(site):
     page = site.visitor().get("/login")
-    assert ">Dev OpenID</button>" in page.text and ">Dev OIDC</button>" in page.text
+    assert (
+        ">Sign in with Dev OpenID</button>" in page.text
+        and ">Sign in with Dev OIDC</button>" in page.text
+    )
 
 
 def test_first_oidc_login_provisions_and_the_second_reuses_the_user(site, oidc):
@@ -88,7 +91,7 @@ class TestOidcOnly:
     def test_a_site_with_oidc_alone_works(self, site):
         visitor = site.visitor()
         page = visitor.get("/login")
-        assert ">Dev OIDC</button>" in page.text and "Dev OpenID" not in page.text
+        assert ">Sign in with Dev OIDC</button>" in page.text and "Dev OpenID" not in page.text
         assert 'name="identifier"' not in page.text, "no provider takes a typed identifier"
         assert visitor.sign_in_with_oidc("dave").url == f"{site.url}/index"
 

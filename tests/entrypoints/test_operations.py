@@ -7,7 +7,8 @@ import pytest
 
 from adapters.sql.migrate import upgrade_database
 from devtools.servers import PostgresServer, free_port, postgres_bin_dir
-from entrypoints.web.logs import JsonLines, RequestIds
+from entrypoints.settings import ConfigurationError, chosen_log_format, load_settings
+from entrypoints.web.logs import JsonLines, RequestIds, TextLines
 from tests.entrypoints.conftest import make_app
 
 
@@ -89,6 +90,46 @@ def test_log_lines_are_json_with_the_request_id_and_extra_fields(app):
     assert line["message"] == "x happened" and line["level"] == "info"
     assert line["audit_kind"] == "session.ended"
     assert re.fullmatch(r"[0-9a-f]{32}", line["request_id"])
+
+
+def test_text_log_lines_give_time_level_message_and_request_id(app):
+    with app.test_request_context("/login"):
+        app.preprocess_request()
+        record = logging.makeLogRecord(
+            {"name": "microblog.audit", "levelname": "INFO", "msg": "%s happened", "args": ("x",)}
+        )
+        record.audit_kind = "sign_out"
+        RequestIds().filter(record)
+        line = TextLines().format(record)
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d\.\d{3} INFO    x happened  \[request [0-9a-f]{32}\] audit_kind=sign_out",
+        line,
+    ), line
+
+
+PRODUCTION = {
+    "MICROBLOG_ENV": "production",
+    "MICROBLOG_SECRET_KEY": "k" * 32,
+    "MICROBLOG_BASE_URL": "https://microblog.example",
+}
+
+
+@pytest.mark.parametrize(
+    ("environ", "chosen"),
+    [
+        ({}, "text"),
+        (PRODUCTION, "json"),
+        ({"MICROBLOG_LOG_FORMAT": "json"}, "json"),
+        (PRODUCTION | {"MICROBLOG_LOG_FORMAT": "text"}, "text"),
+    ],
+)
+def test_logs_are_text_in_development_and_json_in_production_unless_a_setting_says(environ, chosen):
+    assert chosen_log_format(load_settings(environ=environ)) == chosen
+
+
+def test_an_unknown_log_format_is_refused_at_start():
+    with pytest.raises(ConfigurationError, match="MICROBLOG_LOG_FORMAT"):
+        load_settings(environ={"MICROBLOG_LOG_FORMAT": "xml"})
 
 
 def expire_everything(app):

@@ -291,3 +291,41 @@ def test_identity_handles_are_added_empty_to_the_identities_kept_and_removed_aga
         assert rows(engine, "SELECT id, owner_id, provider, subject FROM pending_links") == waiting
     finally:
         engine.dispose()
+
+
+def test_accounts_keep_their_language_choice_through_the_migration_and_back(fresh_database_url):
+    engine = create_database_engine(fresh_database_url)
+    try:
+        upgrade_database(engine, "0011")
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO users (id, nickname, nickname_key, email, active, created_at) "
+                "VALUES (1, 'alice', 'alice', 'a@example.com', true, '2026-01-01 10:00:00'), "
+                "(2, 'bob', 'bob', NULL, false, '2026-01-02 10:00:00')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO identities (namespace, subject, user_id) "
+                "VALUES ('openid', 'http://op.example/id/alice', 1)"
+            )
+        before = rows(engine, "SELECT id, nickname, email, active FROM users")
+
+        upgrade_database(engine)
+
+        assert rows(engine, "SELECT id, nickname, email, active FROM users") == before
+        assert rows(engine, "SELECT id, language FROM users") == [(1, None), (2, None)]
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            uow.users.set_language(2, "zh_Hans")
+            uow.commit()
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            assert uow.users.get(2).language == "zh_Hans"
+            assert uow.users.get(1).language is None
+        assert schema_drift(engine) == []
+
+        downgrade_database(engine, "0011")
+        assert rows(engine, "SELECT id, nickname, email, active FROM users") == before
+        assert rows(engine, "SELECT subject, user_id FROM identities") == [
+            ("http://op.example/id/alice", 1)
+        ]
+        assert "language" not in {c["name"] for c in inspect(engine).get_columns("users")}
+    finally:
+        engine.dispose()

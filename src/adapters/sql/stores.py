@@ -61,6 +61,7 @@ _SESSION_WITH_USER = (
         users.c.email,
         users.c.active,
         users.c.created_at.label("user_created_at"),
+        users.c.language,
     )
     .join(users, users.c.id == login_sessions.c.user_id)
     .where(login_sessions.c.token_hash == bindparam("token_hash"))
@@ -163,7 +164,12 @@ class SqlSessions(_SingleStatements):
         if row is None:
             return None
         user = User(
-            row["user_id"], row["nickname"], row["email"], row["active"], row["user_created_at"]
+            row["user_id"],
+            row["nickname"],
+            row["email"],
+            row["active"],
+            row["user_created_at"],
+            row["language"],
         )
         return Session(**{name: row[name] for name in _SESSION_FIELDS}), user
 
@@ -212,7 +218,14 @@ class SqlUserDirectory(_SingleStatements):
         row = self._first(USER_BY_ID, id=user_id)
         if row is None:
             return None
-        return User(row["id"], row["nickname"], row["email"], row["active"], row["created_at"])
+        return User(
+            row["id"],
+            row["nickname"],
+            row["email"],
+            row["active"],
+            row["created_at"],
+            row["language"],
+        )
 
 
 class SqlTimelines(_SingleStatements):

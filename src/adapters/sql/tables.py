@@ -75,6 +75,7 @@ users = Table(
     Column("email", String(254), unique=True),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("language", String(16)),
 )
 
 # The last number handed out after each taken nickname ("gamer" -> 41: the next is gamer42),

@@ -50,6 +50,9 @@ _ADD_USER = insert(users).returning(users.c.id)
 _SET_ACTIVE = (
     update(users).where(users.c.id == bindparam("user_id")).values(active=bindparam("is_active"))
 )
+_SET_LANGUAGE = (
+    update(users).where(users.c.id == bindparam("user_id")).values(language=bindparam("chosen"))
+)
 _RENAME = (
     update(users)
     .where(users.c.id == bindparam("user_id"))
@@ -95,7 +98,7 @@ class _Database:
 
 
 def user_of(row: Row[Any]) -> User:
-    return User(row.id, row.nickname, row.email, row.active, row.created_at)
+    return User(row.id, row.nickname, row.email, row.active, row.created_at, row.language)
 
 
 def _like_prefix(text: str) -> str:
@@ -154,6 +157,9 @@ class SqlUsers:
 
     def set_active(self, user_id: int, active: bool) -> None:
         self._db.execute(_SET_ACTIVE, user_id=user_id, is_active=active)
+
+    def set_language(self, user_id: int, language: str) -> None:
+        self._db.execute(_SET_LANGUAGE, user_id=user_id, chosen=language)
 
     def list(self) -> Sequence[User]:
         return [user_of(row) for row in self._db.execute(_ALL_USERS)]

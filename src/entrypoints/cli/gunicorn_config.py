@@ -8,13 +8,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from entrypoints.settings import ConfigurationError, load_settings
+from entrypoints.settings import ConfigurationError, configured_log_format, load_settings
 from entrypoints.web.logs import configure_logging
 
 
 def on_starting(server: Any) -> None:
     # Checked once in the master: bad settings stop it in one line, not a traceback per worker.
-    configure_logging()
+    configure_logging(configured_log_format())
     _share_metrics_between_workers()
     try:
         load_settings()
@@ -24,7 +24,7 @@ def on_starting(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    configure_logging()
+    configure_logging(configured_log_format())
     # What start-up made (modules, the app, its compiled statements) lives as long as the
     # worker: frozen, it is no longer walked by every full garbage collection.
     gc.freeze()

@@ -8,7 +8,7 @@ from flask.cli import FlaskGroup
 
 from entrypoints.app import create_app
 from entrypoints.cli.commands import register_commands
-from entrypoints.settings import ConfigurationError, load_settings
+from entrypoints.settings import ConfigurationError, configured_log_format, load_settings
 from entrypoints.web.logs import configure_logging
 
 # Development servers: run from a clone's devtools/, which the installed package never holds.
@@ -20,7 +20,7 @@ def main() -> None:
     """`microblog ...`: Flask's CLI on the app, configured by MICROBLOG_* variables."""
     if sys.argv[1:2] and sys.argv[1] in DEVTOOLS_COMMANDS:
         run_devtools(sys.argv[1:])
-    configure_logging()
+    configure_logging(configured_log_format())
     try:
         load_settings()  # a bad setting stops every command here, in one line
     except ConfigurationError as error:

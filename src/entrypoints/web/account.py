@@ -1,16 +1,20 @@
 import re
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from adapters.protocols import subject_at_its_issuer
 from domain.errors import DomainError, InvalidInput, NothingToConnect, RecentSignInRequired
 from domain.inputs import MAX_IDENTIFIER_LENGTH
 from entrypoints.web.auth import CONFIRM_CONNECT_KEY, SIGN_IN_KEY
 from entrypoints.web.deps import container
+from entrypoints.web.error_messages import error_message
 from entrypoints.web.error_pages import status_of
+from entrypoints.web.i18n import _, ngettext
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -34,13 +38,13 @@ SYSTEMS = [
 def browser_of(user_agent: str | None) -> str:
     """A short name for a User-Agent: "Chrome 156 on Linux"."""
     if not user_agent:
-        return "Unknown browser"
+        return _("Unknown browser")
     found = ((shown, re.search(rf"\b{token}/(\d+)", user_agent)) for token, shown in BROWSERS)
     label = next((f"{shown} {match.group(1)}" for shown, match in found if match), None)
     if label is None:
         return user_agent[:40]
     system = next((shown for marker, shown in SYSTEMS if marker in user_agent), None)
-    return f"{label} on {system}" if system else label
+    return _("%(browser)s on %(system)s", browser=label, system=system) if system else label
 
 
 def readable_subject(
@@ -48,15 +52,18 @@ def readable_subject(
 ) -> str:
     """An identity as the protocol package of the provider that added it shows it (OpenID:
     its URL; OpenID Connect: its subject at its issuer; GitHub: its login)."""
-    shown: str = container().describe_subject()(namespace, subject, handle, provider)
-    return shown
+    described: str = container().describe_subject()(namespace, subject, handle, provider)
+    if described != subject_at_its_issuer(namespace, subject):
+        return described
+    issuer = urlsplit(namespace).netloc or namespace
+    return _("%(subject)s at %(issuer)s", subject=subject, issuer=issuer)
 
 
 def account_page(status: int = 200) -> ResponseReturnValue:
     overview = container().accounts().overview(current_user.id, current_user.get_id())
     page = render_template(
         "account.html",
-        title="Account",
+        title=_("Account"),
         overview=overview,
         buttons=overview.choices,
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
@@ -67,7 +74,7 @@ def account_page(status: int = 200) -> ResponseReturnValue:
 
 
 def _on_the_page(error: DomainError) -> ResponseReturnValue:
-    flash(error.message, "error")
+    flash(error_message(error), "error")
     return account_page(status_of(error))
 
 
@@ -154,7 +161,7 @@ def confirm_connection() -> ResponseReturnValue:
                 raise NothingToConnect()
             return render_template(
                 "confirm_connection.html",
-                title="Connect a login",
+                title=_("Connect a login"),
                 waiting=waiting,
                 identity=readable_subject(
                     waiting.get("namespace", ""),
@@ -171,13 +178,17 @@ def confirm_connection() -> ResponseReturnValue:
         token = current_user.get_id() if current_user.is_authenticated else None
         if decision == "discard":
             name = sign_in.discard_waiting_identity(waiting.get("link"), token, "declined")
-            done = f"Your {name} login was not connected." if name else "Nothing was connected."
-            flash(done, "info")
+            if name:
+                flash(_("Your %(provider)s login was not connected.", provider=name), "info")
+            else:
+                flash(_("Nothing was connected."), "info")
         else:
             name = sign_in.connect_waiting_identity(waiting.get("link"), token)
-            flash(f"Connected your {name} login to this account.", "info")
+            flash(_("Connected your %(provider)s login to this account.", provider=name), "info")
     except DomainError as error:
-        page = render_template("error.html", title="Nothing connected", message=error.message)
+        page = render_template(
+            "error.html", title=_("Nothing connected"), message=error_message(error)
+        )
         return page, status_of(error)
     return redirect(waiting.get("next") or url_for("pages.index"), 303)
 
@@ -185,7 +196,7 @@ def confirm_connection() -> ResponseReturnValue:
 @account_action("/nickname")
 def rename() -> str:
     nickname = container().accounts().rename(current_user.id, request.form.get("nickname", ""))
-    return f"Your nickname is now {nickname}."
+    return _("Your nickname is now %(nickname)s.", nickname=nickname)
 
 
 @account_action("/disconnect")
@@ -196,16 +207,20 @@ def disconnect() -> str:
         .accounts()
         .disconnect(current_user.get_id(), form.get("namespace", ""), form.get("subject", ""))
     )
-    return f"Disconnected your {name} login."
+    return _("Disconnected your %(provider)s login.", provider=name)
 
 
 @account_action("/devices/end")
 def end_device() -> str:
     container().accounts().end_device(current_user.id, request.form.get("device", ""))
-    return "That device is signed out."
+    return _("That device is signed out.")
 
 
 @account_action("/devices/end-others")
 def end_other_devices() -> str:
     ended = container().accounts().end_other_devices(current_user.id, current_user.get_id())
-    return f"Signed out everywhere else ({ended} sessions ended)."
+    return ngettext(
+        "Signed out everywhere else (%(num)d session ended).",
+        "Signed out everywhere else (%(num)d sessions ended).",
+        ended,
+    )

@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField
@@ -32,6 +33,7 @@ from entrypoints.web.browser import (
 )
 from entrypoints.web.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
 from entrypoints.web.deps import container
+from entrypoints.web.i18n import _, ngettext
 from entrypoints.web.login_user import SessionUser
 
 log = logging.getLogger(__name__)
@@ -40,13 +42,13 @@ bp = Blueprint("auth", __name__)
 
 SIGN_IN_KEY = "login_transaction"
 WAITING_IDENTITY_KEY = "pending_link"
-PENDING_LINK_MESSAGE = (
+PENDING_LINK_MESSAGE = _l(
     "An account already uses this email. Sign in with one of its logins to connect this one."
 )
 # After the sign-in that a waiting login waited for: what to ask the person to confirm, for
 # the confirm page (account.confirm_connection) only; any other page discards it.
 CONFIRM_CONNECT_KEY = "confirm_connect"
-LOG_IN_TO_SEE_IT = "Please log in to access this page."
+LOG_IN_TO_SEE_IT = _l("Please log in to access this page.")
 # The query parameter that brings a browser back to the answer parked for it (see below).
 PARKED_PARAMETER = "parked_callback"
 # What a browser keeps while it signs out at its provider: that provider and the state.
@@ -60,7 +62,7 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
 
     identifier = StringField("Identifier", validators=[Length(max=MAX_IDENTIFIER_LENGTH)])
     # Set by the button pressed: one per configured provider.
-    provider = StringField(validators=[DataRequired("Choose a provider.")])
+    provider = StringField(validators=[DataRequired(_l("Choose a provider."))])
     remember_me = BooleanField("Remember me", default=False)
     next = HiddenField(validators=[Length(max=MAX_NEXT_LENGTH)])
 
@@ -72,7 +74,7 @@ def login_page(
 ) -> ResponseReturnValue:
     page = render_template(
         "login.html",
-        title="Sign In",
+        title=_("Sign In"),
         form=form,
         buttons=container().round_trips().choices(),
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
@@ -95,7 +97,7 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("pages.index"))
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
-        notices = [("info", LOG_IN_TO_SEE_IT)] if _sent_here_from_a_page() else None
+        notices = [("info", str(LOG_IN_TO_SEE_IT))] if _sent_here_from_a_page() else None
         return login_page(form, 400 if form.errors else 200, notices=notices)
     started = (
         container()
@@ -132,12 +134,17 @@ def provider_return(key: str) -> ResponseReturnValue:
         .finish(key, browser, Parked(parked) if parked is not None else request.args.to_dict())
     )
     if isinstance(result, Connected):
-        done = "Connected your" if result.added else "This account already had your"
-        flash(f"{done} {result.provider_name} login.", "info")
+        if result.added:
+            done = _("Connected your %(provider)s login.", provider=result.provider_name)
+        else:
+            done = _(
+                "This account already had your %(provider)s login.", provider=result.provider_name
+            )
+        flash(done, "info")
         return redirect(url_for("account.page"))
     if isinstance(result, IdentityWaits):
         session[WAITING_IDENTITY_KEY] = result.waiting_identity_id
-        flash(PENDING_LINK_MESSAGE, "info")
+        flash(str(PENDING_LINK_MESSAGE), "info")
         return login_page(LoginForm())
     session.clear()  # nothing from before the login carries over into the signed-in session
     login_user(
@@ -174,7 +181,7 @@ def logout() -> ResponseReturnValue:
         # On to the provider, to end the sign-in there too; its way back shows the state.
         session[SIGN_OUT_KEY] = {"provider": signed_out.provider, "state": signed_out.state}
         return redirect(signed_out.provider_url, 303)
-    flash("You have been logged out.", "info")
+    flash(_("You have been logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -228,7 +235,14 @@ def logout_notice_answer(status: int, refusal: str | None = None) -> Response:
 def logout_everywhere() -> ResponseReturnValue:
     ended = container().session_service().log_out_everywhere(current_user.id)
     _forget_browser()
-    flash(f"You have been logged out everywhere ({ended} sessions ended).", "info")
+    flash(
+        ngettext(
+            "You have been logged out everywhere (%(num)d session ended).",
+            "You have been logged out everywhere (%(num)d sessions ended).",
+            ended,
+        ),
+        "info",
+    )
     return redirect(url_for("auth.login"))
 
 

@@ -19,6 +19,10 @@ class SessionUser(UserMixin):  # type: ignore[misc]
         return self.user.nickname
 
     @property
+    def language(self) -> str | None:
+        return self.user.language
+
+    @property
     def is_active(self) -> bool:
         return self.user.active
 

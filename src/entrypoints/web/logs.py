@@ -1,5 +1,7 @@
-"""Log lines as JSON, each with the id of the request it belongs to; the id also goes back
-to the client as X-Request-ID. Configured at start by the CLI and by gunicorn's workers."""
+"""Log lines, each with the id of the request it belongs to; the id also goes back to the
+client as X-Request-ID. JSON for machines (production's default), or text for a person at a
+terminal (development's): MICROBLOG_LOG_FORMAT chooses. Configured at start by the CLI and
+by gunicorn's workers."""
 
 import json
 import logging
@@ -32,6 +34,25 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class TextLines(logging.Formatter):
+    """One readable line: time, level, message, request id, then the extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        time = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
+        extras = {k: v for k, v in vars(record).items() if k not in STANDARD_FIELDS}
+        request_id = extras.pop("request_id", None)
+        line = f"{time} {record.levelname:<7} {record.getMessage()}"
+        if request_id:
+            line += f"  [request {request_id}]"
+        line += "".join(f" {k}={v}" for k, v in extras.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+FORMATTERS: dict[str, type[logging.Formatter]] = {"json": JsonLines, "text": TextLines}
+
+
 class RequestIds(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context() and "request_id" in g:
@@ -39,13 +60,14 @@ class RequestIds(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr for the whole process (once)."""
+def configure_logging(log_format: str, level: str = "INFO") -> None:
+    """Log lines on stderr for the whole process (once), in `log_format` ("json", "text":
+    `entrypoints.settings.configured_log_format`)."""
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonLines) for h in root.handlers):
+    if any(isinstance(h.formatter, tuple(FORMATTERS.values())) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLines())
+    handler.setFormatter(FORMATTERS[log_format]())
     handler.addFilter(RequestIds())
     root.addHandler(handler)
     root.setLevel(level)

@@ -3,6 +3,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from entrypoints.web.deps import container
+from entrypoints.web.i18n import _
 
 bp = Blueprint("pages", __name__)
 
@@ -15,4 +16,4 @@ INDEX_POSTS = 20
 @login_required
 def index() -> ResponseReturnValue:
     posts = container().timelines().recent_by(current_user.id, INDEX_POSTS)
-    return render_template("index.html", title="Home", posts=posts)
+    return render_template("index.html", title=_("Home"), posts=posts)

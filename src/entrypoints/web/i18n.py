@@ -1,0 +1,162 @@
+"""The language of every page: the one chosen in the language menu (kept in a cookie, and on
+the account of a signed-in person), else the best match of the browser's Accept-Language,
+else English. Texts are marked for Flask-Babel; catalogs live in web/translations."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global
+from babel.dates import format_date, format_time
+from flask import Flask, current_app, request, session, url_for
+from flask_babel import Babel, get_locale, get_timezone, gettext
+from flask_babel import ngettext as babel_ngettext
+from flask_login import current_user
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+from domain.errors import DomainError
+from entrypoints.web.csrf_tokens import csrf_token
+
+
+@dataclass(frozen=True)
+class Language:
+    locale: str  # Babel's identifier: the catalog's folder name
+    tag: str  # BCP 47, for <html lang>
+    name: str  # in its own language, for the menu
+
+
+ENGLISH = "en"
+LANGUAGES = {
+    language.locale: language
+    for language in (
+        Language("en", "en", "English"),
+        Language("zh_Hans", "zh-Hans", "简体中文"),
+        Language("es", "es", "Español"),
+        Language("de", "de", "Deutsch"),
+        Language("fr", "fr", "Français"),
+        Language("ja", "ja", "日本語"),
+    )
+}
+LANGUAGE_COOKIE = "language"
+LANGUAGE_COOKIE_DAYS = 365
+# Pages whose address must not travel in a form: a provider's answer carries a one-time code.
+ADDRESS_KEPT_PRIVATE = {"auth.provider_return"}
+# Where Flask-WTF keeps a session's CSRF secret.
+CSRF_SECRET_KEY = "csrf_token"
+
+
+def _(text: str, **variables: Any) -> str:
+    """Flask-Babel's gettext, typed: a text in this request's language."""
+    return str(gettext(text, **variables))
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    """Flask-Babel's ngettext, typed: `%(num)d` in the texts is the number."""
+    return str(babel_ngettext(singular, plural, num, **variables))
+
+
+def best_match(accept_language: str | None) -> str | None:
+    """The shipped locale that best fits an Accept-Language header, or None.
+
+    Ranges are tried by the browser's preference; one fits a locale of its language whose
+    script it is written in ("zh-CN", "zh-SG" and "zh" are Simplified Chinese; "zh-TW" is not).
+    """
+    accepted = parse_accept_header(accept_language, LanguageAccept)
+    for tag, quality in accepted:
+        if quality > 0:
+            found = _shipped(tag)
+            if found is not None:
+                return found
+    return None
+
+
+def _shipped(tag: str) -> str | None:
+    try:
+        wanted = Locale.parse(tag.replace("_", "-"), sep="-")
+    except (ValueError, TypeError, UnknownLocaleError):
+        return None
+    script = wanted.script or _likely_script(wanted.language)
+    for key in LANGUAGES:
+        shipped = Locale.parse(key)
+        if shipped.language == wanted.language and shipped.script in (None, script):
+            return key
+    return None
+
+
+def _likely_script(language: str) -> str | None:
+    likely = get_global("likely_subtags").get(language)
+    return Locale.parse(likely).script if likely else None
+
+
+def language_cookie_name(app: Flask) -> str:
+    return f"__Host-{LANGUAGE_COOKIE}" if app.config.get("MICROBLOG_HTTPS") else LANGUAGE_COOKIE
+
+
+def chosen_language() -> str:
+    """Flask-Babel's locale selector (see the module's docstring for the order)."""
+    kept = request.cookies.get(language_cookie_name(current_app))
+    if kept in LANGUAGES:
+        return kept
+    on_account = _account_language()
+    if on_account in LANGUAGES:
+        return on_account
+    return best_match(request.headers.get("Accept-Language")) or ENGLISH
+
+
+def _account_language() -> str | None:
+    try:
+        if current_user.is_authenticated:
+            return current_user.language  # type: ignore[no-any-return]
+    except DomainError:  # the database is down: the page still renders
+        pass
+    return None
+
+
+def current_language() -> Language:
+    return LANGUAGES.get(str(get_locale()), LANGUAGES[ENGLISH])
+
+
+def when(moment: datetime | None) -> str:
+    """A date and time in the reader's language, the time zone named."""
+    if moment is None:
+        return ""
+    locale, zone = get_locale() or Locale.parse(ENGLISH), get_timezone()
+    there = moment.astimezone(zone)
+    time = format_time(there, f"{locale.time_formats['short'].pattern} z", locale=locale)
+    date = format_date(there, "medium", locale=locale)
+    return str(locale.datetime_formats["medium"].format(time, date))
+
+
+def back_here() -> str:
+    """Where the language menu brings the person back to: this page, asked for anew."""
+    if request.endpoint in ADDRESS_KEPT_PRIVATE:
+        return url_for("auth.login")
+    if request.method != "GET":
+        return request.path
+    return request.full_path.rstrip("?")
+
+
+def menu_csrf_token() -> str | None:
+    """The menu's CSRF token when this browser has a session already; none otherwise."""
+    return csrf_token() if CSRF_SECRET_KEY in session else None
+
+
+def menu_languages() -> Iterable[Language]:
+    return LANGUAGES.values()
+
+
+def set_up_languages(app: Flask) -> None:
+    Babel(app, locale_selector=chosen_language)
+    app.jinja_env.filters["when"] = when
+
+    @app.context_processor
+    def language_of_the_page() -> dict[str, Any]:
+        return {
+            "language": current_language(),
+            "languages": menu_languages(),
+            "back_here": back_here,
+            "menu_csrf_token": menu_csrf_token,
+        }
