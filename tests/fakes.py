@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Generic, Self
 
-from domain.errors import Conflict, LoginCancelled, LoginMismatch, LogoutNoticeRefused
+from domain.errors import Conflict, LogoutNoticeRefused, SignInCancelled, SignInMismatch
 from domain.model import (
     AuditEvent,
     Identity,
@@ -364,9 +364,9 @@ class FakeIdentityProvider:
 
     def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
         if callback.get("state") != state["state"]:
-            raise LoginMismatch()
+            raise SignInMismatch()
         if callback.get("mode") == "cancel":
-            raise LoginCancelled()
+            raise SignInCancelled()
         return VerifiedIdentity(
             self.policy,
             self.namespace,

@@ -23,7 +23,7 @@ LOGIN_SECONDS = Histogram(
 )
 RATE_LIMITED = Counter("microblog_rate_limited", "Requests refused by a rate limit", ["endpoint"])
 # Refusals that say something about the provider rather than the person.
-PROVIDER_TROUBLE = frozenset({"LoginFailed", "LoginMismatch", "ProviderUnavailable"})
+PROVIDER_TROUBLE = frozenset({"SignInFailed", "SignInMismatch", "ProviderUnavailable"})
 
 
 class CountingAuditTrail:

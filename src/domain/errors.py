@@ -21,7 +21,7 @@ class UnknownProvider(InvalidInput):
     message = "That sign-in provider is not available."
 
 
-class LoginExpired(InvalidInput):
+class SignInExpired(InvalidInput):
     message = "Your sign-in attempt expired or was already used. Please sign in again."
 
 
@@ -29,16 +29,16 @@ class ValueTooLong(InvalidInput):
     message = "Your provider's answer is too long for this site."
 
 
-class LoginRefused(DomainError):
+class SignInRefused(DomainError):
     message = "This sign-in is not allowed."
 
 
-class IdentityBelongsToAnotherAccount(LoginRefused):
-    message = "That login is already connected to another account. Nothing was changed."
+class IdentityBelongsToAnotherAccount(SignInRefused):
+    message = "That identity is already connected to another account. Nothing was changed."
 
 
 class LastIdentity(InvalidInput):
-    message = "This is your only login: connect another one before you disconnect it."
+    message = "This is your only linked identity: connect another one before you disconnect it."
 
 
 class NicknameTaken(InvalidInput):
@@ -62,39 +62,39 @@ class NicknameMixesScripts(InvalidInput):
 
 
 class NotYours(InvalidInput):
-    message = "That is not one of your logins or devices."
+    message = "That is not one of your linked identities or devices."
 
 
 class NothingToConnect(InvalidInput):
     message = (
-        "There is no login waiting here to be connected to this account, or its 10 minutes"
+        "There is no identity waiting here to be connected to this account, or its 10 minutes"
         " are over. Nothing was connected."
     )
 
 
 class RecentSignInRequired(DomainError):
-    message = "Please sign in again to change your connected logins."
+    message = "Please sign in again to change your linked identities."
 
 
-class EmailRequired(LoginRefused):
+class EmailRequired(SignInRefused):
     message = "Your provider did not share an email address, and this site needs one."
 
 
-class AccountDisabled(LoginRefused):
+class AccountDisabled(SignInRefused):
     message = "This account is disabled."
 
 
-class LoginCancelled(DomainError):
+class SignInCancelled(DomainError):
     message = "Sign-in was cancelled."
 
 
-class LoginMismatch(LoginExpired):
+class SignInMismatch(SignInExpired):
     """The provider's answer belongs to another login than the one this browser started."""
 
     message = "That answer belongs to another sign-in than this browser's. Please sign in again."
 
 
-class LoginFailed(DomainError):
+class SignInFailed(DomainError):
     message = "Your provider's answer could not be verified. Please try again."
 
 

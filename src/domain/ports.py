@@ -226,13 +226,13 @@ class IdentityProvider(Protocol):
 
         `sign_in_id` is the login's secret, known to this browser only; the answer must
         prove it belongs to it. `return_to` is this provider's return URL on the site.
-        Raises InvalidIdentifier, LoginFailed or ProviderUnavailable.
+        Raises InvalidIdentifier, SignInFailed or ProviderUnavailable.
         """
         ...
 
     def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
         """`callback`: the return request's parameters (query and form); `state`: what
-        `begin` asked to keep. Raises LoginCancelled, LoginFailed, LoginMismatch or
+        `begin` asked to keep. Raises SignInCancelled, SignInFailed, SignInMismatch or
         ProviderUnavailable."""
         ...
 
@@ -254,7 +254,7 @@ class ProviderSignOut(Protocol):
         """Where to send the browser to end its sign-in at the provider as well, coming back
         to `return_to` with `state`; None when this provider is not set to, or has no such
         page. `logout_hint` is the session's (None for sessions from before). Raises
-        LoginFailed or ProviderUnavailable."""
+        SignInFailed or ProviderUnavailable."""
         ...
 
     def verified_logout_notice(self, notice: Mapping[str, str]) -> LogoutNotice:

@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from domain.errors import LoginExpired, LoginMismatch, UnknownProvider
+from domain.errors import SignInExpired, SignInMismatch, UnknownProvider
 from domain.inputs import safe_next_path
 from domain.model import ParkedAnswer, SignIn, VerifiedIdentity
 from domain.ports import (
@@ -165,15 +165,15 @@ class RoundTrips:
         self, provider_key: str, sign_in_id: str | None, answer: Mapping[str, str] | Parked
     ) -> Answer:
         """The answer to `provider_key` for the sign-in `sign_in_id`, with that sign-in, both
-        used up; LoginExpired or LoginMismatch when they are gone or do not belong together."""
+        used up; SignInExpired or SignInMismatch when they are gone or do not belong together."""
         sign_in = self._take_sign_in(sign_in_id)
         if isinstance(answer, Parked):
             parked = self._take_parked(answer.handle)
             if parked.provider != provider_key:
-                raise LoginMismatch()
+                raise SignInMismatch()
             answer = parked.params
         if sign_in.provider != provider_key:
-            raise LoginMismatch()
+            raise SignInMismatch()
         return Answer(sign_in, answer)
 
     def verify(self, answer: Answer) -> VerifiedIdentity:
@@ -194,11 +194,11 @@ class RoundTrips:
     def _take_sign_in(self, sign_in_id: str | None) -> SignIn:
         sign_in = self._sign_ins.take(sign_in_id) if sign_in_id else None
         if sign_in is None or sign_in.is_expired(self._clock.now()):
-            raise LoginExpired()
+            raise SignInExpired()
         return sign_in
 
     def _take_parked(self, handle: str) -> ParkedAnswer:
         parked = self._parked.take(handle) if handle else None
         if parked is None or parked.is_expired(self._clock.now()):
-            raise LoginExpired()
+            raise SignInExpired()
         return parked

@@ -9,8 +9,8 @@ from domain.audit import Recorder
 from domain.errors import (
     DomainError,
     IdentityBelongsToAnotherAccount,
-    LoginMismatch,
     NothingToConnect,
+    SignInMismatch,
 )
 from domain.model import (
     Device,
@@ -164,7 +164,7 @@ class SignInService:
         self, user_id: int, signed_in_user_id: int | None, verified: VerifiedIdentity
     ) -> Connected:
         if signed_in_user_id != user_id:
-            raise LoginMismatch()  # signed out, or someone else, since the round trip began
+            raise SignInMismatch()  # signed out, or someone else, since the round trip began
         added = connect_identity(self._unit_of_work(), user_id, verified, self._clock)
         if added:
             self._audit.record("identity.connected", user_id, verified.provider)

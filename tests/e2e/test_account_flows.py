@@ -58,7 +58,7 @@ def test_openid_and_oidc_logins_connected_each_sign_in_to_the_same_user(site, au
     alice.sign_in("alice")
     page = alice.approve_at_oidc(alice.connect("dev-oidc"), "alice-at-oidc")
     assert page.url == f"{site.url}/account"
-    assert "Connected your Dev OIDC login." in page.text
+    assert "Connected your Dev OIDC identity." in page.text
     assert connected_logins(alice) == ["Dev OpenID", "Dev OIDC"]
     by_oidc, by_openid = site.visitor(), site.visitor()
     by_oidc.sign_in_with_oidc("alice-at-oidc")
@@ -102,7 +102,7 @@ def test_on_an_email_clash_the_new_login_waits_and_joins_when_the_owner_signs_in
     assert f"alice-elsewhere at {urlsplit(oidc).netloc}" in page.text
     assert "Connected your" not in page.text
     page = browser.answer_waiting_login("connect")
-    assert "Connected your Dev OIDC login to this account." in page.text
+    assert "Connected your Dev OIDC identity to this account." in page.text
     later = site.visitor()
     later.sign_in_with_oidc("alice-elsewhere")
     assert later.greeting() == "alice" and len(user_lines(site)) == 1
@@ -136,7 +136,7 @@ def test_the_owner_may_decline_to_connect_a_waiting_login(site, audit):
     clash(site, browser)
     browser.sign_in("alice")
     page = browser.answer_waiting_login("discard")
-    assert page.status_code == 200 and "Your Dev OIDC login was not connected." in page.text
+    assert page.status_code == 200 and "Your Dev OIDC identity was not connected." in page.text
     assert connected_logins(browser) == ["Dev OpenID"]
     assert "identity.discarded" in audit()
     later = site.visitor()
@@ -151,7 +151,7 @@ def test_confirming_a_waiting_login_without_the_csrf_token_is_refused(site):
     page = browser.answer_waiting_login("connect", csrf=False)
     assert page.status_code == 400
     page = browser.answer_waiting_login("yes please")
-    assert page.status_code == 400 and "Choose whether to connect this login." in page.text
+    assert page.status_code == 400 and "Choose whether to connect this identity." in page.text
     assert connected_logins(browser) == ["Dev OpenID"]
 
 
@@ -172,7 +172,7 @@ def test_a_confirmation_from_another_session_connects_nothing(site):
     assert connected_logins(elsewhere["alice"]) == ["Dev OpenID"]
     assert connected_logins(elsewhere["bob"]) == ["Dev OpenID"]
     page = browser.answer_waiting_login("connect")  # the browser that signed in still may
-    assert "Connected your Dev OIDC login to this account." in page.text
+    assert "Connected your Dev OIDC identity to this account." in page.text
 
 
 def test_a_waiting_login_does_not_join_another_account(site, audit):
@@ -251,16 +251,16 @@ def test_log_out_everywhere_else_keeps_only_this_browser(site):
 def test_the_last_login_cannot_be_disconnected_but_a_second_one_can(site, audit):
     alice = site.visitor()
     alice.sign_in("alice")
-    assert "your only login" in alice.get("/account").text
+    assert "your only linked identity" in alice.get("/account").text
     forced = alice.account_action(
         "/account/disconnect", namespace="openid", subject=f"{site.op}/id/alice"
     )
-    assert forced.status_code == 400 and "This is your only login" in forced.text
+    assert forced.status_code == 400 and "This is your only linked identity" in forced.text
     alice.approve_at_oidc(alice.connect("dev-oidc"), "alice-at-oidc")
     page = alice.account_action(
         "/account/disconnect", namespace="openid", subject=f"{site.op}/id/alice"
     )
-    assert "Disconnected your Dev OpenID login." in page.text
+    assert "Disconnected your Dev OpenID identity." in page.text
     assert connected_logins(alice) == ["Dev OIDC"]
     assert "identity.disconnected" in audit()
 
@@ -271,11 +271,11 @@ def test_connecting_needs_a_recent_sign_in(site, clock):
     clock.advance(timedelta(minutes=11))
     page = alice.connect("dev-oidc")
     assert page.url == f"{site.url}/login?again=1&next=/account"
-    assert "Please sign in again to change your connected logins." in page.text
+    assert "Please sign in again to change your linked identities." in page.text
     page = alice.sign_in("alice", path="/login?again=1&next=%2Faccount")
     assert page.url == f"{site.url}/account"
     page = alice.approve_at_oidc(alice.connect("dev-oidc"), "alice-at-oidc")
-    assert "Connected your Dev OIDC login." in page.text
+    assert "Connected your Dev OIDC identity." in page.text
 
 
 def test_a_nickname_can_be_changed_but_not_to_another_users(site, audit):

@@ -47,7 +47,7 @@ def test_sign_in_sign_out_and_refusals_are_audited_with_address_and_browser(site
     first = lines[0]
     assert first[2].startswith("alice(") and first[3] == "dev"
     assert first[4] == "127.0.0.1" and first[5] == "AuditTest/1.0"
-    assert lines[2][2] == "-" and lines[2][-1] == "LoginCancelled"
+    assert lines[2][2] == "-" and lines[2][-1] == "SignInCancelled"
 
 
 def test_operator_actions_and_account_changes_are_audited(site):

@@ -201,7 +201,7 @@ def test_a_person_connects_a_second_login_on_the_account_page(oidc_site, op, pag
     approve_at_dev_openid(page, op, "fay")
     page.get_by_role("link", name="Account").click()
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
-    expect(page.get_by_text("your only login")).to_be_visible()
+    expect(page.get_by_text("your only linked identity")).to_be_visible()
 
     page.get_by_role("button", name="Connect Dev OIDC").click()
     expect(page).to_have_url(re.compile(re.escape(f"{issuer}/interaction/")))
@@ -209,7 +209,7 @@ def test_a_person_connects_a_second_login_on_the_account_page(oidc_site, op, pag
     page.get_by_role("button", name="Approve").click()
 
     expect(page).to_have_url(f"{url}/account")
-    expect(page.get_by_text("Connected your Dev OIDC login.")).to_be_visible()
+    expect(page.get_by_text("Connected your Dev OIDC identity.")).to_be_visible()
     expect(page.get_by_role("button", name="Disconnect")).to_have_count(2)
     expect(page.get_by_text("this device")).to_be_visible()
     page.get_by_label("Nickname").fill("Fay Wray")
@@ -254,12 +254,12 @@ def test_a_waiting_login_is_connected_only_when_its_owner_confirms_it(oidc_site,
 
     approve_at_dev_openid(page, op, "gus")
     expect(page).to_have_url(f"{url}/account/connect/confirm")
-    expect(page.get_by_role("heading", name="Connect your Dev OIDC login?")).to_be_visible()
+    expect(page.get_by_role("heading", name="Connect your Dev OIDC identity?")).to_be_visible()
     expect(page.get_by_text(f"gus-elsewhere at {issuer.split('://')[1]}")).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "confirm-connection.png", full_page=True)
-    page.get_by_role("button", name="Connect this login").click()
-    expect(page.get_by_text("Connected your Dev OIDC login to this account.")).to_be_visible()
+    page.get_by_role("button", name="Connect this identity").click()
+    expect(page.get_by_text("Connected your Dev OIDC identity to this account.")).to_be_visible()
 
 
 @pytest.fixture

@@ -231,11 +231,11 @@ def test_on_an_untrusted_github_two_ids_with_one_verified_email_take_the_waiting
     assert "An account already uses this email." in page.text
     assert browser.greeting() is None and len(user_lines(site)) == 1
     page = browser.sign_in("octo")
-    assert page.url == site.url + CONFIRM_PATH and "Connect your GitHub login?" in page.text
+    assert page.url == site.url + CONFIRM_PATH and "Connect your GitHub identity?" in page.text
     named = shown("octo-work", github)
     assert named in html.unescape(page.text), "named by its login, not its id"
     page = browser.answer_waiting_login("connect")
-    assert "Connected your GitHub login to this account." in page.text
+    assert "Connected your GitHub identity to this account." in page.text
     assert ("GitHub", named) in connected_logins(browser)
     later = site.visitor()
     sign_in_with_github(later)

@@ -12,9 +12,9 @@ from domain.errors import (
     AccountDisabled,
     IdentityBelongsToAnotherAccount,
     InvalidIdentifier,
-    LoginCancelled,
-    LoginFailed,
     ProviderUnavailable,
+    SignInCancelled,
+    SignInFailed,
     StoreUnavailable,
     TooManyConflicts,
 )
@@ -37,8 +37,8 @@ def test_a_login_through_the_container_provider_greets_the_user(client, fake_pro
     ("error", "status"),
     [
         (InvalidIdentifier(), 400),
-        (LoginCancelled(), 400),
-        (LoginFailed(), 400),
+        (SignInCancelled(), 400),
+        (SignInFailed(), 400),
         (AccountDisabled(), 403),
         (IdentityBelongsToAnotherAccount(), 403),
         pytest.param(ProviderUnavailable(), 502, marks=pytest.mark.server_error),

@@ -200,13 +200,19 @@ def test_stored_audit_kinds_are_renamed_to_the_glossarys_words_and_back(fresh_da
                     ),
                     {"id": number, "kind": kind, "detail": f"event {number}"},
                 )
+            connection.execute(  # a refused sign-in names its error, as 0008 called it
+                text(
+                    "INSERT INTO audit_events (id, at, kind, user_id, detail) "
+                    "VALUES (99, '2026-01-01 10:00:00', 'sign_in.refused', NULL, 'LoginCancelled')"
+                )
+            )
         before = rows(engine, "SELECT id, kind, detail FROM audit_events")
 
         upgrade_database(engine)
 
         assert rows(engine, "SELECT id, kind, detail FROM audit_events") == [
-            (number, STORED_KINDS_0007[kind], detail) for number, kind, detail in before
-        ]
+            (number, STORED_KINDS_0007[kind], detail) for number, kind, detail in before[:-1]
+        ] + [(99, "sign_in.refused", "SignInCancelled")]
         assert schema_drift(engine) == []
 
         downgrade_database(engine, "0007")

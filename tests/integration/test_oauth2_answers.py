@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from adapters.github.relying_party import account_id, primary_verified_email
 from adapters.oauth2_generic.relying_party import Fields, OAuth2Profile, field_at, verified_identity
-from domain.errors import LoginFailed
+from domain.errors import SignInFailed
 from domain.model import ProviderPolicy
 from tests.strategies import github_email_entries, json_values
 
@@ -42,7 +42,7 @@ def test_a_verified_secondary_and_an_unverified_primary_give_no_email():
 def test_an_account_id_is_a_non_negative_json_integer_or_refused(value: Any):
     try:
         subject = account_id({"id": value})
-    except LoginFailed:
+    except SignInFailed:
         assert not (type(value) is int and value >= 0)
     else:
         assert type(value) is int and subject == str(value)
@@ -67,7 +67,7 @@ def test_any_user_document_gives_an_identity_with_a_subject_or_is_refused(docume
         document = {"user": document}
     try:
         identity = verified_identity(PROFILE, document)
-    except LoginFailed:
+    except SignInFailed:
         return
     assert identity.subject and identity.namespace == "https://discord.com"
     user = document.get("user")

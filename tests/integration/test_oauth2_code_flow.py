@@ -21,7 +21,7 @@ from adapters.oauth2.code_flow import (
     form_document,
     token_answer,
 )
-from domain.errors import LoginCancelled, LoginFailed, LoginMismatch, ProviderUnavailable
+from domain.errors import ProviderUnavailable, SignInCancelled, SignInFailed, SignInMismatch
 
 RETURN = "https://site.example/login/return/op"
 
@@ -46,17 +46,17 @@ def test_an_authorization_request_carries_the_state_and_a_challenge_of_the_kept_
 
 @pytest.mark.parametrize(("answered", "kept"), [(None, "tx"), ("tx", None), ("other", "tx")])
 def test_an_answer_for_another_sign_in_is_a_mismatch(answered, kept):
-    with pytest.raises(LoginMismatch):
+    with pytest.raises(SignInMismatch):
         check_state(answered, kept)
 
 
 @pytest.mark.parametrize(
     ("error", "raised"),
     [
-        ("access_denied", LoginCancelled),
-        ("login_required", LoginCancelled),
+        ("access_denied", SignInCancelled),
+        ("login_required", SignInCancelled),
         ("temporarily_unavailable", ProviderUnavailable),
-        ("invalid_scope", LoginFailed),
+        ("invalid_scope", SignInFailed),
     ],
 )
 def test_an_error_answer_becomes_the_domain_error_a_person_can_act_on(error, raised):
@@ -164,7 +164,7 @@ def test_a_token_answer_is_read_in_json_or_form_encoding(body, content_type):
 )
 def test_a_token_answer_that_refuses_or_is_unreadable_fails_the_sign_in(answer):
     client, _ = client_answering(**answer)
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         client.exchange("https://op.example/token", "c0de", KEPT)
 
 
@@ -188,7 +188,7 @@ def test_a_resource_answers_any_json_or_none_for_the_statuses_that_mean_absent()
     assert client.resource("GET", "https://api.example/user/emails") == [{"email": "a@example.com"}]
     client, _ = client_answering(status=404, body=b'{"message": "Not Found"}')
     assert client.resource("GET", "https://api.example/x", absent_when={403, 404}) is None
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         client.resource("GET", "https://api.example/x")
 
 
@@ -200,19 +200,19 @@ def test_a_resource_answers_any_json_or_none_for_the_statuses_that_mean_absent()
     ],
 )
 def test_an_answer_naming_another_issuer_or_none_where_advertised_is_refused(callback, advertised):
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         code_of(callback, KEPT, issuer="https://op.example", issuer_advertised=advertised)
 
 
 def test_the_code_of_an_answer_is_checked_state_first():
     assert code_of({"code": "c", "state": "tx"}, KEPT) == "c"
-    with pytest.raises(LoginMismatch):
+    with pytest.raises(SignInMismatch):
         code_of({"error": "access_denied", "state": "other"}, KEPT)
-    with pytest.raises(LoginCancelled):
+    with pytest.raises(SignInCancelled):
         code_of({"error": "access_denied", "state": "tx"}, KEPT)
     with pytest.raises(ProviderUnavailable):
         code_of({"error": "server_error", "state": "tx"}, KEPT)
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         code_of({"state": "tx"}, KEPT)
 
 
@@ -228,7 +228,7 @@ def test_any_bytes_as_a_token_answer_give_a_dictionary_or_login_failed(body):
         response = HttpResponse(
             "https://op.example/token", 200, {"content-type": content_type}, body
         )
-        with contextlib.suppress(LoginFailed):
+        with contextlib.suppress(SignInFailed):
             assert isinstance(token_answer(response), dict)
 
 

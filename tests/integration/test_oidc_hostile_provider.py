@@ -10,7 +10,7 @@ from joserfc.jwk import ECKey
 from adapters.http.client import FetchPolicy, SafeHttpClient
 from adapters.oidc.relying_party import OidcIdentityProvider, OidcProfile
 from domain.audit import Recorder
-from domain.errors import DomainError, LoginCancelled, LoginMismatch, ProviderUnavailable
+from domain.errors import DomainError, ProviderUnavailable, SignInCancelled, SignInMismatch
 from domain.model import Device, ProviderPolicy, SessionPolicy
 from domain.round_trips import RoundTrips
 from domain.sign_in import Browser, SignInService
@@ -246,7 +246,7 @@ def test_rp_userinfo_bad_sub_claim_is_refused(site, op):
 
 
 def test_a_state_that_does_not_match_is_refused(site, op):
-    with pytest.raises(LoginMismatch):
+    with pytest.raises(SignInMismatch):
         site.sign_in(state="another-login")
     assert site.users() == [] and "/token" not in op.calls
 
@@ -264,8 +264,8 @@ def test_an_iss_parameter_that_does_not_match_is_refused(site, op):
 @pytest.mark.parametrize(
     ("error", "kind", "status"),
     [
-        ("access_denied", LoginCancelled, 400),
-        ("login_required", LoginCancelled, 400),
+        ("access_denied", SignInCancelled, 400),
+        ("login_required", SignInCancelled, 400),
         ("invalid_scope", DomainError, 400),
         ("temporarily_unavailable", ProviderUnavailable, 502),
     ],

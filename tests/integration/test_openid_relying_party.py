@@ -14,10 +14,10 @@ from adapters.sql.tables import openid_associations, openid_nonces
 from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from domain.errors import (
     InvalidIdentifier,
-    LoginCancelled,
-    LoginFailed,
-    LoginMismatch,
     ProviderUnavailable,
+    SignInCancelled,
+    SignInFailed,
+    SignInMismatch,
 )
 from domain.model import ProviderPolicy
 from tests.servers import serving
@@ -143,7 +143,7 @@ def test_cancel_becomes_login_cancelled_and_stores_nothing(op, store, engine):
     rp = relying_party(store)
     started = start(rp, f"{op}/id/alice")
     response = approve(started.url, decision="cancel")
-    with pytest.raises(LoginCancelled):
+    with pytest.raises(SignInCancelled):
         rp.complete(response, started.state)
     assert count(engine, openid_nonces) == 0
 
@@ -158,7 +158,7 @@ def signed_response(op, store):
 def test_a_tampered_signature_is_refused(signed_response, engine):
     rp, state, response = signed_response
     response["openid.sig"] = "A" * len(response["openid.sig"])
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         rp.complete(response, state)
     assert count(engine, openid_nonces) == 0
 
@@ -166,14 +166,14 @@ def test_a_tampered_signature_is_refused(signed_response, engine):
 def test_a_changed_claimed_id_is_refused(signed_response, op):
     rp, state, response = signed_response
     response["openid.claimed_id"] = response["openid.identity"] = f"{op}/id/mallory"
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         rp.complete(response, state)
 
 
 def test_a_return_to_that_does_not_match_is_refused(signed_response):
     rp, state, response = signed_response
     moved = state | {"return_to": "http://127.0.0.1:5000/elsewhere?state=login-1"}
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         rp.complete(response, moved)
 
 
@@ -182,7 +182,7 @@ def test_an_answer_given_for_another_login_is_refused_before_any_provider_call(o
     mine = start(rp, f"{op}/id/alice", sign_in_id="mine")
     theirs = start(rp, f"{op}/id/mallory", sign_in_id="theirs")
     their_answer = approve(theirs.url)
-    with pytest.raises(LoginMismatch):
+    with pytest.raises(SignInMismatch):
         rp.complete(their_answer, mine.state)
     assert count(engine, openid_nonces) == 0, "refused before the answer was checked"
 
@@ -193,7 +193,7 @@ def test_an_answer_whose_state_was_rewritten_is_refused(op, store):
     mine = start(rp, f"{op}/id/alice", sign_in_id="mine")
     theirs = start(rp, f"{op}/id/mallory", sign_in_id="theirs")
     forged = approve(theirs.url) | {"state": "mine"}
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         rp.complete(forged, mine.state)
 
 
@@ -205,14 +205,14 @@ def test_a_provider_pinned_by_its_endpoint_accepts_only_answers_signed_there(op,
     elsewhere = OpenIdProfile(DEV, "Dev", op_endpoint="https://op.example/endpoint")
     rp = relying_party(store, elsewhere)
     started = start(rp, f"{op}/id/alice")
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         rp.complete(approve(started.url), started.state)
 
 
 def test_a_replayed_response_is_refused(signed_response):
     rp, state, response = signed_response
     rp.complete(response, state)
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         rp.complete(response, state)
 
 
@@ -225,7 +225,7 @@ def test_a_response_replayed_to_another_relying_party_sharing_the_database_is_re
     rp.complete(response, state)
     other_engine = create_database_engine(database_url)
     try:
-        with pytest.raises(LoginFailed):
+        with pytest.raises(SignInFailed):
             relying_party(SqlOpenIdStore(other_engine)).complete(response, state)
     finally:
         other_engine.dispose()
@@ -312,7 +312,7 @@ def test_an_xrds_with_entity_expansion_fails_discovery_without_fetching_further(
 
         return app
 
-    with serving(make_app) as base, pytest.raises((LoginFailed, InvalidIdentifier)):
+    with serving(make_app) as base, pytest.raises((SignInFailed, InvalidIdentifier)):
         start(relying_party(store), f"{base}/id")
     assert "id" in hits and "leak" not in hits
 
@@ -347,7 +347,7 @@ def test_a_steam_like_provider_is_refused_outside_its_prefix(steam_op, store):
     )
     rp = relying_party(store, profile)
     started = start(rp, None)
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         rp.complete(approve(started.url, name="someone"), started.state)
 
 
@@ -460,7 +460,7 @@ def test_a_missing_nickname_falls_back_per_provider_profile(steam_op, store, log
 def test_malformed_responses_fail_cleanly(op, store, response):
     rp = relying_party(store)
     started = start(rp, f"{op}/id/alice")
-    with pytest.raises(LoginFailed):
+    with pytest.raises(SignInFailed):
         rp.complete(response | {"state": "login-1"}, started.state)
 
 
@@ -470,7 +470,7 @@ def test_setup_needed_becomes_a_cancelled_login(op, store):
     immediate = started.url.replace("checkid_setup", "checkid_immediate")
     answer = browser.request("GET", immediate, redirect=False)
     assert answer.status == 302
-    with pytest.raises(LoginCancelled):
+    with pytest.raises(SignInCancelled):
         rp.complete(answer_query(answer.headers["Location"]), started.state)
 
 

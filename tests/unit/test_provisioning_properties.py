@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from domain.administration import disable_user
 from domain.audit import Recorder
-from domain.errors import IdentityBelongsToAnotherAccount, LoginRefused, NothingToConnect
+from domain.errors import IdentityBelongsToAnotherAccount, NothingToConnect, SignInRefused
 from domain.model import Device, SessionPolicy, VerifiedIdentity, hash_token
 from domain.nicknames import nickname_key
 from domain.provisioning import (
@@ -79,7 +79,7 @@ def test_the_same_identity_always_yields_the_same_user_whichever_provider_brings
                 policy, "openid", "https://id.example/me", nickname, email, verified
             )
             user = world.login(identity)
-        except LoginRefused as refused:
+        except SignInRefused as refused:
             assert first is None, f"a known identity was refused: {refused!r}"
             continue
         first = first or user.user
@@ -93,7 +93,7 @@ def test_nicknames_stay_valid_and_unique_whatever_providers_assert(logins):
     for index, (policy, nickname, email) in enumerate(logins):
         try:
             world.login(VerifiedIdentity(policy, "openid", f"subject-{index}", nickname, email))
-        except LoginRefused:
+        except SignInRefused:
             continue
     users = world.users()
     assert all(is_valid_nickname(u.nickname) for u in users)

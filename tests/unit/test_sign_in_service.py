@@ -12,9 +12,9 @@ from domain.errors import (
     AccountDisabled,
     Conflict,
     EmailRequired,
-    LoginCancelled,
-    LoginExpired,
-    LoginMismatch,
+    SignInCancelled,
+    SignInExpired,
+    SignInMismatch,
     TooManyConflicts,
     UnknownProvider,
     UserNotFound,
@@ -491,21 +491,21 @@ def test_an_off_site_next_is_dropped_when_the_login_begins(trips, logins, next_u
 def test_a_login_transaction_can_be_completed_only_once(trips, logins):
     started = begin(trips)
     logins.finish("dev", Browser(started.sign_in_id), answer(started))
-    with pytest.raises(LoginExpired):
+    with pytest.raises(SignInExpired):
         logins.finish("dev", Browser(started.sign_in_id), answer(started))
 
 
 def test_an_unknown_or_missing_transaction_is_refused(logins):
-    with pytest.raises(LoginExpired):
+    with pytest.raises(SignInExpired):
         logins.finish("dev", Browser("made-up"), {"state": "made-up"})
-    with pytest.raises(LoginExpired):
+    with pytest.raises(SignInExpired):
         logins.finish("dev", Browser(None), {})
 
 
 def test_an_old_login_transaction_has_expired(trips, logins, clock, uow):
     started = begin(trips)
     clock.advance(timedelta(minutes=11))
-    with pytest.raises(LoginExpired):
+    with pytest.raises(SignInExpired):
         logins.finish("dev", Browser(started.sign_in_id), answer(started))
     assert all_users(uow) == []
 
@@ -514,14 +514,14 @@ def test_a_cancelled_login_writes_nothing_and_uses_up_the_sign_in(
     trips, logins, uow, sessions, sign_ins
 ):
     started = begin(trips)
-    with pytest.raises(LoginCancelled):
+    with pytest.raises(SignInCancelled):
         logins.finish("dev", Browser(started.sign_in_id), answer(started, mode="cancel"))
     assert all_users(uow) == [] and sessions.sessions == {} and sign_ins.items == {}
 
 
 def test_an_answer_given_for_another_login_is_refused(trips, logins, uow, sign_ins):
     mine, theirs = begin(trips), begin(trips)
-    with pytest.raises(LoginMismatch):
+    with pytest.raises(SignInMismatch):
         logins.finish("dev", Browser(mine.sign_in_id), answer(theirs, nickname="mallory"))
     assert all_users(uow) == []
     assert set(sign_ins.items) == {theirs.sign_in_id}
@@ -531,7 +531,7 @@ def test_an_answer_arriving_at_another_providers_return_url_is_refused(make_logi
     other = FakeIdentityProvider(ProviderPolicy("other"))
     trips, logins = make_logins({"dev": provider, "other": other})
     started = begin(trips)
-    with pytest.raises(LoginMismatch):
+    with pytest.raises(SignInMismatch):
         logins.finish("other", Browser(started.sign_in_id), answer(started))
 
 
@@ -555,7 +555,7 @@ def test_a_parked_answer_finishes_the_login_once(trips, logins, parked):
     signed_in = logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
     assert signed_in.user.nickname == "alice"
     assert parked.items == {}
-    with pytest.raises(LoginExpired):
+    with pytest.raises(SignInExpired):
         logins.finish("dev", Browser(begin(trips).sign_in_id), Parked(handle))
 
 
@@ -565,12 +565,12 @@ def test_a_parked_answer_is_only_for_its_own_provider_and_time(make_logins, prov
     )
     started = begin(trips)
     handle = trips.park("other", answer(started))
-    with pytest.raises(LoginMismatch):
+    with pytest.raises(SignInMismatch):
         logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
     started = begin(trips)
     handle = trips.park("dev", answer(started))
     clock.advance(timedelta(minutes=6))
-    with pytest.raises(LoginExpired):
+    with pytest.raises(SignInExpired):
         logins.finish("dev", Browser(started.sign_in_id), Parked(handle))
 
 
@@ -645,14 +645,14 @@ def test_sign_ins_refusals_and_sign_outs_are_audited_with_their_origin(
     started = begin(trips)
     signed_in = logins.finish("dev", Browser(started.sign_in_id), answer(started, nickname="alice"))
     cancelled = begin(trips)
-    with pytest.raises(LoginCancelled):
+    with pytest.raises(SignInCancelled):
         logins.finish("dev", Browser(cancelled.sign_in_id), answer(cancelled, mode="cancel"))
     logging_out.log_out(signed_in.token)
     logging_out.log_out(signed_in.token)  # already ended: nothing to record
     signing_out.log_out_everywhere(signed_in.user.id)
     assert [(e.kind, e.user_id, e.provider, e.detail) for e in audit.recorded] == [
         ("sign_in.succeeded", signed_in.user.id, "dev", None),
-        ("sign_in.refused", None, "dev", "LoginCancelled"),
+        ("sign_in.refused", None, "dev", "SignInCancelled"),
         ("session.ended", signed_in.user.id, None, None),
         ("account.signed_out_everywhere", signed_in.user.id, None, "0 sessions"),
     ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from adapters.http.client import SafeHttpClient
 from adapters.oauth2.code_flow import OAuth2Client, code_of
-from domain.errors import LoginFailed
+from domain.errors import SignInFailed
 from domain.model import ProviderPolicy, ProviderRedirect, VerifiedIdentity
 
 # GitHub's REST API asks clients to name the media type and the version they speak.
@@ -85,10 +85,10 @@ class GitHubIdentityProvider:
 
 
 def account_id(user: Mapping[str, Any]) -> str:
-    """The account's numeric `id` as text; LoginFailed without one."""
+    """The account's numeric `id` as text; SignInFailed without one."""
     value = user.get("id")
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise LoginFailed()
+        raise SignInFailed()
     return str(value)
 
 

@@ -23,7 +23,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from adapters.http.client import HttpError, HttpResponse, SafeHttpClient
-from domain.errors import LoginCancelled, LoginFailed, LoginMismatch, ProviderUnavailable
+from domain.errors import ProviderUnavailable, SignInCancelled, SignInFailed, SignInMismatch
 from domain.model import ProviderRedirect
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class OAuth2Client:
         """A JSON object from the provider; its trouble as the domain's errors."""
         document = self.resource(method, url, **options)
         if not isinstance(document, dict):
-            raise LoginFailed()
+            raise SignInFailed()
         return document
 
     def resource(
@@ -141,7 +141,7 @@ class OAuth2Client:
         try:
             document = json.loads(response.body)
         except ValueError as error:
-            raise LoginFailed() from error
+            raise SignInFailed() from error
         if response.status != 200:
             error_code = document.get("error") if isinstance(document, dict) else None
             self._refused(error_code or response.status)
@@ -161,7 +161,7 @@ class OAuth2Client:
 
     def _refused(self, why: object) -> None:
         log.info("%s provider refused a request: %s", self.label, why)
-        raise LoginFailed()
+        raise SignInFailed()
 
     @contextmanager
     def _unreachable_as_domain_error(self) -> Iterator[None]:
@@ -189,14 +189,14 @@ def code_of(
     check_error(callback, label)
     code = callback.get("code")
     if not code:
-        raise LoginFailed()
+        raise SignInFailed()
     return code
 
 
 def check_state(answered: str | None, kept: str | None) -> None:
     """The answer belongs to the sign-in this browser began."""
     if not answered or not kept or not hmac.compare_digest(answered, kept):
-        raise LoginMismatch()
+        raise SignInMismatch()
 
 
 def check_issuer(
@@ -206,7 +206,7 @@ def check_issuer(
     provider advertises it; another one is a mix-up attack."""
     if (advertised or "iss" in callback) and callback.get("iss") != issuer:
         log.warning("%s answer for %s carries another iss", label, issuer)
-        raise LoginFailed()
+        raise SignInFailed()
 
 
 def check_error(callback: Mapping[str, str], label: str = "OAuth 2.0") -> None:
@@ -217,12 +217,12 @@ def check_error(callback: Mapping[str, str], label: str = "OAuth 2.0") -> None:
         return
     log.info("%s provider answered with error %r", label, error)
     if error in DECLINED:
-        raise LoginCancelled()
+        raise SignInCancelled()
     if error in NEEDS_INTERACTION:
-        raise LoginCancelled("Your provider needs you to sign in there first.")
+        raise SignInCancelled("Your provider needs you to sign in there first.")
     if error in PROVIDER_TROUBLE:
         raise ProviderUnavailable()
-    raise LoginFailed()
+    raise SignInFailed()
 
 
 def client_authentication(supported: Collection[str]) -> ClientAuthentication:
@@ -236,13 +236,13 @@ def client_authentication(supported: Collection[str]) -> ClientAuthentication:
 def token_answer(response: HttpResponse) -> dict[str, Any]:
     """A token endpoint's answer as a dictionary: JSON (RFC 6749 5.1), or the form encoding
     some providers answer with (GitHub unless asked for JSON; older ones as text/plain);
-    LoginFailed if neither."""
+    SignInFailed if neither."""
     media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type == FORM_TYPE:
         return form_document(response.body)
     try:
         return json_document(response)
-    except LoginFailed:
+    except SignInFailed:
         if media_type != "text/plain":
             raise
     return form_document(response.body)
@@ -252,7 +252,7 @@ def form_document(body: bytes) -> dict[str, Any]:
     try:
         pairs = url_decode(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        raise LoginFailed() from error
+        raise SignInFailed() from error
     return dict(pairs)
 
 
@@ -260,7 +260,7 @@ def json_document(response: HttpResponse) -> dict[str, Any]:
     try:
         document = json.loads(response.body)
     except ValueError as error:
-        raise LoginFailed() from error
+        raise SignInFailed() from error
     if not isinstance(document, dict):
-        raise LoginFailed()
+        raise SignInFailed()
     return document

@@ -8,7 +8,7 @@ from typing import Any
 
 from adapters.http.client import SafeHttpClient
 from adapters.oauth2.code_flow import ClientAuthentication, OAuth2Client, code_of
-from domain.errors import LoginFailed
+from domain.errors import SignInFailed
 from domain.model import ProviderPolicy, ProviderRedirect, VerifiedIdentity
 
 
@@ -73,11 +73,11 @@ class OAuth2IdentityProvider:
 
 
 def verified_identity(profile: OAuth2Profile, userinfo: Mapping[str, Any]) -> VerifiedIdentity:
-    """Who the user-info document says signed in; LoginFailed without a subject."""
+    """Who the user-info document says signed in; SignInFailed without a subject."""
     fields = profile.fields
     subject = field_at(userinfo, fields.subject)
     if isinstance(subject, bool) or not isinstance(subject, str | int) or subject == "":
-        raise LoginFailed()
+        raise SignInFailed()
     email = _text_at(userinfo, fields.email)
     verified = fields.email_verified is not None and _is_true(
         field_at(userinfo, fields.email_verified)

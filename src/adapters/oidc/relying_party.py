@@ -30,7 +30,7 @@ from adapters.oauth2.code_flow import (
     code_of,
 )
 from adapters.oidc import logout
-from domain.errors import LoginFailed
+from domain.errors import SignInFailed
 from domain.model import LogoutNotice, ProviderPolicy, ProviderRedirect, VerifiedIdentity
 
 log = logging.getLogger(__name__)
@@ -162,10 +162,10 @@ class OidcIdentityProvider:
         )
         if document.get("issuer") != issuer:
             log.warning("OIDC discovery of %s names another issuer", issuer)
-            raise LoginFailed("The sign-in provider's configuration does not match this site's.")
+            raise SignInFailed("The sign-in provider's configuration does not match this site's.")
         for required in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not isinstance(document.get(required), str):
-                raise LoginFailed("The sign-in provider's configuration is incomplete.")
+                raise SignInFailed("The sign-in provider's configuration is incomplete.")
         with self._lock:
             self._metadata = _Cached(document, self._monotonic())
         return document
@@ -177,7 +177,7 @@ class OidcIdentityProvider:
             # unknown kid caused a refetch within the cooldown (the first fetch does not count).
             key = _pick_key(self._key_set(refresh=True), key_id, algorithm)
         if key is None:
-            raise LoginFailed()
+            raise SignInFailed()
         return key
 
     def _key_set(self, refresh: bool) -> KeySet:
@@ -190,7 +190,7 @@ class OidcIdentityProvider:
             keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError) as error:
             log.info("OIDC keys of %s unreadable: %r", self.profile.issuer, error)
-            raise LoginFailed() from error
+            raise SignInFailed() from error
         with self._lock:
             self._keys.value = keys
         return keys
@@ -213,7 +213,7 @@ class OidcIdentityProvider:
             metadata["token_endpoint"], code, state, client_authentication(methods)
         )
         if not isinstance(tokens.get("id_token"), str):
-            raise LoginFailed()
+            raise SignInFailed()
         return tokens
 
     def _id_token_claims(self, tokens: dict[str, Any], nonce: str) -> dict[str, Any]:
@@ -221,18 +221,18 @@ class OidcIdentityProvider:
         try:
             header = jws.extract_compact(id_token.encode()).headers()
         except (JoseError, ValueError) as error:
-            raise LoginFailed() from error
+            raise SignInFailed() from error
         algorithm = header.get("alg")
         if algorithm not in self.profile.algorithms:  # never "none", never HS256
             log.info("OIDC ID token signed with %r refused", algorithm)
-            raise LoginFailed()
+            raise SignInFailed()
         key = self._key_for(header.get("kid"), algorithm)
         try:
             claims: dict[str, Any] = jwt.decode(id_token, key, algorithms=[algorithm]).claims
             self._claims_registry(nonce).validate(claims)
         except (JoseError, ValueError) as error:
             log.info("OIDC ID token refused: %s", type(error).__name__)
-            raise LoginFailed() from error
+            raise SignInFailed() from error
         self._check_authorized_party(claims)
         _check_access_token_hash(claims, tokens.get("access_token"), algorithm)
         return claims
@@ -254,7 +254,7 @@ class OidcIdentityProvider:
         azp = claims.get("azp")
         if (len(audiences) > 1 or azp is not None) and azp != self.profile.client_id:
             log.info("OIDC ID token for another party (azp) refused")
-            raise LoginFailed()
+            raise SignInFailed()
 
     def _userinfo_if_needed(
         self, claims: dict[str, Any], access_token: str | None, metadata: dict[str, Any]
@@ -265,7 +265,7 @@ class OidcIdentityProvider:
         userinfo = self._client.json("GET", endpoint, headers=self._client.bearer(access_token))
         if userinfo.get("sub") != claims["sub"]:
             log.warning("OIDC userinfo of %s names another subject", self.profile.issuer)
-            raise LoginFailed()
+            raise SignInFailed()
         return userinfo
 
     def _lacks_what_was_asked_for(self, claims: dict[str, Any]) -> bool:
@@ -318,4 +318,4 @@ def _check_access_token_hash(claims: dict[str, Any], access_token: Any, algorith
     expected = create_half_hash(access_token, algorithm) if isinstance(access_token, str) else None
     if expected is None or not hmac.compare_digest(str(at_hash).encode(), expected):
         log.info("OIDC ID token with a wrong at_hash refused")
-        raise LoginFailed()
+        raise SignInFailed()

@@ -21,10 +21,10 @@ from adapters.openid.identifiers import identifier_key, is_under_prefix, parse_i
 from domain.errors import (
     DomainError,
     InvalidIdentifier,
-    LoginCancelled,
-    LoginFailed,
-    LoginMismatch,
     ProviderUnavailable,
+    SignInCancelled,
+    SignInFailed,
+    SignInMismatch,
 )
 from domain.model import ProviderPolicy, ProviderRedirect, VerifiedIdentity
 
@@ -158,7 +158,7 @@ class OpenIdIdentityProvider:
     def _discover(self, user_url: str) -> OpenIDServiceEndpoint:
         _, services = discover(user_url)
         if not services:
-            raise LoginFailed("No OpenID provider was found for that identifier.")
+            raise SignInFailed("No OpenID provider was found for that identifier.")
         return services[0]
 
     def complete(self, callback: Mapping[str, str], state: Mapping[str, str]) -> VerifiedIdentity:
@@ -168,12 +168,12 @@ class OpenIdIdentityProvider:
             message = Message.fromPostArgs(dict(callback))
             result = self._consumer().complete(message, _endpoint(state), state["return_to"])
         if result.status == CANCEL:
-            raise LoginCancelled()
+            raise SignInCancelled()
         if result.status == SETUP_NEEDED:
-            raise LoginCancelled("Your provider needs you to sign in there first.")
+            raise SignInCancelled("Your provider needs you to sign in there first.")
         if result.status != SUCCESS:
             log.info("OpenID response refused: %s", getattr(result, "message", result.status))
-            raise LoginFailed()
+            raise SignInFailed()
         _check_state(_state_of(result.getReturnTo()), state)
         return self._verified(result, state)
 
@@ -189,7 +189,7 @@ class OpenIdIdentityProvider:
             # that an identifier under the prefix delegates to.
             or (self.profile.op_identifier and answered_by != state.get("server_url"))
         ):
-            raise LoginFailed("That provider may not vouch for this identifier.")
+            raise SignInFailed("That provider may not vouch for this identifier.")
         registration = sreg.SRegResponse.fromSuccessResponse(result, signed_only=True) or {}
         exchange = _signed_attribute_exchange(result)
         return VerifiedIdentity(
@@ -207,7 +207,7 @@ class OpenIdIdentityProvider:
 def _check_state(answered: str | None, kept: Mapping[str, str]) -> None:
     expected = kept.get("state", "")
     if not answered or not expected or not hmac.compare_digest(answered, expected):
-        raise LoginMismatch()
+        raise SignInMismatch()
 
 
 def _state_of(return_to: str | None) -> str | None:
@@ -268,8 +268,8 @@ def _as_domain_error(error: BaseException) -> DomainError:
     if cause is not None:
         return ProviderUnavailable()
     if isinstance(error, DiscoveryFailure):
-        return LoginFailed("No OpenID provider was found for that identifier.")
-    return LoginFailed()
+        return SignInFailed("No OpenID provider was found for that identifier.")
+    return SignInFailed()
 
 
 def _fetch_cause(error: BaseException) -> BaseException | None:

@@ -161,7 +161,7 @@ def confirm_connection() -> ResponseReturnValue:
                 raise NothingToConnect()
             return render_template(
                 "confirm_connection.html",
-                title=_("Connect a login"),
+                title=_("Connect an identity"),
                 waiting=waiting,
                 identity=readable_subject(
                     waiting.get("namespace", ""),
@@ -172,19 +172,19 @@ def confirm_connection() -> ResponseReturnValue:
             )
         decision = request.form.get("decision")
         if decision not in DECISIONS:
-            raise InvalidInput("Choose whether to connect this login.")
+            raise InvalidInput("Choose whether to connect this identity.")
         session.pop(CONFIRM_CONNECT_KEY, None)
         sign_in = container().sign_in_service()
         token = current_user.get_id() if current_user.is_authenticated else None
         if decision == "discard":
             name = sign_in.discard_waiting_identity(waiting.get("link"), token, "declined")
             if name:
-                flash(_("Your %(provider)s login was not connected.", provider=name), "info")
+                flash(_("Your %(provider)s identity was not connected.", provider=name), "info")
             else:
                 flash(_("Nothing was connected."), "info")
         else:
             name = sign_in.connect_waiting_identity(waiting.get("link"), token)
-            flash(_("Connected your %(provider)s login to this account.", provider=name), "info")
+            flash(_("Connected your %(provider)s identity to this account.", provider=name), "info")
     except DomainError as error:
         page = render_template(
             "error.html", title=_("Nothing connected"), message=error_message(error)
@@ -207,7 +207,7 @@ def disconnect() -> str:
         .accounts()
         .disconnect(current_user.get_id(), form.get("namespace", ""), form.get("subject", ""))
     )
-    return _("Disconnected your %(provider)s login.", provider=name)
+    return _("Disconnected your %(provider)s identity.", provider=name)
 
 
 @account_action("/devices/end")

@@ -43,7 +43,8 @@ bp = Blueprint("auth", __name__)
 SIGN_IN_KEY = "login_transaction"
 WAITING_IDENTITY_KEY = "pending_link"
 PENDING_LINK_MESSAGE = _l(
-    "An account already uses this email. Sign in with one of its logins to connect this one."
+    "An account already uses this email. Sign in with one of its linked identities to connect"
+    " this one."
 )
 # After the sign-in that a waiting login waited for: what to ask the person to confirm, for
 # the confirm page (account.confirm_connection) only; any other page discards it.
@@ -53,7 +54,7 @@ LOG_IN_TO_SEE_IT = _l("Please log in to access this page.")
 PARKED_PARAMETER = "parked_callback"
 # What a browser keeps while it signs out at its provider: that provider and the state.
 SIGN_OUT_KEY = "sign_out_at_provider"
-SIGNED_OUT_AT_PROVIDER = "You are signed out."
+SIGNED_OUT_AT_PROVIDER = _l("You are signed out.")
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
@@ -135,10 +136,11 @@ def provider_return(key: str) -> ResponseReturnValue:
     )
     if isinstance(result, Connected):
         if result.added:
-            done = _("Connected your %(provider)s login.", provider=result.provider_name)
+            done = _("Connected your %(provider)s identity.", provider=result.provider_name)
         else:
             done = _(
-                "This account already had your %(provider)s login.", provider=result.provider_name
+                "This account already had your %(provider)s identity.",
+                provider=result.provider_name,
             )
         flash(done, "info")
         return redirect(url_for("account.page"))

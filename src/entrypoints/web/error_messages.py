@@ -21,20 +21,20 @@ KNOWN_MESSAGES = (
     N_("Your sign-in attempt expired or was already used. Please sign in again."),
     N_("Your provider's answer is too long for this site."),
     N_("This sign-in is not allowed."),
-    N_("That login is already connected to another account. Nothing was changed."),
-    N_("This is your only login: connect another one before you disconnect it."),
+    N_("That identity is already connected to another account. Nothing was changed."),
+    N_("This is your only linked identity: connect another one before you disconnect it."),
     N_("That nickname is taken. Please choose another."),
     N_("That nickname looks like another user's nickname. Please choose another."),
     N_(
         "That nickname mixes letters from different alphabets in one word (such as Latin and"
         " Cyrillic). Please write each word in one alphabet."
     ),
-    N_("That is not one of your logins or devices."),
+    N_("That is not one of your linked identities or devices."),
     N_(
-        "There is no login waiting here to be connected to this account, or its 10 minutes"
+        "There is no identity waiting here to be connected to this account, or its 10 minutes"
         " are over. Nothing was connected."
     ),
-    N_("Please sign in again to change your connected logins."),
+    N_("Please sign in again to change your linked identities."),
     N_("Your provider did not share an email address, and this site needs one."),
     N_("This account is disabled."),
     N_("Sign-in was cancelled."),
@@ -61,7 +61,7 @@ KNOWN_MESSAGES = (
     # adapters/redis
     N_("The site cannot reach its session store. Please try again in a moment."),
     # web/account.py
-    N_("Choose whether to connect this login."),
+    N_("Choose whether to connect this identity."),
 )
 
 

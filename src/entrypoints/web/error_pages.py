@@ -11,11 +11,11 @@ from werkzeug.exceptions import HTTPException
 from domain.errors import (
     DomainError,
     InvalidInput,
-    LoginCancelled,
-    LoginFailed,
-    LoginRefused,
     ProviderUnavailable,
     RecentSignInRequired,
+    SignInCancelled,
+    SignInFailed,
+    SignInRefused,
     StoreUnavailable,
 )
 from entrypoints.web.auth import LoginForm, login_page, logout_notice_answer
@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 # Checked in order: the first class the error is an instance of gives its status.
 STATUS_OF_ERROR: list[tuple[type[DomainError], int]] = [
     (InvalidInput, 400),
-    (LoginCancelled, 400),
-    (LoginFailed, 400),
-    (LoginRefused, 403),
+    (SignInCancelled, 400),
+    (SignInFailed, 400),
+    (SignInRefused, 403),
     (ProviderUnavailable, 502),
     (StoreUnavailable, 503),
 ]

@@ -1,9 +1,11 @@
-"""signing out in the glossary's words: session.ended, account.signed_out_everywhere
+"""signing out and refusals in the glossary's words
 
 Revision ID: 0009
 Revises: 0008
 
-The last audit kinds without a `<thing>.<what happened>` shape (docs/design.md, Glossary).
+The last audit kinds without a `<thing>.<what happened>` shape (docs/design.md, Glossary):
+session.ended, account.signed_out_everywhere; and a refused sign-in's detail, the error's
+name, says "SignIn" where it said "Login" (SignInCancelled...).
 """
 
 import sqlalchemy as sa
@@ -20,17 +22,30 @@ RENAMED = {
     "sign_out.everywhere": "account.signed_out_everywhere",
 }
 
-audit_events = sa.table("audit_events", sa.column("kind", sa.String))
+# a refused sign-in's detail (the error's name): old -> new
+REFUSALS = {
+    f"Login{name}": f"SignIn{name}"
+    for name in ("Expired", "Refused", "Cancelled", "Mismatch", "Failed")
+}
+
+audit_events = sa.table(
+    "audit_events", sa.column("kind", sa.String), sa.column("detail", sa.String)
+)
 
 
-def _rename(mapping: dict[str, str]) -> None:
-    for old, new in mapping.items():
+def _rename(kinds: dict[str, str], refusals: dict[str, str]) -> None:
+    for old, new in kinds.items():
         op.execute(audit_events.update().where(audit_events.c.kind == old).values(kind=new))
+    refused = audit_events.c.kind == "sign_in.refused"
+    for old, new in refusals.items():
+        op.execute(
+            audit_events.update().where(refused, audit_events.c.detail == old).values(detail=new)
+        )
 
 
 def upgrade() -> None:
-    _rename(RENAMED)
+    _rename(RENAMED, REFUSALS)
 
 
 def downgrade() -> None:
-    _rename({new: old for old, new in RENAMED.items()})
+    _rename({new: old for old, new in RENAMED.items()}, {new: old for old, new in REFUSALS.items()})
