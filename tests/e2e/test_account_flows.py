@@ -98,7 +98,7 @@ def test_on_an_email_clash_the_new_login_waits_and_joins_when_the_owner_signs_in
     assert browser.greeting() is None and len(user_lines(site)) == 1
     page = browser.sign_in("alice")
     assert page.url == site.url + CONFIRM_PATH
-    assert "Connect your Dev OIDC login?" in page.text
+    assert "Connect your Dev OIDC identity?" in page.text
     assert f"alice-elsewhere at {urlsplit(oidc).netloc}" in page.text
     assert "Connected your" not in page.text
     page = browser.answer_waiting_login("connect")
@@ -234,7 +234,7 @@ def test_another_accounts_device_cannot_be_ended(site):
     other.sign_in("bob")
     [bobs_session] = re.findall(r'name="device" value="([0-9a-f]{64})"', other.get("/account").text)
     page = alice.account_action("/account/devices/end", device=bobs_session)
-    assert page.status_code == 400 and "not one of your logins or devices" in page.text
+    assert page.status_code == 400 and "not one of your linked identities or devices" in page.text
     assert bob.greeting() == "bob"
 
 

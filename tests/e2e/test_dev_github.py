@@ -22,7 +22,7 @@ def site_config(site_config, dev_github):
 
 
 def test_the_login_page_offers_dev_github(site):
-    assert ">Dev GitHub</button>" in site.visitor().get("/login").text
+    assert ">Sign in with Dev GitHub</button>" in site.visitor().get("/login").text
 
 
 def test_a_login_typed_at_dev_github_signs_in_and_again_to_the_same_account(site):

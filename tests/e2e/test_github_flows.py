@@ -95,7 +95,7 @@ CANNOT_VERIFY = "Your provider's answer could not be verified. Please try again.
 
 
 def test_the_login_page_offers_github(site):
-    assert ">GitHub</button>" in site.visitor().get("/login").text
+    assert ">Sign in with GitHub</button>" in site.visitor().get("/login").text
 
 
 def test_a_new_github_user_gets_an_account_named_after_the_login(site, github):

@@ -61,7 +61,7 @@ def test_coming_back_with_a_wrong_state_signs_nobody_out(client):
 @given(key=st.text(min_size=1, max_size=40), state=st.text(max_size=80))
 def test_any_key_and_state_get_the_login_page_never_an_error(client, key, state):
     page = client.get(f"/logout/return/{quote(key, safe='')}", query_string={"state": state})
-    assert page.status_code in (200, 404)
+    assert page.status_code in (200, 308, 404)  # 308: werkzeug merging "//" in the path
     assert SIGNED_OUT not in page.get_data(as_text=True)
 
 
