@@ -7,7 +7,7 @@ MAX_EMAIL_LENGTH = 254
 # An identity's subject (an OpenID claimed identifier, an OIDC `sub`) and its namespace.
 MAX_SUBJECT_LENGTH = 2048
 MAX_NAMESPACE_LENGTH = 255
-# A provider's own session id (OIDC `sid`), kept with the sessions it opened.
+# A provider's own session id (an ID token's `sid`, say), kept with the sessions it opened.
 MAX_PROVIDER_SESSION_LENGTH = 255
 MAX_HANDLE_LENGTH = 255
 MAX_NEXT_LENGTH = 2048

@@ -38,7 +38,7 @@ class VerifiedIdentity:
     email_verified: bool = False
     # The provider's own session, when it names one: a logout it sends later names it too.
     provider_session_id: str | None = None
-    # What the provider wants back to end its sign-in too (OIDC: the ID token); kept server
+    # What the provider wants back to end its sign-in too (an ID token, say); kept server
     # side only, never shown, logged or audited.
     logout_hint: str | None = field(default=None, repr=False)
     handle: str | None = None

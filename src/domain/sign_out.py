@@ -116,4 +116,4 @@ class SignOutService:
         try:
             self._seen.put(SeenLogoutNotice(key, notice.usable_until))
         except Conflict:
-            raise LogoutNoticeRefused("This logout token was used already.") from None
+            raise LogoutNoticeRefused("This logout notice was used already.") from None

@@ -109,6 +109,22 @@ def test_on_an_email_clash_the_new_login_waits_and_joins_when_the_owner_signs_in
     assert {"identity.waiting", "identity.confirmed"} <= set(audit())
 
 
+def test_choosing_a_language_on_the_confirm_page_keeps_the_waiting_identity(site, oidc, audit):
+    site.visitor().sign_in("alice", email="alice@example.com")
+    browser = site.visitor()
+    clash(site, browser)
+    assert browser.sign_in("alice").url == site.url + CONFIRM_PATH
+    chosen = browser.http.post(
+        f"{site.url}/language",
+        data={"language": "es", "next": CONFIRM_PATH},
+        headers={"Origin": site.url},
+        timeout=10,
+    )
+    assert chosen.url == site.url + CONFIRM_PATH and 'lang="es"' in chosen.text
+    browser.answer_waiting_login("connect")
+    assert {"identity.waiting", "identity.confirmed"} <= set(audit())
+
+
 def test_the_waiting_login_page_names_no_provider_of_the_owner(site):
     site.visitor().sign_in("alice", email="alice@example.com")
     waiting_page = main_of(clash(site, site.visitor()).text)

@@ -286,6 +286,12 @@ def test_logout_notices_need_no_csrf_token_and_are_limited_per_provider(tmp_path
         assert limited.headers["Cache-Control"] == "no-store"
         other = site.test_client().post("/logout/backchannel/openid", data={"logout_token": "x"})
         assert other.status_code == 400, "another provider has its own count"
+        from_the_provider = site.test_client().post(
+            BACKCHANNEL,
+            data={"logout_token": logout_token(op)},
+            environ_base={"REMOTE_ADDR": "198.51.100.9"},
+        )
+        assert from_the_provider.status_code == 200, "junk from one address blocks no other"
     finally:
         site.extensions["container"].shutdown_resources()
 

@@ -58,6 +58,19 @@ def make_app(base):
 
         return Response(request.content_type or "", content_type="text/plain")
 
+    @app.route("/redirect", methods=["GET", "POST"])
+    def redirect_as_asked():
+        from flask import request
+
+        return redirect(request.args["to"], int(request.args.get("code", 302)))
+
+    @app.route("/echo", methods=["GET", "POST"])
+    def echo():
+        from flask import request
+
+        said = f"{request.headers.get('Authorization')}|{request.get_data(as_text=True)}"
+        return Response(said, content_type="text/plain")
+
     return app
 
 
@@ -164,6 +177,31 @@ def test_a_response_over_the_size_cap_is_refused(site):
 def test_a_redirect_to_an_internal_address_is_refused(site):
     with pytest.raises(ForbiddenAddress):
         client().request("GET", f"{site}/to-internal")
+
+
+@pytest.fixture(scope="module")
+def elsewhere():
+    """Another origin: the same app on another port."""
+    with serving(make_app) as base:
+        yield base
+
+
+def test_a_redirect_to_another_origin_does_not_carry_the_authorization(site, elsewhere):
+    secret = {"Authorization": "Bearer the-access-token"}
+    to = f"{site}/redirect?to={elsewhere}/echo"
+    assert client().request("GET", to, headers=secret).text() == "None|"
+    same_origin = f"{site}/redirect?to=/echo"
+    assert client().request("GET", same_origin, headers=secret).text() == (
+        "Bearer the-access-token|"
+    )
+
+
+def test_a_body_is_never_sent_again_to_another_origin(site, elsewhere):
+    to = f"{site}/redirect?to={elsewhere}/echo&code=307"
+    with pytest.raises(HttpError):
+        client().request("POST", to, body="client_secret=s3cret")
+    same_origin = f"{site}/redirect?to=/echo&code=307"
+    assert client().request("POST", same_origin, body="a=1").text() == "None|a=1"
 
 
 def test_endless_redirects_are_cut_off(site):

@@ -198,9 +198,12 @@ class SafeHttpClient:
             content = self._read_to_the_end(response)
             location = response.headers.get("location")
             if response.status in REDIRECT_STATUSES and location:
-                url = urljoin(url, location)
+                target = urljoin(url, location)
                 if response.status in (301, 302, 303):
                     method, body = "GET", None
+                if _origin(target) != _origin(url):
+                    headers, body = _leaving_for_another_origin(headers, body)
+                url = target
                 continue
             received = {name.lower(): value for name, value in response.headers.items()}
             return HttpResponse(url, response.status, received, content)
@@ -264,3 +267,18 @@ def _decode(raw: bytes, content_type: str) -> str:
         return raw.decode(charset)
     except (LookupError, UnicodeDecodeError):
         return raw.decode("latin-1")
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
+def _leaving_for_another_origin(
+    headers: Mapping[str, str] | None, body: str | bytes | None
+) -> tuple[dict[str, str], None]:
+    """What a request may take to another origin it is redirected to: not its credentials
+    (a client secret in the body, a token in Authorization), as browsers and requests do."""
+    if body is not None:
+        raise HttpError("a redirect would send the request's body to another site")
+    return {n: v for n, v in (headers or {}).items() if n.lower() != "authorization"}, None

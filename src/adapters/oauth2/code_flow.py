@@ -37,10 +37,6 @@ PROVIDER_TROUBLE = frozenset({"server_error", "temporarily_unavailable"})
 
 # How the client proves itself at the token endpoint (RFC 6749 2.3.1).
 ClientAuthentication = Literal["client_secret_basic", "client_secret_post"]
-CLIENT_AUTHENTICATIONS: tuple[ClientAuthentication, ...] = (
-    "client_secret_basic",
-    "client_secret_post",
-)
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -102,7 +98,7 @@ class OAuth2Client:
         if "verifier" in kept:
             form["code_verifier"] = kept["verifier"]
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": FORM_TYPE,
             "Accept": "application/json",
         }
         if authentication == "client_secret_basic":
@@ -160,7 +156,7 @@ class OAuth2Client:
         return response
 
     def _refused(self, why: object) -> None:
-        log.info("%s provider refused a request: %s", self.label, why)
+        log.info("%s provider refused a request: %r", self.label, why)
         raise SignInFailed()
 
     @contextmanager

@@ -112,7 +112,7 @@ login_sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False, index=True),
     Column("user_agent", String(MAX_USER_AGENT_LENGTH)),
     Column("client_address", String(MAX_ADDRESS_LENGTH)),
-    # Where it came from (none for sessions from before migration 0009): a provider's logout
+    # Where it came from (none for sessions from before migration 0010): a provider's logout
     # finds its sessions by its own session id, or by subject.
     Column("provider", String(64)),
     Column("namespace", String(NAMESPACE_LENGTH)),

@@ -128,9 +128,9 @@ def connect() -> ResponseReturnValue:
     return redirect(started.redirect_url, 303)
 
 
-# Requests that leave a waiting identity's offer in place: its page, and the page's
-# stylesheet; 404s (endpoint None) do nothing either.
-KEEPS_THE_WAITING_IDENTITY = {"account.confirm_connection", "static", None}
+# Requests that leave a waiting identity's offer in place: its page, the language menu on
+# it, the page's stylesheet; 404s (endpoint None) do nothing either.
+KEEPS_THE_WAITING_IDENTITY = {"account.confirm_connection", "languages.choose", "static", None}
 DECISIONS = {"connect", "discard"}
 
 

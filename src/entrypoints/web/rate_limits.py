@@ -51,7 +51,10 @@ LIMITED = [
     # An answer posted to the return URL is parked (kept server side) until its browser comes.
     Limited("rate_limit_parked", ["auth.provider_return"], "client", ["POST"]),
     # A provider's logout notices come from its servers, not from people's browsers.
-    Limited("rate_limit_backchannel", ["auth.backchannel_logout"], "provider", ["POST"]),
+    # Per provider and sender: junk posted from one address must not use up the provider's own.
+    Limited(
+        "rate_limit_backchannel", ["auth.backchannel_logout"], "provider from client", ["POST"]
+    ),
     Limited(
         "rate_limit_account",
         [
@@ -115,7 +118,7 @@ def key_functions(settings: Mapping[str, Any]) -> Mapping[str, Callable[[], str]
         "identifier": typed_identifier,
         "identifier from client": lambda: f"{typed_identifier()} from:{client()}",
         "user": signed_in_user,
-        "provider": provider_in_path,
+        "provider from client": lambda: f"{provider_in_path()} from:{client()}",
     }
 
 
