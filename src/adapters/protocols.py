@@ -50,6 +50,12 @@ class ProviderSettings(BaseModel):
     def display_name(self) -> str:
         return self.name or self.key
 
+    @property
+    def identity_namespace(self) -> str | None:
+        """The namespace of the identities this entry's provider vouches for, when the
+        settings say it (two protocols may not share one: settings.py refuses it)."""
+        return None
+
     def provider_urls(self) -> dict[str, str]:
         """The entry's provider URLs that are set, by field name: its fields typed ProviderUrl."""
         return {

@@ -296,8 +296,29 @@ def _checked_providers(
                 )
         if settings.env == PRODUCTION and not settings.allow_http_providers:
             _check_reached_over_https(provider, f"{origin}: {where}")
+        _check_namespace_is_its_protocols(provider, checked, f"{origin}: {where}")
         checked.append(provider)
     return checked
+
+
+def _check_namespace_is_its_protocols(
+    provider: ProviderSettings, checked: list[ProviderSettings], where: str
+) -> None:
+    """Providers of one protocol may share a namespace (two buttons to one OpenID world);
+    of two protocols, never: a subject of one could sign in to the other's accounts."""
+    namespace = provider.identity_namespace
+    clashing = [
+        earlier.key
+        for earlier in checked
+        if namespace is not None
+        and earlier.identity_namespace == namespace
+        and earlier.protocol != provider.protocol
+    ]
+    if clashing:
+        raise ConfigurationError(
+            f"{where}: its identities' namespace {namespace!r} is that of {clashing[0]!r},"
+            " a provider of another protocol: give one of them a `namespace` of its own"
+        )
 
 
 def _check_reached_over_https(provider: ProviderSettings, where: str) -> None:

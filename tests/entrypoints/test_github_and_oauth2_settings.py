@@ -123,3 +123,32 @@ def test_a_github_identity_shows_its_login_and_github():
     assert describe_subject(PROTOCOLS, "https://github.com", "583231", None, "oidc") == (
         "583231 at github.com"
     )
+
+
+GENERIC_GITHUB = DISCORD | {
+    "key": "github-rest",
+    "authorize_url": "https://github.com/login/oauth/authorize",
+    "subject_field": "login",
+}
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [GITHUB, GENERIC_GITHUB],  # a login that looks like a number would be that id
+        [{"key": "openid", "protocol": "openid"}, DISCORD | {"namespace": "openid"}],
+        [
+            {"key": "corp", "protocol": "oidc", "issuer": "https://discord.com",
+             "client_id": "c", "client_secret": "s"},
+            DISCORD,
+        ],
+    ],
+)  # fmt: skip
+def test_providers_of_two_protocols_may_not_share_a_namespace(entries):
+    with pytest.raises(ConfigurationError, match="namespace"):
+        load_settings(production(*entries), {})
+
+
+def test_a_namespace_of_its_own_lets_both_providers_be():
+    renamed = GENERIC_GITHUB | {"namespace": "github-rest"}
+    assert len(load_settings(production(GITHUB, renamed), {})["providers"]) == 2

@@ -18,6 +18,10 @@ class GitHubProviderSettings(OAuth2ClientSettings):
     api_url: ProviderUrl = "https://api.github.com"
     scopes: str = "read:user user:email"
 
+    @property
+    def identity_namespace(self) -> str:
+        return self.github_url.rstrip("/")
+
 
 def github_provider(settings: GitHubProviderSettings, parts: AdapterParts) -> IdentityProvider:
     profile = GitHubProfile(

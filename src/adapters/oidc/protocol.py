@@ -24,6 +24,10 @@ class OidcProviderSettings(OAuth2ClientSettings):
     # Logout ends the person's sign-in at the provider too (RP-initiated logout).
     sign_out_at_provider: bool = False
 
+    @property
+    def identity_namespace(self) -> str:
+        return self.issuer
+
     @field_validator("scopes")
     @classmethod
     def _openid_scope(cls, value: str) -> str:

@@ -33,6 +33,10 @@ class OpenIdProviderSettings(ProviderSettings):
     claimed_id_prefix: ProviderUrl | None = None
     stateless: bool = False
 
+    @property
+    def identity_namespace(self) -> str:
+        return NAMESPACE
+
     @field_validator("claimed_id_prefix")
     @classmethod
     def _prefix_ends_on_a_path_segment(cls, value: str | None) -> str | None:
