@@ -5,6 +5,7 @@ else English. Texts are marked for Flask-Babel; catalogs live in web/translation
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -73,6 +74,7 @@ def best_match(accept_language: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=256)  # browsers send a few tags over and over; any other costs a parse
 def _shipped(tag: str) -> str | None:
     try:
         wanted = Locale.parse(tag.replace("_", "-"), sep="-")
