@@ -31,6 +31,7 @@ import requests
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
 from bench.clients import run_logins, session_cookies
+from bench.load import pages_under_load
 from bench.nicknames import crowded_sign_up_costs
 from bench.providers import measure_providers
 from bench.provisioning import provisioning_rate
@@ -56,6 +57,8 @@ START_SECONDS = float(os.environ.get("BENCH_START_SECONDS", "120"))
 SPEEDUP_LOGINS = int(os.environ.get("BENCH_SPEEDUP_LOGINS", "10"))
 SPEEDUP_PAGES = int(os.environ.get("BENCH_SPEEDUP_PAGES", "400"))
 PROFILED_PAGES = int(os.environ.get("BENCH_PROFILED_PAGES", "2000"))
+# What loads the pages: wrk (Debian's, `make bench` installs it as root), else bench/load.py.
+LOAD = "wrk" if shutil.which("wrk") else "bench/load.py"
 ALL_SECTIONS = "tutorial,providers,speedups,serving,stores,instances,nicknames,growth,provisioning"
 SECTIONS = os.environ.get("BENCH_SECTIONS", ALL_SECTIONS).split(",")
 RATE_LIMITS = ("LOGIN", "IDENTIFIER", "CALLBACK", "ACCOUNT")
@@ -262,7 +265,10 @@ class Bench:
 
 
 def wrk(url: str, cookie: str, seconds: float = PAGE_SECONDS) -> tuple[float, float, float]:
-    """Requests/s, p50 ms, p99 ms of GET url with the cookie header."""
+    """Requests/s, p50 ms, p99 ms of GET url with the cookie header: by wrk, or where it is
+    not installed, by bench/load.py."""
+    if LOAD == "bench/load.py":
+        return pages_under_load(url, cookie, seconds)
     output = subprocess.run(
         [
             "wrk",
@@ -551,7 +557,7 @@ def report(bench: Bench, started: datetime, elapsed: float) -> str:
         f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()}: {psutil.cpu_count()} CPUs, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}, "
         f"{platform.platform()}. Apps: gunicorn, {WORKERS} sync workers unless said. Load: "
-        f"{CLIENTS} login client processes, wrk (2 threads, 16 connections) for pages. "
+        f"{CLIENTS} login client processes, {LOAD} (2 threads, 16 connections) for pages. "
         f"{REPEATS} runs per figure, {LOGINS} logins per run. Each cell: median (min-max). "
         f"Sections: {', '.join(SECTIONS)}. Took {elapsed / 60:.1f} min.",
         "",

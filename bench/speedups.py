@@ -11,7 +11,9 @@ app's of the same round, so the machine's drift between rounds cancels. Rate lim
 (with limits no bench reaches), as in production.
 
 `BENCH_SPEEDUPS` picks the variants (comma-separated names of SWITCHES); `BENCH_PROFILE=N`
-then prints the top of a cProfile (CPU clock) of N signed-in index pages of the shipped app.
+then prints the top of a cProfile (CPU clock) of N signed-in index pages of the shipped app,
+and `BENCH_PROFILE_STORE=redis` of the app with sessions in Redis and users on PostgreSQL
+(both started for it).
 """
 
 import cProfile
@@ -55,7 +57,9 @@ RATE_LIMITS = ("login", "identifier", "callback", "account", "identifier_total",
 PROFILE_TOP = 25
 
 
-def bench_app(folder: str) -> Any:
+def bench_app(folder: str, **settings: str) -> Any:
+    """The app on SQLite in `folder`, unless `settings` say otherwise (`database_url`,
+    `session_store`, `redis_url`)."""
     from adapters.sql.migrate import upgrade_database
     from entrypoints.app import create_app
 
@@ -66,10 +70,31 @@ def bench_app(folder: str) -> Any:
             "secret_key": "bench-speedups-secret-key-of-forty-characters",
             "providers": [{"key": "openid", "name": "OpenID"}],
             **{f"rate_limit_{name}": NO_LIMIT for name in RATE_LIMITS},
+            **settings,
         }
     )
     upgrade_database(app.extensions["container"].engine())
     return app
+
+
+@contextmanager
+def redis_sessions() -> Iterator[dict[str, str]]:
+    """A PostgreSQL and a Redis of their own: the settings of sessions in Redis and users on
+    PostgreSQL (the scale-out setting)."""
+    from devtools.servers import PostgresServer, RedisServer, postgres_bin_dir, redis_server_path
+
+    bin_dir, redis_path = postgres_bin_dir(), redis_server_path()
+    if bin_dir is None or redis_path is None:
+        raise RuntimeError("PostgreSQL and Redis are needed for sessions in Redis")
+    postgres, redis = PostgresServer(bin_dir), RedisServer(redis_path)
+    try:
+        postgres.start()
+        redis.start()
+        database_url = postgres.create_database("bench_pages")
+        yield {"database_url": database_url, "session_store": "redis", "redis_url": redis.url}
+    finally:
+        redis.stop()
+        postgres.stop()
 
 
 # -- switches: each builds the app without one speed-up ----------------------------------------
@@ -162,10 +187,11 @@ def pages(variant: Variant, count: int) -> list[float]:
     return spent
 
 
-def build(name: str, switch: Switch | None, op: str) -> Variant:
+def build(name: str, switch: Switch | None, op: str, **settings: str) -> Variant:
     building, change = switch or (nullcontext, _nothing)
     with building():
-        variant = Variant(name, bench_app(tempfile.mkdtemp(prefix="microblog-speedups-")))
+        folder = tempfile.mkdtemp(prefix="microblog-speedups-")
+        variant = Variant(name, bench_app(folder, **settings))
         change(variant.app)
         # Built and warmed up inside the switch: the stores are made on first use.
         sign_ins(variant, op, f"warm-{len(name)}-", WARM_UP_LOGINS)
@@ -225,11 +251,12 @@ def samples(variants: list[Variant]) -> dict[str, list[float]]:
     return out
 
 
-def profile_pages(count: int, top: int = PROFILE_TOP) -> str:
-    """The top of a cProfile (CPU clock) of `count` signed-in index pages of the app."""
+def profile_pages(count: int, top: int = PROFILE_TOP, **settings: str) -> str:
+    """The top of a cProfile (CPU clock) of `count` signed-in index pages of the app (made
+    with `settings`)."""
     op = f"http://127.0.0.1:{free_port()}"
     with served(create_dev_provider(DevProviderSettings(op, auto_approve=True)), op):
-        variant = build(SHIPPED, None, op)
+        variant = build(SHIPPED, None, op, **settings)
     profiler = cProfile.Profile(time.thread_time)
     profiler.enable()
     for _ in range(count):
@@ -248,11 +275,15 @@ def main() -> None:
     logins = int(sys.argv[2]) if len(sys.argv) > 2 else LOGINS
     page_count = int(sys.argv[3]) if len(sys.argv) > 3 else PAGES
     names = os.environ.get("BENCH_SPEEDUPS")
-    variants = compare(rounds, logins, page_count, names.split(",") if names else None)
-    print(f"Speed-ups, {rounds} rounds of {logins} sign-ins and {page_count} pages per variant:")
-    for row, figures in samples(variants).items():
-        print(f"  {row}: {spread(figures)}")
-    if os.environ.get("BENCH_PROFILE"):
+    if rounds:  # 0: the profile alone
+        variants = compare(rounds, logins, page_count, names.split(",") if names else None)
+        print(f"Speed-ups, {rounds} rounds of {logins} sign-ins and {page_count} pages a variant:")
+        for row, figures in samples(variants).items():
+            print(f"  {row}: {spread(figures)}")
+    if os.environ.get("BENCH_PROFILE") and os.environ.get("BENCH_PROFILE_STORE") == "redis":
+        with redis_sessions() as settings:
+            print(profile_pages(int(os.environ["BENCH_PROFILE"]), **settings))
+    elif os.environ.get("BENCH_PROFILE"):
         print(profile_pages(int(os.environ["BENCH_PROFILE"])))
 
 
