@@ -23,7 +23,7 @@ def _ask(host: str, port: int, request: bytes) -> bytes:
 
 def _one_process(
     url: str, cookie: str, seconds: float, threads: int
-) -> tuple[list[float], int, float, float]:
+) -> tuple[list[float], int, float, float, str]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     request = (
@@ -32,27 +32,30 @@ def _one_process(
     ).encode()
     latencies: list[float] = []
     failures = 0
+    first_failure = b""
     lock = threading.Lock()
     began = time.time()  # the wall clock: comparable across processes
     deadline = time.perf_counter() + seconds
 
     def run() -> None:
-        nonlocal failures
-        mine, failed = [], 0
+        nonlocal failures, first_failure
+        mine, failed, seen = [], 0, b""
         while (started := time.perf_counter()) < deadline:
             answer = _ask(host, port, request)
             mine.append(time.perf_counter() - started)
-            failed += not answer.startswith(b"HTTP/1.1 2")
+            if not answer.startswith(b"HTTP/1.1 2"):
+                failed, seen = failed + 1, seen or answer.split(b"\r\n", 1)[0]
         with lock:
             latencies.extend(mine)
             failures += failed
+            first_failure = first_failure or seen
 
     workers = [threading.Thread(target=run) for _ in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return latencies, failures, began, time.time()
+    return latencies, failures, began, time.time(), first_failure.decode(errors="replace")
 
 
 def pages_under_load(
@@ -70,6 +73,7 @@ def pages_under_load(
     latencies = sorted(latency for found, *_ in results for latency in found)
     failures = sum(r[1] for r in results)
     if failures:
-        raise RuntimeError(f"{failures} of {len(latencies)} pages were not 2xx")
+        answer = next(r[4] for r in results if r[4])
+        raise RuntimeError(f"{url}: {failures} of {len(latencies)} pages were not 2xx: {answer}")
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return len(latencies) / wall, statistics.median(latencies) * 1000, p99 * 1000
