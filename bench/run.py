@@ -37,7 +37,7 @@ from bench.nicknames import crowded_sign_up_costs
 from bench.providers import measure_providers
 from bench.provisioning import provisioning_rate
 from bench.seeding import FIRST_SEED_ID, seed_users
-from bench.speedups import compare, profile_pages, samples
+from bench.speedups import compare, profile_pages, samples, store_pages
 from devtools.servers import (
     PostgresServer,
     RedisServer,
@@ -586,6 +586,8 @@ def speed_ups(bench: Bench) -> None:
         bench.figure(table, row).samples.extend(figures)
     profiled = {"SQLite": {}}
     if bench.postgres and bench.redis:
+        row = "signed-in page CPU, all on PostgreSQL / sessions in Redis (in process, in turn)"
+        bench.figure(RATIOS, row).samples.extend(store_pages(REPEATS, SPEEDUP_PAGES))
         database_url = bench.database("postgresql")
         redis = {"session_store": "redis", "redis_url": bench.redis.url}
         profiled["sessions in Redis, users on PostgreSQL"] = {"database_url": database_url} | redis

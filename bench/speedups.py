@@ -13,7 +13,8 @@ app's of the same round, so the machine's drift between rounds cancels. Rate lim
 `BENCH_SPEEDUPS` picks the variants (comma-separated names of SWITCHES); `BENCH_PROFILE=N`
 then prints the top of a cProfile (CPU clock) of N signed-in index pages of the shipped app,
 and `BENCH_PROFILE_STORE=redis` of the app with sessions in Redis and users on PostgreSQL
-(both started for it).
+(both started for it); `BENCH_STORES=1` compares a signed-in page's CPU with everything on
+PostgreSQL and with sessions in Redis, pages in turn.
 """
 
 import cProfile
@@ -269,6 +270,30 @@ def profile_pages(count: int, top: int = PROFILE_TOP, **settings: str) -> str:
     return out.getvalue()
 
 
+def store_pages(rounds: int, count: int) -> list[float]:
+    """Per round, the median CPU of a signed-in index page with everything on PostgreSQL
+    over the same with sessions in Redis (users on PostgreSQL), pages in turn."""
+    with redis_sessions() as in_redis:
+        on_postgres = {"database_url": in_redis["database_url"]}
+        op = f"http://127.0.0.1:{free_port()}"
+        with served(create_dev_provider(DevProviderSettings(op, auto_approve=True)), op):
+            both = [
+                build("postgres", None, op, **on_postgres),
+                build("redis", None, op, **in_redis),
+            ]
+        gc.collect()
+        gc.freeze()
+        order = random.Random(0)
+        ratios = []
+        for _ in range(rounds):
+            spent: dict[str, list[float]] = {v.name: [] for v in both}
+            for _ in range(count):
+                for v in order.sample(both, len(both)):
+                    spent[v.name].extend(pages(v, 1))
+            ratios.append(statistics.median(spent["postgres"]) / statistics.median(spent["redis"]))
+        return ratios
+
+
 def main() -> None:
     logging.disable(logging.INFO)
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
@@ -280,6 +305,9 @@ def main() -> None:
         print(f"Speed-ups, {rounds} rounds of {logins} sign-ins and {page_count} pages a variant:")
         for row, figures in samples(variants).items():
             print(f"  {row}: {spread(figures)}")
+    if os.environ.get("BENCH_STORES"):
+        ratios = store_pages(rounds or ROUNDS, page_count)
+        print(f"Signed-in page CPU, all on PostgreSQL / sessions in Redis: {spread(ratios)}")
     if os.environ.get("BENCH_PROFILE") and os.environ.get("BENCH_PROFILE_STORE") == "redis":
         with redis_sessions() as settings:
             print(profile_pages(int(os.environ["BENCH_PROFILE"]), **settings))
