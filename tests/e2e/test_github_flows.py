@@ -298,7 +298,7 @@ def test_a_replayed_answer_is_refused(site, github):
     refused(page, 400, "Your sign-in attempt expired or was already used.")
     # No sign-in is left to finish, so no provider was asked: as for every protocol, the
     # audit log's last event is the sign-out.
-    nothing_stored(site, visitor, users_before=1, last_event="sign_out")
+    nothing_stored(site, visitor, users_before=1, last_event="session.ended")
 
 
 def test_an_answer_posted_cross_site_is_parked_and_finishes_in_the_browser(site, github):
