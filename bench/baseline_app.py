@@ -12,7 +12,7 @@ from sqlalchemy import select
 from adapters.sql.engine import create_database_engine
 from adapters.sql.tables import posts, users
 
-ENTRYPOINTS = Path(__file__).resolve().parents[1] / "src" / "entrypoints"
+WEB = Path(__file__).resolve().parents[1] / "src" / "entrypoints" / "web"
 
 
 class BaselineUser:
@@ -28,8 +28,8 @@ class BaselineUser:
 def create_baseline_app():
     app = Flask(
         __name__,
-        template_folder=str(ENTRYPOINTS / "templates"),
-        static_folder=str(ENTRYPOINTS / "static"),
+        template_folder=str(WEB / "templates"),
+        static_folder=str(WEB / "static"),
     )
     app.config["SECRET_KEY"] = os.environ.get("MICROBLOG_SECRET_KEY", "baseline")
     engine = create_database_engine(os.environ["MICROBLOG_DATABASE_URL"])

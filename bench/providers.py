@@ -6,8 +6,9 @@ after another, so the time per sign-in is what a person waits: open /index, the 
 the provider (approving at once), the return, /index, log out.
 
 Measured: this app's OpenID 2.0 fixed provider button, typed identifier (new and returning
-people), OpenID Connect (panva's dev provider, when Node.js is there), and the tutorial's app
-by typed identifier, with the same relay and provider, alternating each round.
+people), OpenID Connect (panva's dev provider, when Node.js is there), GitHub (the dev
+GitHub: the code exchange, /user and /user/emails), and the tutorial's app by typed
+identifier, with the same relay and provider, alternating each round.
 """
 
 import logging
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bench.clients import run_logins
+from devtools.dev_github import create_dev_github, dev_github_profile
 from devtools.dev_oidc import DevOidcUnavailable, served_dev_oidc
 from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.relay import Relay, relaying
@@ -31,6 +33,7 @@ DELAY = float(os.environ.get("BENCH_PROVIDER_DELAY", "0.05"))
 SIGN_INS = int(os.environ.get("BENCH_PROVIDER_SIGN_INS", "10"))
 TABLE = f"Provider round trips ({DELAY * 1000:.0f} ms a request, one browser, same run)"
 OIDC_NAME = "oidc-person"
+GITHUB_LOGIN = "github-person"
 
 
 @dataclass
@@ -39,10 +42,17 @@ class Relayed:
     relay: Relay
 
 
+@dataclass
+class RelayedProviders:
+    openid: Relayed
+    github: Relayed
+    oidc: Relayed | None
+
+
 @contextmanager
-def relayed_providers() -> Iterator[tuple[Relayed, Relayed | None]]:
-    """The dev OpenID provider (auto-approving) and, if it can run, the dev OIDC provider,
-    each behind a delaying relay and calling itself by the relay's URL."""
+def relayed_providers() -> Iterator[RelayedProviders]:
+    """The dev OpenID provider and the dev GitHub (both auto-approving) and, if it can run,
+    the dev OIDC provider, each behind a delaying relay and calling itself by its URL."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the dev provider's access log
     with ExitStack() as stack:
         backend = f"http://127.0.0.1:{free_port()}"
@@ -50,6 +60,12 @@ def relayed_providers() -> Iterator[tuple[Relayed, Relayed | None]]:
         openid_url = stack.enter_context(relaying(openid))
         settings = DevProviderSettings(openid_url, auto_approve=True)
         stack.enter_context(served(create_dev_provider(settings), backend))
+        github_backend = f"http://127.0.0.1:{free_port()}"
+        github = Relay(github_backend, DELAY)
+        github_url = stack.enter_context(relaying(github))
+        dev_github = create_dev_github(github_url, auto_approve=GITHUB_LOGIN)
+        stack.enter_context(served(dev_github, github_backend))
+        relayed = RelayedProviders(Relayed(openid_url, openid), Relayed(github_url, github), None)
         oidc_port = free_port()
         oidc = Relay(f"http://127.0.0.1:{oidc_port}", DELAY)
         oidc_url = stack.enter_context(relaying(oidc))
@@ -58,12 +74,13 @@ def relayed_providers() -> Iterator[tuple[Relayed, Relayed | None]]:
             stack.enter_context(served_dev_oidc(oidc_url, [], environment=environment))
         except DevOidcUnavailable as why:
             print(f"bench: providers: OIDC skipped: {why}")
-            yield Relayed(openid_url, openid), None
+            yield relayed
             return
-        yield Relayed(openid_url, openid), Relayed(oidc_url, oidc)
+        relayed.oidc = Relayed(oidc_url, oidc)
+        yield relayed
 
 
-def providers_toml(openid: str, oidc: str | None) -> str:
+def providers_toml(openid: str, github: str, oidc: str | None) -> str:
     entries = f"""
 [[providers]]
 key = "openid"
@@ -74,6 +91,17 @@ key = "dev"
 name = "Dev OpenID"
 op_identifier = "{openid}/"
 claimed_id_prefix = "{openid}/id/"
+"""
+    entry = dev_github_profile(github)
+    entries += f"""
+[[providers]]
+key = "{entry["key"]}"
+protocol = "github"
+name = "{entry["name"]}"
+github_url = "{entry["github_url"]}"
+api_url = "{entry["api_url"]}"
+client_id = "{entry["client_id"]}"
+client_secret = "{entry["client_secret"]}"
 """
     if oidc:
         entries += f"""
@@ -113,8 +141,9 @@ def serve_ours(bench: "Bench", entries: str) -> "Served":
 
 def measure_providers(bench: "Bench", ratios: str, repeats: int) -> None:
     """Figures into `bench.figure(TABLE, row)`, the ratios into `bench.figure(ratios, row)`."""
-    with relayed_providers() as (openid, oidc):
-        ours = serve_ours(bench, providers_toml(openid.url, oidc.url if oidc else None))
+    with relayed_providers() as relayed:
+        openid, github, oidc = relayed.openid, relayed.github, relayed.oidc
+        ours = serve_ours(bench, providers_toml(openid.url, github.url, oidc and oidc.url))
         tutorial = bench.serve_tutorial("tutorial-relayed")
         runs = {
             "this app, OpenID fixed button (returning person)": (ours, openid, "dev", "microblog"),
@@ -125,6 +154,8 @@ def measure_providers(bench: "Bench", ratios: str, repeats: int) -> None:
         }  # fmt: skip
         if oidc:
             runs["this app, OIDC (dev OIDC provider)"] = (ours, oidc, "dev-oidc", "microblog")
+        github_row = "this app, GitHub (dev GitHub, returning person)"
+        runs[github_row] = (ours, github, dev_github_profile(github.url)["key"], "microblog")
         for site, provider, button, kind in runs.values():  # warm: discovery, association
             run_logins(site.url, provider.url, bench.names("warm-", 3), button, 1, kind)
         for round_ in range(repeats):

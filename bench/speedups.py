@@ -11,7 +11,10 @@ app's of the same round, so the machine's drift between rounds cancels. Rate lim
 (with limits no bench reaches), as in production.
 
 `BENCH_SPEEDUPS` picks the variants (comma-separated names of SWITCHES); `BENCH_PROFILE=N`
-then prints the top of a cProfile (CPU clock) of N signed-in index pages of the shipped app.
+then prints the top of a cProfile (CPU clock) of N signed-in index pages of the shipped app,
+and `BENCH_PROFILE_STORE=redis` of the app with sessions in Redis and users on PostgreSQL
+(both started for it); `BENCH_STORES=1` compares a signed-in page's CPU with everything on
+PostgreSQL and with sessions in Redis, pages in turn.
 """
 
 import cProfile
@@ -55,7 +58,9 @@ RATE_LIMITS = ("login", "identifier", "callback", "account", "identifier_total",
 PROFILE_TOP = 25
 
 
-def bench_app(folder: str) -> Any:
+def bench_app(folder: str, **settings: str) -> Any:
+    """The app on SQLite in `folder`, unless `settings` say otherwise (`database_url`,
+    `session_store`, `redis_url`)."""
     from adapters.sql.migrate import upgrade_database
     from entrypoints.app import create_app
 
@@ -66,10 +71,31 @@ def bench_app(folder: str) -> Any:
             "secret_key": "bench-speedups-secret-key-of-forty-characters",
             "providers": [{"key": "openid", "name": "OpenID"}],
             **{f"rate_limit_{name}": NO_LIMIT for name in RATE_LIMITS},
+            **settings,
         }
     )
     upgrade_database(app.extensions["container"].engine())
     return app
+
+
+@contextmanager
+def redis_sessions() -> Iterator[dict[str, str]]:
+    """A PostgreSQL and a Redis of their own: the settings of sessions in Redis and users on
+    PostgreSQL (the scale-out setting)."""
+    from devtools.servers import PostgresServer, RedisServer, postgres_bin_dir, redis_server_path
+
+    bin_dir, redis_path = postgres_bin_dir(), redis_server_path()
+    if bin_dir is None or redis_path is None:
+        raise RuntimeError("PostgreSQL and Redis are needed for sessions in Redis")
+    postgres, redis = PostgresServer(bin_dir), RedisServer(redis_path)
+    try:
+        postgres.start()
+        redis.start()
+        database_url = postgres.create_database("bench_pages")
+        yield {"database_url": database_url, "session_store": "redis", "redis_url": redis.url}
+    finally:
+        redis.stop()
+        postgres.stop()
 
 
 # -- switches: each builds the app without one speed-up ----------------------------------------
@@ -162,10 +188,11 @@ def pages(variant: Variant, count: int) -> list[float]:
     return spent
 
 
-def build(name: str, switch: Switch | None, op: str) -> Variant:
+def build(name: str, switch: Switch | None, op: str, **settings: str) -> Variant:
     building, change = switch or (nullcontext, _nothing)
     with building():
-        variant = Variant(name, bench_app(tempfile.mkdtemp(prefix="microblog-speedups-")))
+        folder = tempfile.mkdtemp(prefix="microblog-speedups-")
+        variant = Variant(name, bench_app(folder, **settings))
         change(variant.app)
         # Built and warmed up inside the switch: the stores are made on first use.
         sign_ins(variant, op, f"warm-{len(name)}-", WARM_UP_LOGINS)
@@ -225,11 +252,12 @@ def samples(variants: list[Variant]) -> dict[str, list[float]]:
     return out
 
 
-def profile_pages(count: int, top: int = PROFILE_TOP) -> str:
-    """The top of a cProfile (CPU clock) of `count` signed-in index pages of the app."""
+def profile_pages(count: int, top: int = PROFILE_TOP, **settings: str) -> str:
+    """The top of a cProfile (CPU clock) of `count` signed-in index pages of the app (made
+    with `settings`)."""
     op = f"http://127.0.0.1:{free_port()}"
     with served(create_dev_provider(DevProviderSettings(op, auto_approve=True)), op):
-        variant = build(SHIPPED, None, op)
+        variant = build(SHIPPED, None, op, **settings)
     profiler = cProfile.Profile(time.thread_time)
     profiler.enable()
     for _ in range(count):
@@ -242,17 +270,48 @@ def profile_pages(count: int, top: int = PROFILE_TOP) -> str:
     return out.getvalue()
 
 
+def store_pages(rounds: int, count: int) -> list[float]:
+    """Per round, the median CPU of a signed-in index page with everything on PostgreSQL
+    over the same with sessions in Redis (users on PostgreSQL), pages in turn."""
+    with redis_sessions() as in_redis:
+        on_postgres = {"database_url": in_redis["database_url"]}
+        op = f"http://127.0.0.1:{free_port()}"
+        with served(create_dev_provider(DevProviderSettings(op, auto_approve=True)), op):
+            both = [
+                build("postgres", None, op, **on_postgres),
+                build("redis", None, op, **in_redis),
+            ]
+        gc.collect()
+        gc.freeze()
+        order = random.Random(0)
+        ratios = []
+        for _ in range(rounds):
+            spent: dict[str, list[float]] = {v.name: [] for v in both}
+            for _ in range(count):
+                for v in order.sample(both, len(both)):
+                    spent[v.name].extend(pages(v, 1))
+            ratios.append(statistics.median(spent["postgres"]) / statistics.median(spent["redis"]))
+        return ratios
+
+
 def main() -> None:
     logging.disable(logging.INFO)
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
     logins = int(sys.argv[2]) if len(sys.argv) > 2 else LOGINS
     page_count = int(sys.argv[3]) if len(sys.argv) > 3 else PAGES
     names = os.environ.get("BENCH_SPEEDUPS")
-    variants = compare(rounds, logins, page_count, names.split(",") if names else None)
-    print(f"Speed-ups, {rounds} rounds of {logins} sign-ins and {page_count} pages per variant:")
-    for row, figures in samples(variants).items():
-        print(f"  {row}: {spread(figures)}")
-    if os.environ.get("BENCH_PROFILE"):
+    if rounds:  # 0: the profile alone
+        variants = compare(rounds, logins, page_count, names.split(",") if names else None)
+        print(f"Speed-ups, {rounds} rounds of {logins} sign-ins and {page_count} pages a variant:")
+        for row, figures in samples(variants).items():
+            print(f"  {row}: {spread(figures)}")
+    if os.environ.get("BENCH_STORES"):
+        ratios = store_pages(rounds or ROUNDS, page_count)
+        print(f"Signed-in page CPU, all on PostgreSQL / sessions in Redis: {spread(ratios)}")
+    if os.environ.get("BENCH_PROFILE") and os.environ.get("BENCH_PROFILE_STORE") == "redis":
+        with redis_sessions() as settings:
+            print(profile_pages(int(os.environ["BENCH_PROFILE"]), **settings))
+    elif os.environ.get("BENCH_PROFILE"):
         print(profile_pages(int(os.environ["BENCH_PROFILE"])))
 
 

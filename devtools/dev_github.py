@@ -2,7 +2,8 @@
 App's endpoints (/login/oauth/authorize, /login/oauth/access_token) and the REST API's
 /user and /user/emails as GitHub Enterprise Server lays them out (under /api/v3), closely
 enough that the site's GitHub adapter runs against it unchanged: the person types a login
-and an email, ticks "verified" or not, and approves."""
+and an email, ticks "verified" or not, and approves. The bench's (`auto_approve`) approves
+at once as one login."""
 
 import base64
 import hashlib
@@ -56,10 +57,14 @@ class DevGitHub:
     redirect_uris: list[str] = field(default_factory=list)
     grants: dict[str, _Grant] = field(default_factory=dict)
     tokens: dict[str, _Grant] = field(default_factory=dict)
+    # A login approved without asking (the bench's); None: the person types one.
+    auto_approve: str | None = None
 
 
-def create_dev_github(base_url: str, redirect_uris: list[str] | None = None) -> Flask:
-    state = DevGitHub(base_url.rstrip("/"), list(redirect_uris or []))
+def create_dev_github(
+    base_url: str, redirect_uris: list[str] | None = None, auto_approve: str | None = None
+) -> Flask:
+    state = DevGitHub(base_url.rstrip("/"), list(redirect_uris or []), auto_approve=auto_approve)
     app = Flask(__name__)
 
     def checked_request() -> dict[str, str]:
@@ -79,22 +84,28 @@ def create_dev_github(base_url: str, redirect_uris: list[str] | None = None) -> 
     @app.route("/login/oauth/authorize", methods=["GET", "POST"])
     def authorize() -> ResponseReturnValue:
         query = checked_request()
+        if request.method == "GET" and state.auto_approve:
+            return approved(query, state.auto_approve, "", verified=False)
         if request.method == "GET":
             return render_template("dev_github/authorize.html", error=None)
-        back = query["redirect_uri"]
         if request.form.get("decision") != "approve":
+            back = query["redirect_uri"]
             return redirect(_with(back, error="access_denied", state=query.get("state")))
         login = request.form.get("login", "").strip()
         email = request.form.get("email", "").strip()
         if not LOGIN_PATTERN.fullmatch(login) or (email and not EMAIL_PATTERN.fullmatch(email)):
             error = "Type a GitHub-style login (letters, digits, single hyphens) and an email."
             return render_template("dev_github/authorize.html", error=error), 400
+        return approved(query, login, email, verified=request.form.get("verified") == "yes")
+
+    def approved(
+        query: dict[str, str], login: str, email: str, verified: bool
+    ) -> ResponseReturnValue:
         code = secrets.token_hex(10)
         user = {"id": account_id(login), "login": login, "name": None, "type": "User"}
-        verified = request.form.get("verified") == "yes"
         emails = [{"email": email, "primary": True, "verified": verified}] if email else []
-        challenge = query.get("code_challenge")
-        state.grants[code] = _Grant(back, challenge, user, emails)
+        back = query["redirect_uri"]
+        state.grants[code] = _Grant(back, query.get("code_challenge"), user, emails)
         return redirect(_with(back, code=code, state=query.get("state")))
 
     @app.post("/login/oauth/access_token")

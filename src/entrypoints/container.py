@@ -119,8 +119,6 @@ class Container(containers.DeclarativeContainer):
     protocols = providers.Object(PROTOCOLS)
 
     engine = providers.Resource(database_engine, config.database_url)
-    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine)
-    writing_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine, writing=True)
     # Reading posts is one statement on the pool's connection: no BEGIN and ROLLBACK around it.
     timelines = providers.Singleton(SqlTimelines, engine)
     # MICROBLOG_SESSION_STORE picks where sessions, sign-ins and parked answers live.
@@ -131,6 +129,18 @@ class Container(containers.DeclarativeContainer):
         redis=providers.Singleton(
             RedisSessions, redis, providers.Singleton(SqlUserDirectory, engine).provided.get
         ),
+    )
+    # Sessions in Redis keep their account: a committed change to an account drops it there.
+    accounts_changed = providers.Selector(
+        config.session_store,
+        sql=providers.Object(None),
+        redis=sessions.provided.accounts_changed,
+    )
+    unit_of_work = providers.Factory(
+        SqlAlchemyUnitOfWork, engine, accounts_changed=accounts_changed
+    )
+    writing_unit_of_work = providers.Factory(
+        SqlAlchemyUnitOfWork, engine, writing=True, accounts_changed=accounts_changed
     )
     sign_ins = providers.Selector(
         config.session_store,

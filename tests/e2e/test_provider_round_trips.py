@@ -1,5 +1,6 @@
-"""Requests the site's server makes to an OpenID 2.0 provider per sign-in, counted by a relay
-in front of the dev provider (devtools/relay.py): a sign-in waits on each of them."""
+"""Requests the site's server makes to a provider per sign-in, counted by a relay in front of
+the dev provider (devtools/relay.py): a sign-in waits on each of them. OpenID 2.0 here and
+GitHub at the end (OIDC: tests/integration/test_oidc_round_trips.py)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from devtools.dev_github import create_dev_github, dev_github_profile
 from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.relay import Relay, relaying
 from devtools.servers import free_port
@@ -139,3 +141,54 @@ def test_sign_ins_reuse_the_connection_to_the_provider(site, provider):
     sign_in(site, relay, "frank", "dev")
     assert relay.total == 4, "each sign-in discovered the provider and the identifier"
     assert relay.connections == 0, "a later sign-in opened a new connection"
+
+
+@pytest.fixture
+def github(tmp_path):
+    """The site with the dev GitHub behind a relay: its requests to GitHub counted."""
+    backend = f"http://127.0.0.1:{free_port()}"
+    relay = Relay(backend)
+    with relaying(relay) as url, served(create_dev_github(url), backend):
+        config = {
+            "instance_path": str(tmp_path / "instance"),
+            "database_url": f"sqlite:///{tmp_path / 'site.sqlite'}",
+            "secret_key": "e2e-secret-key",
+            "providers": [dev_github_profile(url)],
+        }
+        with served_app(config) as (site_url, app):
+            yield Site(site_url, app, url), relay
+
+
+def github_sign_in(site: Site, relay: Relay, login: str) -> Counts:
+    """One person signs in at the dev GitHub, typing `login` there."""
+    visitor = Visitor(site)
+    pressed = visitor.start_sign_in(provider="dev-github", follow=False)
+    assert pressed.status_code in (302, 303), pressed.text[:300]
+    begin = relay.total
+    approval = visitor.http.get(pressed.headers["Location"], timeout=10)
+    form = {"decision": "approve", "login": login, "email": ""}
+    answer = visitor.http.post(approval.url, data=form, allow_redirects=False, timeout=10)
+    before = relay.total
+    returned = visitor.http.get(answer.headers["Location"], allow_redirects=False, timeout=10)
+    assert returned.status_code in (302, 303), returned.text[:300]
+    counts = Counts(begin, relay.total - before)
+    assert visitor.greeting() == login
+    return counts
+
+
+GITHUB_ANSWER = {
+    "POST /login/oauth/access_token": 1,
+    "GET /api/v3/user": 1,
+    "GET /api/v3/user/emails": 1,
+}
+
+
+def test_a_github_sign_in_asks_the_code_exchange_the_user_and_the_emails(github):
+    site, relay = github
+    assert github_sign_in(site, relay, "mona") == Counts(begin=0, answer=3)
+    assert relay.requests == GITHUB_ANSWER
+    for login in ("mona", "octo"):  # returning, and another person
+        relay.reset()
+        assert github_sign_in(site, relay, login) == Counts(begin=0, answer=3)
+        assert relay.requests == GITHUB_ANSWER
+        assert relay.connections == 0, "a later sign-in opened a new connection"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.redis.stores import (
+    ACCOUNT_VERSION_KEPT_MS,
     PARKED_ANSWERS,
     SESSION_STORE_DOWN,
     SIGN_INS,
@@ -118,3 +119,80 @@ def test_a_redis_that_does_not_answer_is_a_clear_refusal_for_every_store():
         with pytest.raises(StoreUnavailable) as refused:
             call()
         assert refused.value.message == SESSION_STORE_DOWN
+
+
+class Accounts:
+    """The accounts a Redis session store reads, counted; `meanwhile` runs during a read, as
+    another instance's change would."""
+
+    def __init__(self, *users: User) -> None:
+        self.users = {user.id: user for user in users}
+        self.reads = 0
+        self.meanwhile = lambda: None
+
+    def get(self, user_id: int) -> User | None:
+        self.reads += 1
+        user = self.users.get(user_id)
+        self.meanwhile()
+        return user
+
+
+def test_a_signed_in_page_reads_its_account_from_the_database_once(client):
+    accounts = Accounts(ALICE)
+    sessions = RedisSessions(client, accounts.get)
+    sessions.add(a_session("a" * 64))
+    for _ in range(3):
+        assert sessions.get_with_user("a" * 64) == (sessions.get("a" * 64), ALICE)
+    assert accounts.reads == 1
+
+
+def test_a_change_drops_the_account_from_every_session_of_it_and_no_other(client):
+    bob = User(2, "bob", "bob@example.com", True, NOW)
+    accounts = Accounts(ALICE, bob)
+    sessions = RedisSessions(client, accounts.get)
+    sessions.add(a_session("a" * 64))
+    sessions.add(a_session("b" * 64))
+    sessions.add(replace(a_session("c" * 64), user_id=bob.id))
+    for token_hash in ("a", "b", "c"):
+        sessions.get_with_user(token_hash * 64)
+    renamed = replace(ALICE, nickname="alicia")
+    accounts.users[ALICE.id] = renamed
+    sessions.accounts_changed({ALICE.id})
+    assert sessions.get_with_user("a" * 64)[1] == renamed
+    assert sessions.get_with_user("b" * 64)[1] == renamed
+    assert sessions.get_with_user("c" * 64)[1] == bob
+    assert accounts.reads == 3 + 2
+
+
+def test_an_account_that_changed_while_it_was_read_is_not_kept(client):
+    accounts = Accounts(ALICE)
+    sessions = RedisSessions(client, accounts.get)
+    sessions.add(a_session("a" * 64))
+    renamed = replace(ALICE, nickname="alicia")
+
+    def renamed_elsewhere() -> None:  # the old account was read; the rename commits now
+        accounts.users[ALICE.id] = renamed
+        sessions.accounts_changed({ALICE.id})
+        accounts.meanwhile = lambda: None
+
+    accounts.meanwhile = renamed_elsewhere
+    assert sessions.get_with_user("a" * 64)[1] == ALICE  # that page was already under way
+    assert sessions.get_with_user("a" * 64)[1] == renamed
+    assert sessions.get_with_user("a" * 64)[1] == renamed
+    assert accounts.reads == 2
+
+
+def test_a_session_that_ended_while_its_account_was_read_stays_ended(client):
+    accounts = Accounts(ALICE)
+    sessions = RedisSessions(client, accounts.get)
+    sessions.add(a_session("a" * 64))
+    accounts.meanwhile = lambda: sessions.remove("a" * 64)
+    sessions.get_with_user("a" * 64)
+    assert client.exists("microblog:session:" + "a" * 64) == 0
+    assert sessions.get_with_user("a" * 64) is None
+
+
+def test_an_accounts_version_expires_by_itself(client):
+    sessions = RedisSessions(client, Accounts(ALICE).get)
+    sessions.accounts_changed({ALICE.id})
+    assert 0 < client.pttl("microblog:account-version:1") <= ACCOUNT_VERSION_KEPT_MS

@@ -14,7 +14,7 @@ from adapters.sql.stores import SqlSessions, SqlUserDirectory
 from adapters.sql.tables import users
 from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
 from domain.errors import Conflict
-from domain.model import NewUser, Session
+from domain.model import Identity, NewUser, Session
 
 
 def now() -> datetime:
@@ -28,7 +28,9 @@ class Stores:
 
     @property
     def uow(self):
-        return SqlAlchemyUnitOfWork(self.engine)
+        """As the container makes it: a store that keeps accounts hears of their changes."""
+        changed = getattr(self.sessions, "accounts_changed", None)
+        return SqlAlchemyUnitOfWork(self.engine, accounts_changed=changed)
 
     def add_user(self, nickname="alice"):
         with self.uow as uow:
@@ -224,3 +226,34 @@ def test_a_touched_session_is_still_found_by_its_origin(stores):
     store.add(session)
     store.touch(session.token_hash, start + timedelta(minutes=5), start + timedelta(hours=2))
     assert store.remove_by_provider_session("corp", "sid-a") == [user.id]
+
+
+def test_a_session_reads_its_account_as_it_is_after_a_rename_and_a_disable(stores):
+    user = stores.add_user()
+    stores.sessions.add(a_session(user.id))
+    assert stores.sessions.get_with_user("h" * 64)[1] == user
+    with stores.uow as uow:
+        uow.users.rename(user.id, "alicia")
+        uow.commit()
+    assert stores.sessions.get_with_user("h" * 64)[1].nickname == "alicia"
+    with stores.uow as uow:
+        uow.users.set_active(user.id, False)
+        uow.commit()
+    assert not stores.sessions.get_with_user("h" * 64)[1].active
+    with stores.uow as uow:
+        uow.users.set_active(user.id, True)
+        uow.commit()
+    assert stores.sessions.get_with_user("h" * 64)[1].active
+
+
+def test_a_change_rolled_back_leaves_the_account_as_it_was(stores):
+    user = stores.add_user()
+    stores.sessions.add(a_session(user.id))
+    stores.sessions.get_with_user("h" * 64)
+    with stores.uow as uow:
+        uow.users.rename(user.id, "alicia")
+        uow.rollback()
+    with stores.uow as uow:
+        uow.identities.add(Identity("https://id.example", "alice", user.id, "corp", now()))
+        # left without commit
+    assert stores.sessions.get_with_user("h" * 64)[1] == user

@@ -151,3 +151,27 @@ def test_a_value_too_long_for_its_column_is_a_clear_refusal_on_postgresql(migrat
                 uow.identities.add(Identity("openid", "x" * 3000, user.id))
     finally:
         engine.dispose()
+
+
+def test_a_commit_tells_which_existing_accounts_changed_and_nothing_else(engine):
+    told: list[set[int]] = []
+    uow = SqlAlchemyUnitOfWork(engine, accounts_changed=told.append)
+    alice, bob, carol = (add_user(uow, name) for name in ("alice", "bob", "carol"))
+    with uow:  # a new account and its first identity are no change to anything kept
+        dave = uow.users.add(NewUser("dave", None, NOW))
+        uow.identities.add(Identity("https://op.example", "dave", dave.id, "dev", NOW))
+        uow.commit()
+    assert told == []
+    with uow:
+        uow.users.rename(alice.id, "alicia")
+        uow.users.set_active(bob.id, False)
+        uow.identities.add(Identity("https://op.example", "carol", carol.id, "dev", NOW))
+        uow.commit()
+        uow.identities.remove("https://op.example", "dave")
+        uow.commit()
+        uow.users.rename(carol.id, "caroline")
+        uow.rollback()
+    assert told == [{alice.id, bob.id, carol.id}, {dave.id}]
+    with uow:
+        uow.users.set_active(bob.id, True)
+    assert len(told) == 2, "work left uncommitted told nothing"

@@ -5,7 +5,11 @@ SQL stores sweep. Writes that touch several keys run as Lua scripts: atomic, one
 One Redis (with replicas if you like), not Redis Cluster: the scripts derive some key names.
 
 Keys, under `prefix` (default "microblog:"):
-  session:<token hash>      a hash of the session's fields
+  session:<token hash>      a hash of the session's fields, and what a page needs of its
+                            account (account_*: nickname, email, status, creation, version),
+                            kept there on the first page and dropped when the account changes
+  account-version:<user id> how many times the account changed lately (a day): what an
+                            account is kept under only while it has not moved
   user-sessions:<user id>   a sorted set of that user's session hashes, scored by expiry (ms);
                             trimmed of expired members on every add, and expiring with its last
                             member, so it cannot grow without bound
@@ -22,7 +26,7 @@ Keys, under `prefix` (default "microblog:"):
 """
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -145,6 +149,27 @@ redis.call('DEL', KEYS[1])
 return ended
 """
 )
+# KEYS: per changed account, its version and its sessions' index. ARGV: how long a version
+# is kept (ms), then the account fields to drop from each of its sessions.
+_ACCOUNTS_CHANGED = """
+local prefix = ARGV[1]
+for i = 1, #KEYS, 2 do
+  redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  for _, hash in ipairs(redis.call('ZRANGE', KEYS[i + 1], 0, -1)) do
+    redis.call('HDEL', prefix .. 'session:' .. hash, unpack(ARGV, 3))
+  end
+end
+"""
+# KEYS: the session, its account's version. ARGV: the version read before the account was,
+# then the account's fields. An account that changed since, or a session that ended, keeps
+# nothing.
+_KEEP_ACCOUNT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+"""
 _REMOVE_EXPIRED_SESSIONS = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
@@ -191,6 +216,37 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# An account's version outlives by far any page that read the account before it changed.
+ACCOUNT_VERSION_KEPT_MS = 24 * 3600 * 1000
+_ACCOUNT_FIELDS = ("account_version", "account_nickname", "account_email", "account_active",
+                   "account_created_at")  # fmt: skip
+
+
+def _account_fields(user: User, version: str) -> list[str]:
+    fields = {
+        "account_version": version,
+        "account_nickname": user.nickname,
+        "account_active": _text(user.active),
+        "account_created_at": _text(user.created_at),
+    }
+    if user.email is not None:
+        fields["account_email"] = user.email
+    return [item for field in fields.items() for item in field]
+
+
+def _account_of(user_id: int, fields: Mapping[str, str]) -> User | None:
+    """The account kept in a session's fields, if it is kept there."""
+    if "account_version" not in fields:
+        return None
+    return User(
+        user_id,
+        fields["account_nickname"],
+        fields.get("account_email"),
+        fields["account_active"] == "1",
+        datetime.fromisoformat(fields["account_created_at"]),
+    )
+
+
 def _session_of(token_hash: str, fields: Mapping[str, str]) -> Session:
     return Session(
         token_hash=token_hash,
@@ -210,7 +266,9 @@ def _session_of(token_hash: str, fields: Mapping[str, str]) -> Session:
 
 
 class RedisSessions:
-    """Sessions in Redis; their users still come from the database through `user_by_id`."""
+    """Sessions in Redis. A session's account comes from the database through `user_by_id`
+    on its first page, and is then kept in the session until `accounts_changed` drops it:
+    a signed-in page is one round trip to Redis."""
 
     def __init__(
         self,
@@ -228,12 +286,17 @@ class RedisSessions:
         self._remove_of = client.register_script(_REMOVE_SESSIONS_OF)
         self._remove_in = client.register_script(_REMOVE_SESSIONS_IN)
         self._remove_expired = client.register_script(_REMOVE_EXPIRED_SESSIONS)
+        self._accounts_changed = client.register_script(_ACCOUNTS_CHANGED)
+        self._keep_account = client.register_script(_KEEP_ACCOUNT)
 
     def _key(self, token_hash: str) -> str:
         return f"{self._prefix}session:{token_hash}"
 
     def _index(self, user_id: int) -> str:
         return f"{self._prefix}user-sessions:{user_id}"
+
+    def _version(self, user_id: int) -> str:
+        return f"{self._prefix}account-version:{user_id}"
 
     # Provider keys hold no ":", so these names cannot collide.
     def _provider_session_index(self, provider: str, provider_session_id: str) -> str:
@@ -274,9 +337,37 @@ class RedisSessions:
         return _session_of(token_hash, fields) if fields else None
 
     def get_with_user(self, token_hash: str) -> tuple[Session, User] | None:
-        session = self.get(token_hash)
-        user = None if session is None else self._user_by_id(session.user_id)
-        return None if session is None or user is None else (session, user)
+        key = self._key(token_hash)
+        with _store_errors():
+            fields = cast(dict[str, str], self._redis.hgetall(key))
+        if not fields:
+            return None
+        session = _session_of(token_hash, fields)
+        user = _account_of(session.user_id, fields) or self._read_account(key, session.user_id)
+        return None if user is None else (session, user)
+
+    def _read_account(self, key: str, user_id: int) -> User | None:
+        """The account from the database, kept in the session unless it changed meanwhile
+        (its version is read first, so a change after that is seen)."""
+        version_key = self._version(user_id)
+        with _store_errors():
+            version = cast(str | None, self._redis.get(version_key)) or "0"
+        user = self._user_by_id(user_id)
+        if user is not None:
+            with _store_errors():
+                self._keep_account(
+                    keys=[key, version_key], args=[version, *_account_fields(user, version)]
+                )
+        return user
+
+    def accounts_changed(self, user_ids: Iterable[int]) -> None:
+        """Drops what the sessions of these accounts keep of them: the next page reads
+        each account again."""
+        keys = [key for i in sorted(user_ids) for key in (self._version(i), self._index(i))]
+        with _store_errors():
+            self._accounts_changed(
+                keys=keys, args=[self._prefix, ACCOUNT_VERSION_KEPT_MS, *_ACCOUNT_FIELDS]
+            )
 
     def touch(self, token_hash: str, now: datetime, expires_at: datetime) -> None:
         seen, ends, at = now.isoformat(), expires_at.isoformat(), _milliseconds(expires_at)

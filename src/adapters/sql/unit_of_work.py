@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -73,7 +73,7 @@ _THE_IDENTITY = (
     identities.c.namespace == bindparam("ns"),
     identities.c.subject == bindparam("sub"),
 )
-_REMOVE_IDENTITY = delete(identities).where(*_THE_IDENTITY)
+_REMOVE_IDENTITY = delete(identities).where(*_THE_IDENTITY).returning(identities.c.user_id)
 _TOUCH_IDENTITY = (
     update(identities)
     .where(*_THE_IDENTITY)
@@ -83,10 +83,19 @@ _ADD_POST = insert(posts).returning(posts.c.id)
 
 
 class _Database:
-    """The unit of work's connection, speaking in domain errors."""
+    """The unit of work's connection, speaking in domain errors. It notes the accounts the
+    transaction changes (nickname, status, identities), and those it creates."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self.changed: set[int] = set()
+        self.created: set[int] = set()
+
+    def take_changed(self) -> set[int]:
+        """The accounts that were there before and changed since the last call."""
+        changed = self.changed - self.created
+        self.changed, self.created = set(), set()
+        return changed
 
     def execute(self, statement: Executable, **parameters: Any) -> Result[Any]:
         with domain_errors():
@@ -145,11 +154,13 @@ class SqlUsers:
             active=True,
             created_at=new_user.created_at,
         ).scalar_one()
+        self._db.created.add(user_id)
         return User(user_id, new_user.nickname, new_user.email, True, new_user.created_at)
 
     def rename(self, user_id: int, nickname: str) -> None:
         key = nickname_key(nickname)
         self._db.execute(_RENAME, user_id=user_id, new_nickname=nickname, new_key=key)
+        self._db.changed.add(user_id)
 
     def lock(self, user_id: int) -> None:
         # PostgreSQL holds the row; SQLite's writing units of work hold the whole database.
@@ -157,6 +168,7 @@ class SqlUsers:
 
     def set_active(self, user_id: int, active: bool) -> None:
         self._db.execute(_SET_ACTIVE, user_id=user_id, is_active=active)
+        self._db.changed.add(user_id)
 
     def set_language(self, user_id: int, language: str) -> None:
         self._db.execute(_SET_LANGUAGE, user_id=user_id, chosen=language)
@@ -175,13 +187,15 @@ class SqlIdentities:
 
     def add(self, identity: Identity) -> None:
         self._db.execute(_ADD_IDENTITY, **row_of(identity))
+        self._db.changed.add(identity.user_id)
 
     def of_user(self, user_id: int) -> Sequence[Identity]:
         rows = self._db.execute(_IDENTITIES_OF, user_id=user_id)
         return [Identity(**row._mapping) for row in rows]
 
     def remove(self, namespace: str, subject: str) -> None:
-        self._db.execute(_REMOVE_IDENTITY, ns=namespace, sub=subject)
+        owners = self._db.execute(_REMOVE_IDENTITY, ns=namespace, sub=subject).scalars()
+        self._db.changed.update(owners)
 
     def touch(self, namespace: str, subject: str, now: datetime, handle: str | None) -> None:
         self._db.execute(_TOUCH_IDENTITY, ns=namespace, sub=subject, now=now, handle=handle)
@@ -200,16 +214,25 @@ class SqlAlchemyUnitOfWork:
     """One database transaction; rolled back on exit unless `commit` was called.
 
     `writing=True` (provisioning, account changes) takes SQLite's write lock at the start.
+    After a commit that changed accounts (a rename, a status, an identity connected or
+    removed), `accounts_changed` is told their ids: what other stores keep of them goes.
     """
 
     users: SqlUsers
     identities: SqlIdentities
     posts: SqlPosts
 
-    def __init__(self, engine: Engine, writing: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        writing: bool = False,
+        accounts_changed: Callable[[set[int]], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._writing = writing
+        self._accounts_changed = accounts_changed
         self._connection: Connection | None = None
+        self._database: _Database | None = None
 
     def __enter__(self) -> Self:
         with domain_errors():
@@ -217,7 +240,7 @@ class SqlAlchemyUnitOfWork:
             self._connection = self._engine.connect()
         if self._writing:
             self._connection.execution_options(**{SQLITE_IMMEDIATE: True})
-        database = _Database(self._connection)
+        database = self._database = _Database(self._connection)
         self.users = SqlUsers(database)
         self.identities = SqlIdentities(database)
         self.posts = SqlPosts(database)
@@ -234,10 +257,14 @@ class SqlAlchemyUnitOfWork:
             connection.close()  # rolls back whatever was not committed
 
     def commit(self) -> None:
-        assert self._connection is not None, "commit outside `with uow:`"
+        assert self._connection is not None and self._database, "commit outside `with uow:`"
         with domain_errors():
             self._connection.commit()
+        changed = self._database.take_changed()
+        if changed and self._accounts_changed is not None:
+            self._accounts_changed(changed)
 
     def rollback(self) -> None:
-        assert self._connection is not None, "rollback outside `with uow:`"
+        assert self._connection is not None and self._database, "rollback outside `with uow:`"
         self._connection.rollback()
+        self._database.take_changed()
