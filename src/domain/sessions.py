@@ -54,6 +54,14 @@ def log_out(token: str | None, *, sessions: Sessions) -> int | None:
     return sessions.remove(hash_token(token)) if token else None
 
 
+def end_session(token: str | None, *, sessions: Sessions, recorder: Recorder) -> int | None:
+    """`log_out`, audited as `session.ended` when a session did end."""
+    user_id = log_out(token, sessions=sessions)
+    if user_id is not None:
+        recorder.record("session.ended", user_id)
+    return user_id
+
+
 def log_out_everywhere(user_id: int, *, sessions: Sessions) -> int:
     """End every session of a user, on every browser. Returns how many ended."""
     return sessions.remove_all_of(user_id)

@@ -31,7 +31,7 @@ from domain.provisioning import (
     connect_identity,
 )
 from domain.round_trips import Parked, RoundTrips
-from domain.sessions import current_user, log_out
+from domain.sessions import current_user, end_session
 
 WAITING_IDENTITY_LIFETIME = timedelta(minutes=10)
 
@@ -108,7 +108,8 @@ class SignInService:
             return self._keep_waiting_identity(result.owner_id, verified)
         self._audit.record("sign_in.succeeded", result.user.id, provider_key)
         if signed_in is not None:
-            self._log_out(signed_in_token)  # signing in again replaces this browser's session
+            # signing in again replaces this browser's session
+            end_session(signed_in_token, sessions=self._sessions, recorder=self._audit)
         waiting = self._offer_waiting_identity(
             browser.waiting_identity_id, result.user.id, result.token
         )
@@ -154,11 +155,6 @@ class SignInService:
             return None
         self._discard(waiting, reason)
         return self._round_trips.name_of(waiting.provider)
-
-    def _log_out(self, token: str | None) -> None:
-        user_id = log_out(token, sessions=self._sessions)
-        if user_id is not None:
-            self._audit.record("session.ended", user_id)
 
     def _connect(
         self, user_id: int, signed_in_user_id: int | None, verified: VerifiedIdentity

@@ -12,7 +12,7 @@ from domain.audit import Recorder
 from domain.errors import Conflict, DomainError, LogoutNoticeRefused
 from domain.model import LogoutNotice, SeenLogoutNotice, hash_token
 from domain.ports import Clock, ProviderSignOut, SeenLogoutNotices, Sessions, TokenSource
-from domain.sessions import log_out
+from domain.sessions import end_session
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,8 @@ class SignOutService:
         """End this browser's session (its remember-me cookie dies with it); then, if its
         provider is set to sign out there too, where to send the browser for that."""
         session = self._sessions.get(hash_token(token)) if token else None
-        user_id = log_out(token, sessions=self._sessions)
-        if user_id is None:
+        if end_session(token, sessions=self._sessions, recorder=self._audit) is None:
             return SignedOut()
-        self._audit.record("session.ended", user_id)
         provider = self._sign_outs.get(session.provider) if session and session.provider else None
         if session is None or session.provider is None or provider is None:
             return SignedOut()

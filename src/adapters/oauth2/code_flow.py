@@ -260,3 +260,9 @@ def json_document(response: HttpResponse) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise SignInFailed()
     return document
+
+
+def is_true(value: Any) -> bool:
+    """A provider's flag (`email_verified`, `verified`): JSON `true`, or the string "true"
+    some providers send; never 1 or 1.0 (1 == True)."""
+    return value is True or value == "true"

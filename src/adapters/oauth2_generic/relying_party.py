@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.http.client import SafeHttpClient
-from adapters.oauth2.code_flow import ClientAuthentication, OAuth2Client, code_of
+from adapters.oauth2.code_flow import ClientAuthentication, OAuth2Client, code_of, is_true
 from domain.errors import SignInFailed
 from domain.model import ProviderPolicy, ProviderRedirect, VerifiedIdentity
 
@@ -79,7 +79,7 @@ def verified_identity(profile: OAuth2Profile, userinfo: Mapping[str, Any]) -> Ve
     if isinstance(subject, bool) or not isinstance(subject, str | int) or subject == "":
         raise SignInFailed()
     email = _text_at(userinfo, fields.email)
-    verified = fields.email_verified is not None and _is_true(
+    verified = fields.email_verified is not None and is_true(
         field_at(userinfo, fields.email_verified)
     )
     return VerifiedIdentity(
@@ -104,8 +104,3 @@ def field_at(document: Any, path: str) -> Any:
 def _text_at(document: Mapping[str, Any], path: str | None) -> str | None:
     value = field_at(document, path) if path else None
     return value if isinstance(value, str) and value.strip() else None
-
-
-def _is_true(value: Any) -> bool:
-    """JSON `true`, or the string "true" some providers send; never 1 (1 == True)."""
-    return value is True or value == "true"

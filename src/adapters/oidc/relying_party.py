@@ -28,6 +28,7 @@ from adapters.oauth2.code_flow import (
     check_state,
     client_authentication,
     code_of,
+    is_true,
 )
 from adapters.oidc import logout
 from domain.errors import SignInFailed
@@ -289,13 +290,8 @@ class OidcIdentityProvider:
             str(claims["sub"]),
             nickname=nickname,
             email=email if isinstance(email, str) else None,
-            email_verified=_is_true(source.get("email_verified")),
+            email_verified=is_true(source.get("email_verified")),
         )
-
-
-def _is_true(value: Any) -> bool:
-    """JSON `true`, or the string "true" some providers send; never 1 or 1.0 (1 == True)."""
-    return value is True or value == "true"
 
 
 def _pick_key(keys: KeySet, key_id: str | None, algorithm: str) -> Any:
