@@ -257,3 +257,17 @@ def test_a_change_rolled_back_leaves_the_account_as_it_was(stores):
         uow.identities.add(Identity("https://id.example", "alice", user.id, "corp", now()))
         # left without commit
     assert stores.sessions.get_with_user("h" * 64)[1] == user
+
+
+def test_a_session_reads_its_accounts_language_as_it_is_after_a_choice(stores):
+    user = stores.add_user()
+    stores.sessions.add(a_session(user.id))
+    with stores.uow as uow:
+        uow.users.set_language(user.id, "zh_Hans")
+        uow.commit()
+    assert stores.sessions.get_with_user("h" * 64)[1].language == "zh_Hans"
+    assert stores.sessions.get_with_user("h" * 64)[1].language == "zh_Hans"  # kept, as read
+    with stores.uow as uow:
+        uow.users.set_language(user.id, "de")
+        uow.commit()
+    assert stores.sessions.get_with_user("h" * 64)[1].language == "de"

@@ -6,7 +6,8 @@ One Redis (with replicas if you like), not Redis Cluster: the scripts derive som
 
 Keys, under `prefix` (default "microblog:"):
   session:<token hash>      a hash of the session's fields, and what a page needs of its
-                            account (account_*: nickname, email, status, creation, version),
+                            account (account_*: nickname, email, status, creation, language,
+                            version),
                             kept there on the first page and dropped when the account changes
   account-version:<user id> how many times the account changed lately (a day): what an
                             account is kept under only while it has not moved
@@ -219,7 +220,7 @@ def _text(value: Any) -> str:
 # An account's version outlives by far any page that read the account before it changed.
 ACCOUNT_VERSION_KEPT_MS = 24 * 3600 * 1000
 _ACCOUNT_FIELDS = ("account_version", "account_nickname", "account_email", "account_active",
-                   "account_created_at")  # fmt: skip
+                   "account_created_at", "account_language")  # fmt: skip
 
 
 def _account_fields(user: User, version: str) -> list[str]:
@@ -231,6 +232,8 @@ def _account_fields(user: User, version: str) -> list[str]:
     }
     if user.email is not None:
         fields["account_email"] = user.email
+    if user.language is not None:
+        fields["account_language"] = user.language
     return [item for field in fields.items() for item in field]
 
 
@@ -244,6 +247,7 @@ def _account_of(user_id: int, fields: Mapping[str, str]) -> User | None:
         fields.get("account_email"),
         fields["account_active"] == "1",
         datetime.fromisoformat(fields["account_created_at"]),
+        fields.get("account_language"),
     )
 
 

@@ -84,7 +84,7 @@ _ADD_POST = insert(posts).returning(posts.c.id)
 
 class _Database:
     """The unit of work's connection, speaking in domain errors. It notes the accounts the
-    transaction changes (nickname, status, identities), and those it creates."""
+    transaction changes (nickname, status, language, identities), and those it creates."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
@@ -172,6 +172,7 @@ class SqlUsers:
 
     def set_language(self, user_id: int, language: str) -> None:
         self._db.execute(_SET_LANGUAGE, user_id=user_id, chosen=language)
+        self._db.changed.add(user_id)
 
     def list(self) -> Sequence[User]:
         return [user_of(row) for row in self._db.execute(_ALL_USERS)]
@@ -214,8 +215,9 @@ class SqlAlchemyUnitOfWork:
     """One database transaction; rolled back on exit unless `commit` was called.
 
     `writing=True` (provisioning, account changes) takes SQLite's write lock at the start.
-    After a commit that changed accounts (a rename, a status, an identity connected or
-    removed), `accounts_changed` is told their ids: what other stores keep of them goes.
+    After a commit that changed accounts (a rename, a status, a language, an identity
+    connected or removed), `accounts_changed` is told their ids: what other stores keep of
+    them goes.
     """
 
     users: SqlUsers
