@@ -13,6 +13,7 @@ from adapters.redis import stores as redis_stores
 from adapters.redis.stores import (
     RedisSessions,
     RedisSingleUse,
+    RedisTimelines,
     redis_answers,
     redis_client,
 )
@@ -119,10 +120,16 @@ class Container(containers.DeclarativeContainer):
     protocols = providers.Object(PROTOCOLS)
 
     engine = providers.Resource(database_engine, config.database_url)
-    # Reading posts is one statement on the pool's connection: no BEGIN and ROLLBACK around it.
-    timelines = providers.Singleton(SqlTimelines, engine)
-    # MICROBLOG_SESSION_STORE picks where sessions, sign-ins and parked answers live.
+    # MICROBLOG_SESSION_STORE picks where sessions, sign-ins and parked answers live, and
+    # whether pages keep what they read of an account (in Redis).
     redis = providers.Resource(redis_connection, config.redis_url)
+    # Reading posts is one statement on the pool's connection: no BEGIN and ROLLBACK around it.
+    sql_timelines = providers.Singleton(SqlTimelines, engine)
+    timelines = providers.Selector(
+        config.session_store,
+        sql=sql_timelines,
+        redis=providers.Singleton(RedisTimelines, redis, sql_timelines.provided.recent_by),
+    )
     sessions = providers.Selector(
         config.session_store,
         sql=providers.Singleton(SqlSessions, engine),
@@ -130,7 +137,8 @@ class Container(containers.DeclarativeContainer):
             RedisSessions, redis, providers.Singleton(SqlUserDirectory, engine).provided.get
         ),
     )
-    # Sessions in Redis keep their account: a committed change to an account drops it there.
+    # Sessions in Redis keep their account, and timelines its posts: a committed change to an
+    # account drops both there.
     accounts_changed = providers.Selector(
         config.session_store,
         sql=providers.Object(None),

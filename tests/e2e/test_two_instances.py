@@ -84,3 +84,17 @@ def test_an_account_disabled_with_its_sessions_left_open_is_served_no_page(insta
         uow.users.set_active(user.id, True)
         uow.commit()
     assert on_two.greeting() == "carol"
+
+
+def test_a_post_written_on_one_instance_shows_on_the_next_index_of_the_other(instances):
+    one, two = instances
+    dave = signed_in(one, "dave")
+    on_two = at(dave, two)
+    assert "No posts yet." in on_two.get("/index").text
+    assert "No posts yet." in on_two.get("/index").text  # the timeline kept, if anywhere
+    with one.services.unit_of_work() as uow:
+        user = uow.users.by_nickname("dave")
+        uow.posts.add(user.id, "Beautiful day in Portland!", user.created_at)
+        uow.commit()
+    assert "Beautiful day in Portland!" in on_two.get("/index").text
+    assert "Beautiful day in Portland!" in dave.get("/index").text

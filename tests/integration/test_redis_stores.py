@@ -11,13 +11,15 @@ from adapters.redis.stores import (
     PARKED_ANSWERS,
     SESSION_STORE_DOWN,
     SIGN_INS,
+    TIMELINE_KEPT_MS,
     RedisSessions,
     RedisSingleUse,
+    RedisTimelines,
     redis_client,
 )
 from devtools.servers import free_port
 from domain.errors import StoreUnavailable
-from domain.model import ParkedAnswer, Session, SignIn, User
+from domain.model import ParkedAnswer, Post, Session, SignIn, User
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ALICE = User(1, "alice", None, True, NOW)
@@ -196,3 +198,46 @@ def test_an_accounts_version_expires_by_itself(client):
     sessions = RedisSessions(client, Accounts(ALICE).get)
     sessions.accounts_changed({ALICE.id})
     assert 0 < client.pttl("microblog:account-version:1") <= ACCOUNT_VERSION_KEPT_MS
+
+
+class Posts:
+    """The posts a Redis timeline reads, counted; `meanwhile` runs during a read, as another
+    instance's new post would."""
+
+    def __init__(self, *posts: Post) -> None:
+        self.posts = list(posts)
+        self.reads = 0
+        self.meanwhile = lambda: None
+
+    def recent_by(self, user_id: int, limit: int) -> list[Post]:
+        self.reads += 1
+        found = [post for post in reversed(self.posts) if post.user_id == user_id][:limit]
+        self.meanwhile()
+        return found
+
+
+def test_a_timeline_is_read_from_the_database_once_and_kept_an_hour_at_most(client):
+    posts = Posts(Post(1, ALICE.id, "Hello", NOW))
+    timelines = RedisTimelines(client, posts.recent_by)
+    for _ in range(3):
+        assert timelines.recent_by(ALICE.id, 20) == posts.posts
+    assert posts.reads == 1
+    assert 0 < client.pttl(f"microblog:timeline:{ALICE.id}") <= TIMELINE_KEPT_MS
+
+
+def test_posts_written_while_a_timeline_was_read_are_not_missed(client):
+    sessions = RedisSessions(client, Accounts(ALICE).get)
+    posts = Posts(Post(1, ALICE.id, "Hello", NOW))
+    timelines = RedisTimelines(client, posts.recent_by)
+    later = Post(2, ALICE.id, "Again", NOW + timedelta(minutes=1))
+
+    def written_elsewhere() -> None:  # the old posts were read; the new one commits now
+        posts.posts.append(later)
+        sessions.accounts_changed({ALICE.id})
+        posts.meanwhile = lambda: None
+
+    posts.meanwhile = written_elsewhere
+    assert timelines.recent_by(ALICE.id, 20) == [posts.posts[0]]  # that page was under way
+    assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
+    assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
+    assert posts.reads == 2

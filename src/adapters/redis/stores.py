@@ -11,6 +11,9 @@ Keys, under `prefix` (default "microblog:"):
                             kept there on the first page and dropped when the account changes
   account-version:<user id> how many times the account changed lately (a day): what an
                             account is kept under only while it has not moved
+  timeline:<user id>        the account's newest posts, as JSON, kept after the first read from
+                            the database for an hour at most, and dropped when the account
+                            changes (a post added counts)
   user-sessions:<user id>   a sorted set of that user's session hashes, scored by expiry (ms);
                             trimmed of expired members on every add, and expiring with its last
                             member, so it cannot grow without bound
@@ -27,7 +30,7 @@ Keys, under `prefix` (default "microblog:"):
 """
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -38,6 +41,7 @@ import redis
 from domain.errors import Conflict, StoreUnavailable
 from domain.model import (
     ParkedAnswer,
+    Post,
     SeenLogoutNotice,
     Session,
     SignIn,
@@ -150,16 +154,17 @@ redis.call('DEL', KEYS[1])
 return ended
 """
 )
-# KEYS: per changed account, its version and its sessions' index. ARGV: how long a version
-# is kept (ms), then the account fields to drop from each of its sessions.
+# KEYS: per changed account, its version, its sessions' index and its timeline. ARGV: how
+# long a version is kept (ms), then the account fields to drop from each of its sessions.
 _ACCOUNTS_CHANGED = """
 local prefix = ARGV[1]
-for i = 1, #KEYS, 2 do
+for i = 1, #KEYS, 3 do
   redis.call('INCR', KEYS[i])
   redis.call('PEXPIRE', KEYS[i], ARGV[2])
   for _, hash in ipairs(redis.call('ZRANGE', KEYS[i + 1], 0, -1)) do
     redis.call('HDEL', prefix .. 'session:' .. hash, unpack(ARGV, 3))
   end
+  redis.call('DEL', KEYS[i + 2])
 end
 """
 # KEYS: the session, its account's version. ARGV: the version read before the account was,
@@ -169,6 +174,13 @@ _KEEP_ACCOUNT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+"""
+# KEYS: the timeline, its account's version. ARGV: the version read before the posts were,
+# the posts, how long they are kept (ms). Posts read while the account changed are not kept.
+_KEEP_TIMELINE = """
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 _REMOVE_EXPIRED_SESSIONS = """
@@ -269,6 +281,14 @@ def _session_of(token_hash: str, fields: Mapping[str, str]) -> Session:
     )
 
 
+def _version_key(prefix: str, user_id: int) -> str:
+    return f"{prefix}account-version:{user_id}"
+
+
+def _timeline_key(prefix: str, user_id: int) -> str:
+    return f"{prefix}timeline:{user_id}"
+
+
 class RedisSessions:
     """Sessions in Redis. A session's account comes from the database through `user_by_id`
     on its first page, and is then kept in the session until `accounts_changed` drops it:
@@ -300,7 +320,7 @@ class RedisSessions:
         return f"{self._prefix}user-sessions:{user_id}"
 
     def _version(self, user_id: int) -> str:
-        return f"{self._prefix}account-version:{user_id}"
+        return _version_key(self._prefix, user_id)
 
     # Provider keys hold no ":", so these names cannot collide.
     def _provider_session_index(self, provider: str, provider_session_id: str) -> str:
@@ -367,7 +387,11 @@ class RedisSessions:
     def accounts_changed(self, user_ids: Iterable[int]) -> None:
         """Drops what the sessions of these accounts keep of them: the next page reads
         each account again."""
-        keys = [key for i in sorted(user_ids) for key in (self._version(i), self._index(i))]
+        keys = [
+            key
+            for i in sorted(user_ids)
+            for key in (self._version(i), self._index(i), _timeline_key(self._prefix, i))
+        ]
         with _store_errors():
             self._accounts_changed(
                 keys=keys, args=[self._prefix, ACCOUNT_VERSION_KEPT_MS, *_ACCOUNT_FIELDS]
@@ -427,6 +451,46 @@ class RedisSessions:
     def count_live(self, now: datetime) -> int:
         with _store_errors():
             return cast(int, self._redis.zcount(self._all, f"({_milliseconds(now)}", "+inf"))
+
+
+# Bounds how long a post written around the app (not through a unit of work) goes unseen.
+TIMELINE_KEPT_MS = 3600 * 1000
+
+
+class RedisTimelines:
+    """A user's newest posts: from the database through `recent_by` on the first read, then
+    kept in Redis until the account changes (`RedisSessions.accounts_changed` drops them), so
+    a signed-in page reads no database."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        recent_by: Callable[[int, int], Sequence[Post]],
+        prefix: str = DEFAULT_PREFIX,
+    ) -> None:
+        self._redis = client
+        self._recent_by = recent_by
+        self._prefix = prefix
+        self._keep = client.register_script(_KEEP_TIMELINE)
+
+    def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
+        key, version_key = _timeline_key(self._prefix, user_id), _version_key(self._prefix, user_id)
+        with _store_errors():
+            kept, version = cast(list[str | None], self._redis.mget(key, version_key))
+        if kept is not None:
+            timeline = json.loads(kept)
+            if timeline["limit"] >= limit:
+                return [_post_of(fields) for fields in timeline["posts"][:limit]]
+        posts = self._recent_by(user_id, limit)
+        fresh = {"limit": limit, "posts": [vars(post) for post in posts]}
+        args: list[str | int] = [version or "0", json.dumps(fresh, default=_text), TIMELINE_KEPT_MS]
+        with _store_errors():
+            self._keep(keys=[key, version_key], args=args)
+        return posts
+
+
+def _post_of(fields: dict[str, Any]) -> Post:
+    return Post(**fields | {"created_at": datetime.fromisoformat(fields["created_at"])})
 
 
 @dataclass(frozen=True)

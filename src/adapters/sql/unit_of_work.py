@@ -84,7 +84,7 @@ _ADD_POST = insert(posts).returning(posts.c.id)
 
 class _Database:
     """The unit of work's connection, speaking in domain errors. It notes the accounts the
-    transaction changes (nickname, status, language, identities), and those it creates."""
+    transaction changes (nickname, status, language, identities, posts), and those it creates."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
@@ -208,6 +208,7 @@ class SqlPosts:
 
     def add(self, user_id: int, body: str, created_at: datetime) -> Post:
         result = self._db.execute(_ADD_POST, user_id=user_id, body=body, created_at=created_at)
+        self._db.changed.add(user_id)  # what other stores keep of its page goes
         return Post(result.scalar_one(), user_id, body, created_at)
 
 
@@ -216,8 +217,8 @@ class SqlAlchemyUnitOfWork:
 
     `writing=True` (provisioning, account changes) takes SQLite's write lock at the start.
     After a commit that changed accounts (a rename, a status, a language, an identity
-    connected or removed), `accounts_changed` is told their ids: what other stores keep of
-    them goes.
+    connected or removed, a post added), `accounts_changed` is told their ids: what other
+    stores keep of them goes.
     """
 
     users: SqlUsers
