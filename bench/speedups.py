@@ -40,7 +40,7 @@ from bench.steps import log_in_and_out, signed_in_reader
 from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.servers import free_port
 from devtools.serving import served
-from entrypoints.web import csrf_tokens, rate_limits
+from entrypoints.web import csrf_tokens, i18n, rate_limits
 
 ROUNDS = 7
 LOGINS = 10
@@ -138,6 +138,12 @@ def _limiter_everywhere() -> AbstractContextManager[Any]:
     return _patched(rate_limits, "counted_only_on", lambda limiter, endpoints: None)
 
 
+def _texts_found_per_text(app: Any) -> None:
+    """Flask-Babel's template gettext, which finds the page's catalog for every text."""
+    processors = app.template_context_processors[None]
+    processors[:] = [p for p in processors if p is not i18n.page_texts]
+
+
 def _plain_url_for(app: Any) -> None:
     app.jinja_env.globals["url_for"] = app.url_for
 
@@ -147,6 +153,7 @@ SWITCHES: dict[str, Switch] = {
     "CSRF token memo (csrf_tokens.py)": (nullcontext, _plain_csrf),
     "limiter only on limited pages (rate_limits.counted_only_on)": (_limiter_everywhere, _nothing),
     "url_for memo (templates' links)": (nullcontext, _plain_url_for),
+    "page texts bound once (i18n.page_texts)": (nullcontext, _texts_found_per_text),
 }
 
 

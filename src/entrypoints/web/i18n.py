@@ -12,9 +12,12 @@ from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from babel.dates import format_date, format_time
 from flask import Flask, current_app, request, session, url_for
-from flask_babel import Babel, get_locale, get_timezone, gettext
+from flask_babel import Babel, get_locale, get_timezone, get_translations, gettext
 from flask_babel import ngettext as babel_ngettext
 from flask_login import current_user
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -150,6 +153,30 @@ def menu_languages() -> Iterable[Language]:
     return LANGUAGES.values()
 
 
+def page_texts() -> dict[str, Any]:
+    """The templates' `gettext` and `ngettext`, bound to this page's catalog once: Flask-Babel's
+    own find the catalog again for every text. Formatted as Jinja's newstyle gettext does:
+    the text is escaped markup when the template autoescapes, its variables escaped into it."""
+    catalog = get_translations()
+
+    @pass_context
+    def page_gettext(context: Context, text: str, **variables: Any) -> str:
+        return _formatted(context, catalog.ugettext(text), variables)
+
+    @pass_context
+    def page_ngettext(
+        context: Context, singular: str, plural: str, num: int, **variables: Any
+    ) -> str:
+        variables.setdefault("num", num)
+        return _formatted(context, catalog.ungettext(singular, plural, num), variables)
+
+    return {"gettext": page_gettext, "ngettext": page_ngettext}
+
+
+def _formatted(context: Context, text: str, variables: dict[str, Any]) -> str:
+    return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+
 def set_up_languages(app: Flask) -> None:
     Babel(app, locale_selector=chosen_language)
     app.jinja_env.filters["when"] = when
@@ -162,3 +189,5 @@ def set_up_languages(app: Flask) -> None:
             "back_here": back_here,
             "menu_csrf_token": menu_csrf_token,
         }
+
+    app.context_processor(page_texts)
