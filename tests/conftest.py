@@ -2,6 +2,7 @@ import os
 
 import pytest
 from flask import got_request_exception, request_finished
+from hypothesis import settings
 
 from devtools.servers import PostgresServer, RedisServer, postgres_bin_dir, redis_server_path
 from domain.model import SessionPolicy
@@ -12,6 +13,10 @@ from tests.fakes import (
     FakeTokenSource,
     FakeUnitOfWork,
 )
+
+# No timed assertions: an example that runs slowly on a busy machine is not a failure.
+settings.register_profile("microblog", deadline=None)
+settings.load_profile("microblog")
 
 
 @pytest.fixture

@@ -258,3 +258,21 @@ def test_dates_and_times_are_written_the_readers_way_with_the_time_zone(
 ):
     with app.test_request_context(headers={"Accept-Language": accept_language}):
         assert when(datetime(2026, 1, 5, 15, 4, tzinfo=UTC)) == written
+
+
+@pytest.mark.parametrize(
+    ("language", "refusal"),
+    [
+        ("en", "Field cannot be longer than"),
+        ("de", "Feld kann nicht länger als"),
+        ("zh_Hans", "字段长度不能超过"),
+        ("en", "Field cannot be longer than"),  # a catalog kept for one language is not another's
+    ],
+)
+def test_wtforms_own_refusals_are_in_the_readers_language(client, language, refusal):
+    client.set_cookie("language", language)
+    token = csrf_token(client, "/login")
+    page = client.post(
+        "/login", data={"identifier": "x" * 5000, "provider": "openid", "csrf_token": token}
+    )
+    assert page.status_code == 400 and refusal in page.get_data(as_text=True)

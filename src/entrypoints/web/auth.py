@@ -1,6 +1,7 @@
 import logging
 from typing import Any
 
+from babel.support import NullTranslations
 from flask import (
     Blueprint,
     Response,
@@ -33,7 +34,7 @@ from entrypoints.web.browser import (
 )
 from entrypoints.web.csrf_tokens import csrf, csrf_token, same_origin_or_csrf_token
 from entrypoints.web.deps import container
-from entrypoints.web.i18n import _, ngettext
+from entrypoints.web.i18n import _, form_messages, ngettext
 from entrypoints.web.login_user import SessionUser
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ SIGNED_OUT_AT_PROVIDER = _l("You are signed out.")
 class LoginForm(FlaskForm):  # type: ignore[misc]
     class Meta:
         csrf = False  # CSRFProtect has checked every POST before any view runs
+
+        def get_translations(self, form: FlaskForm) -> NullTranslations:
+            return form_messages()
 
     identifier = StringField("Identifier", validators=[Length(max=MAX_IDENTIFIER_LENGTH)])
     # Set by the button pressed: one per configured provider.

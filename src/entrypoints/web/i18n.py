@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale, UnknownLocaleError, support
 from babel.core import get_global
 from babel.dates import format_date, format_time
 from flask import Flask, current_app, request, session, url_for
@@ -20,6 +20,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
+from wtforms.i18n import messages_path
 
 from domain.errors import DomainError
 from entrypoints.web.csrf_tokens import csrf_token
@@ -175,6 +176,17 @@ def page_texts() -> dict[str, Any]:
 
 def _formatted(context: Context, text: str, variables: dict[str, Any]) -> str:
     return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+
+def form_messages() -> support.NullTranslations:
+    """WTForms' own messages (a field too long...) in this page's language, for a form's
+    `Meta.get_translations`: Flask-WTF reads the catalog from disk on every request."""
+    return _wtforms_catalog(str(get_locale() or ENGLISH))
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _wtforms_catalog(locale: str) -> support.NullTranslations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
 def set_up_languages(app: Flask) -> None:
