@@ -4,13 +4,14 @@ primary key from a signed cookie, the same template. No revocable sessions, no O
 import os
 from pathlib import Path
 
-from flask import Blueprint, Flask, redirect, render_template
+from flask import Blueprint, Flask, redirect, render_template, session
 from flask_login import LoginManager, current_user, login_required, login_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, generate_csrf
 from sqlalchemy import select
 
 from adapters.sql.engine import create_database_engine
 from adapters.sql.tables import posts, users
+from entrypoints.web.i18n import set_up_languages
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "entrypoints" / "web"
 
@@ -19,7 +20,7 @@ class BaselineUser:
     is_authenticated, is_active, is_anonymous = True, True, False
 
     def __init__(self, row):
-        self.id, self.nickname = row.id, row.nickname
+        self.id, self.nickname, self.language = row.id, row.nickname, row.language
 
     def get_id(self):
         return str(self.id)
@@ -33,7 +34,9 @@ def create_baseline_app():
     )
     app.config["SECRET_KEY"] = os.environ.get("MICROBLOG_SECRET_KEY", "baseline")
     engine = create_database_engine(os.environ["MICROBLOG_DATABASE_URL"])
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(WEB / "translations")
     CSRFProtect(app)
+    set_up_languages(app)  # the template is in the reader's language, as the app's is
     manager = LoginManager(app)
 
     @manager.user_loader
@@ -44,11 +47,18 @@ def create_baseline_app():
 
     @app.context_processor
     def navigation():
-        return {"signed_in": current_user.is_authenticated}
+        # Flask-WTF's own token in the language menu (the app keeps a memo of its own).
+        menu_token = generate_csrf if "csrf_token" in session else lambda: None
+        return {"signed_in": current_user.is_authenticated, "menu_csrf_token": menu_token}
 
     pages, auth = Blueprint("pages", __name__), Blueprint("auth", __name__)
     # The layout links these; the baseline only needs them to exist.
     account = Blueprint("account", __name__)
+    languages = Blueprint("languages", __name__)
+
+    @languages.post("/language")
+    def choose():
+        return redirect("/index")
 
     @account.get("/account")
     def page():
@@ -83,4 +93,5 @@ def create_baseline_app():
     app.register_blueprint(pages)
     app.register_blueprint(auth)
     app.register_blueprint(account)
+    app.register_blueprint(languages)
     return app
