@@ -45,6 +45,7 @@ LANGUAGES = {
         Language("ja", "ja", "日本語"),
     )
 }
+_LOCALES = {key: Locale.parse(key) for key in LANGUAGES}
 LANGUAGE_COOKIE = "language"
 LANGUAGE_COOKIE_DAYS = 365
 # Pages whose address must not travel in a form: a provider's answer carries a one-time code.
@@ -63,6 +64,7 @@ def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
     return str(babel_ngettext(singular, plural, num, **variables))
 
 
+@lru_cache(maxsize=256)  # browsers send a few headers over and over; any other costs a parse
 def best_match(accept_language: str | None) -> str | None:
     """The shipped locale that best fits an Accept-Language header, or None.
 
@@ -101,8 +103,13 @@ def language_cookie_name(app: Flask) -> str:
     return f"__Host-{LANGUAGE_COOKIE}" if app.config.get("MICROBLOG_HTTPS") else LANGUAGE_COOKIE
 
 
-def chosen_language() -> str:
-    """Flask-Babel's locale selector (see the module's docstring for the order)."""
+def chosen_language() -> Locale:
+    """Flask-Babel's locale selector (see the module's docstring for the order), as a Locale
+    made once per language: Flask-Babel would parse its name on every request."""
+    return _LOCALES[_chosen_key()]
+
+
+def _chosen_key() -> str:
     kept = request.cookies.get(language_cookie_name(current_app))
     if kept in LANGUAGES:
         return kept
