@@ -90,6 +90,13 @@ SIGN_IN_ROW = (
 OVER_FLOOR_ROW = "the same, this app / the login floor (a multiple of the floor)"
 FLOOR_ROW = "the floor's server CPU per sign-in / the tutorial's (no app on them goes under)"
 INDEX_ROW = "index requests/s (target >= 1.5 by the median, no round under 1.3)"
+# bench/baseline_app.py: this page's template in the reader's language on Flask, Flask-Login,
+# Flask-Babel and Flask-WTF, no database; what no app serving this page goes above.
+PAGE_FLOOR = "floor, this page without a database"
+PAGE_FLOOR_ROW = (
+    "index requests/s: the page's floor (its template on Flask, Flask-Login, Flask-Babel and"
+    " Flask-WTF, no database) / the tutorial's index"
+)
 REDIS_ROW = "index requests/s, sessions in Redis / all on PostgreSQL (target >= 1.3)"
 
 
@@ -363,6 +370,7 @@ def against_the_tutorial(bench: Bench) -> None:
     floors = {
         "floor, bare WSGI": bench.serve_floor("bench.floor_apps:wsgi"),
         "floor, Flask hello page": bench.serve_floor("bench.floor_apps:flask_hello"),
+        PAGE_FLOOR: bench.serve_floor("bench.baseline_app:create_page_floor_app()"),
     }
     sites = {"tutorial": tutorial, "microblog": ours}
     clients = {"tutorial": "tutorial", "microblog": "microblog", FLOOR_LOGIN: "tutorial"}
@@ -372,9 +380,10 @@ def against_the_tutorial(bench: Bench) -> None:
         name: session_cookies(site.url, bench.op, f"reader-{name}", "openid", name)
         for name, site in sites.items()
     }
-    base_browser = requests.Session()
-    base_browser.get(f"{baseline.url}/bench-login/{FIRST_SEED_ID}", timeout=30)
-    cookies["baseline"] = f"session={base_browser.cookies['session']}"
+    for name, site in (("baseline", baseline), (PAGE_FLOOR, floors[PAGE_FLOOR])):
+        browser = requests.Session()
+        browser.get(f"{site.url}/bench-login/{FIRST_SEED_ID}", timeout=30)
+        cookies[name] = f"session={browser.cookies['session']}"
     table = "Sign-ins and the index page: absolute figures"
     for round_ in range(REPEATS):
         order = list(signing) if round_ % 2 == 0 else list(reversed(signing))
@@ -412,6 +421,7 @@ def against_the_tutorial(bench: Bench) -> None:
         ratio(
             RATIOS, "index requests/s: the ceiling, Flask's hello page / the tutorial's index"
         ).samples.append(pages["floor, Flask hello page"][0] / pages["tutorial"][0])
+        ratio(RATIOS, PAGE_FLOOR_ROW).samples.append(pages[PAGE_FLOOR][0] / pages["tutorial"][0])
     for served in (*signing.values(), ours, tutorial, baseline, *floors.values()):
         served.stop()
 

@@ -8,7 +8,7 @@ from sqlalchemy import insert
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
 from adapters.sql.tables import posts, users
-from bench.baseline_app import create_baseline_app
+from bench.baseline_app import create_baseline_app, create_page_floor_app
 
 
 def test_the_baseline_serves_a_signed_in_index_with_its_posts(tmp_path, monkeypatch):
@@ -30,3 +30,10 @@ def test_the_baseline_serves_a_signed_in_index_with_its_posts(tmp_path, monkeypa
     assert page.status_code == 200
     assert "Hallo, ann!" in page.get_data(as_text=True)  # in the reader's language, as ours
     assert "Hello there" in page.get_data(as_text=True)
+
+
+def test_the_page_floor_serves_the_same_page_without_a_database():
+    client = create_page_floor_app().test_client()
+    client.get("/bench-login/1")
+    page = client.get("/index", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "Hallo, reader!" in page and 'name="csrf_token"' in page
