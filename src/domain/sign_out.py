@@ -60,7 +60,8 @@ class SignOutService:
     def log_out(self, token: str | None) -> SignedOut:
         """End this browser's session (its remember-me cookie dies with it); then, if its
         provider is set to sign out there too, where to send the browser for that."""
-        session = self._sessions.get(hash_token(token)) if token else None
+        # Where the session came from matters only where a provider is set to sign out too.
+        session = self._sessions.get(hash_token(token)) if token and self._sign_outs else None
         if end_session(token, sessions=self._sessions, recorder=self._audit) is None:
             return SignedOut()
         provider = self._sign_outs.get(session.provider) if session and session.provider else None
