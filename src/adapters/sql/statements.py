@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ClauseElement, CursorResult, Engine, Executable, exc
+from sqlalchemy import ClauseElement, ColumnElement, CursorResult, Engine, Executable, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -79,7 +79,7 @@ def _plan(statement: Executable, keys: Sequence[str], dialect: Dialect) -> _Plan
     """The statement compiled as `Connection.execute` would compile it, or None when Core's
     execution does more than send it: Python-side defaults, IN lists and values rendered
     into the SQL at execution, keys the database hands back by itself."""
-    if not isinstance(statement, ClauseElement | ReturnsRows):
+    if not isinstance(statement, ClauseElement):
         return None
     compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
     if (
@@ -99,25 +99,29 @@ def _plan(statement: Executable, keys: Sequence[str], dialect: Dialect) -> _Plan
         for bind, name in compiled.bind_names.items()
     }
     binds = tuple((name, process) for name, process in processors.items() if process is not None)
-    returned = statement.exported_columns if isinstance(statement, ReturnsRows) else ()
+    returned: Sequence[ColumnElement[Any]] = ()
+    if isinstance(statement, ReturnsRows):
+        returned = list(statement.exported_columns)
     columns = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned
     )
     return _Plan(compiled, binds, columns)
 
 
-def _wrapped(error: Exception, plan: _Plan, arguments: Any, dialect: Dialect, lost: bool) -> Any:
+def _wrapped(
+    error: Exception, plan: _Plan, arguments: Any, dialect: Dialect, lost: bool
+) -> exc.DBAPIError:
     """The driver's error as the SQLAlchemy error `Connection.execute` raises for it (the
     class of its PEP 249 name), so that `domain_errors` reads it the same way."""
     names = dialect.dbapi_exception_translation_map
     for kind in type(error).__mro__:
         wrapper = getattr(exc, names.get(kind.__name__, kind.__name__), None)
         if isinstance(wrapper, type) and issubclass(wrapper, exc.DBAPIError):
-            return wrapper(plan.compiled.string, arguments, error, connection_invalidated=lost)
+            made: exc.DBAPIError = wrapper(
+                plan.compiled.string, arguments, error, connection_invalidated=lost
+            )
+            return made
     return exc.DBAPIError(plan.compiled.string, arguments, error, connection_invalidated=lost)
-
-
-_UNSEEN = object()
 
 
 class CompiledStatements(CoreStatements):
@@ -128,16 +132,16 @@ class CompiledStatements(CoreStatements):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
-        self._pool_engine = engine
         self._dialect = engine.dialect
         # SQLite's connections commit each statement by themselves (see engine.py).
         self._sets_autocommit = engine.dialect.name != "sqlite"
-        self._plans: dict[tuple[Executable, tuple[str, ...]], Any] = {}
+        self._plans: dict[tuple[Executable, tuple[str, ...]], _Plan | None] = {}
 
     def _run(self, statement: Executable, parameters: Mapping[str, Any]) -> tuple[list[Row], int]:
         key = (statement, tuple(parameters))
-        plan = self._plans.get(key, _UNSEEN)
-        if plan is _UNSEEN:
+        try:
+            plan = self._plans[key]
+        except KeyError:
             plan = self._plans[key] = _plan(statement, key[1], self._dialect)
         if plan is None:
             return super()._run(statement, parameters)
@@ -145,10 +149,10 @@ class CompiledStatements(CoreStatements):
         rows = plan.rows(names, fetched)
         return rows, len(rows) if plan.columns else changed
 
-    def _sent(self, plan: _Plan, arguments: Any) -> tuple[list[str], list[Any], int]:
+    def _sent(self, plan: _Plan, arguments: Any) -> tuple[list[str], Sequence[Any], int]:
         dbapi_error = self._dialect.loaded_dbapi.Error
         try:
-            lent = self._pool_engine.raw_connection()
+            lent = self._engine.raw_connection()
         except dbapi_error as error:
             lost = self._dialect.is_disconnect(error, None, None)
             raise _wrapped(error, plan, arguments, self._dialect, lost) from error
@@ -159,8 +163,9 @@ class CompiledStatements(CoreStatements):
 
     def _sent_on(
         self, lent: PoolProxiedConnection, plan: _Plan, arguments: Any
-    ) -> tuple[list[str], list[Any], int]:
+    ) -> tuple[list[str], Sequence[Any], int]:
         connection = lent.dbapi_connection
+        assert connection is not None, "a lent connection is open"
         cursor = None
         try:
             if self._sets_autocommit:
