@@ -148,12 +148,20 @@ def _plain_url_for(app: Any) -> None:
     app.jinja_env.globals["url_for"] = app.url_for
 
 
+def _core_statements() -> AbstractContextManager[Any]:
+    from adapters.sql import stores
+    from adapters.sql.statements import CoreStatements
+
+    return _patched(stores, "CompiledStatements", CoreStatements)
+
+
 SWITCHES: dict[str, Switch] = {
     "session cookie memo (session_cookies.py)": (nullcontext, _plain_cookies),
     "CSRF token memo (csrf_tokens.py)": (nullcontext, _plain_csrf),
     "limiter only on limited pages (rate_limits.counted_only_on)": (_limiter_everywhere, _nothing),
     "url_for memo (templates' links)": (nullcontext, _plain_url_for),
     "page texts bound once (i18n.page_texts)": (nullcontext, _texts_found_per_text),
+    "compiled statements (the stores on CoreStatements)": (_core_statements, _nothing),
 }
 
 

@@ -17,9 +17,8 @@ from sqlalchemy import (
     update,
 )
 
-from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
-from adapters.sql.statements import CoreStatements
+from adapters.sql.statements import CompiledStatements
 from adapters.sql.tables import (
     login_sessions,
     login_transactions,
@@ -124,8 +123,7 @@ class _SingleStatements:
     """Every call is one statement, atomic by itself, so it runs without BEGIN and COMMIT."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = autocommitting(engine)
-        self._single = CoreStatements(engine)
+        self._single = CompiledStatements(engine)
 
     def _first(self, statement: Executable, **parameters: Any) -> dict[str, Any] | None:
         with domain_errors():
@@ -199,9 +197,7 @@ class SqlSessions(_SingleStatements):
         return self._count(_REMOVE_OTHER_SESSIONS_OF, user_id=user_id, kept=kept_token_hash)
 
     def of_user(self, user_id: int) -> list[Session]:
-        with domain_errors(), self._engine.connect() as connection:
-            rows = connection.execute(_SESSIONS_OF, {"user_id": user_id})
-            return [Session(**row._mapping) for row in rows]
+        return [Session(**row) for row in self._all(_SESSIONS_OF, user_id=user_id)]
 
     def remove_expired(self, now: datetime, limit: int | None = None) -> int:
         return self._remove_expired(_REMOVE_EXPIRED_SESSIONS, now, limit)
