@@ -56,6 +56,8 @@ SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,100000,1000000").sp
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 PAGE_SECONDS = float(os.environ.get("BENCH_PAGE_SECONDS", "4"))
+# Back-to-back pairs of page runs where two servers' index pages are compared.
+PAIRED_ROUNDS = int(os.environ.get("BENCH_PAIRED_ROUNDS", "6"))
 START_SECONDS = float(os.environ.get("BENCH_START_SECONDS", "120"))
 SPEEDUP_LOGINS = int(os.environ.get("BENCH_SPEEDUP_LOGINS", "10"))
 SPEEDUP_PAGES = int(os.environ.get("BENCH_SPEEDUP_PAGES", "400"))
@@ -97,7 +99,9 @@ PAGE_FLOOR_ROW = (
     "index requests/s: the page's floor (its template on Flask, Flask-Login, Flask-Babel and"
     " Flask-WTF, no database) / the tutorial's index"
 )
-REDIS_ROW = "index requests/s, sessions in Redis / all on PostgreSQL (target >= 1.3)"
+REDIS_ROW = (
+    "index requests/s, sessions in Redis / all on PostgreSQL, runs back to back (target >= 1.3)"
+)
 
 
 def children_cpu_seconds() -> float:
@@ -428,9 +432,9 @@ def against_the_tutorial(bench: Bench) -> None:
 
 def logins_and_pages(
     bench: Bench, table: str, servers: dict[str, Served], batch: int = LOGINS
-) -> None:
+) -> dict[str, str]:
     """Each server in turn, every round, in an order that alternates: a batch of new-user
-    logins, then the index page."""
+    logins, then the index page. The signed-in readers' cookies, by server."""
     cookies = {name: session_cookies(s.url, bench.op, f"reader{n}", "openid")
                for n, (name, s) in enumerate(servers.items())}  # fmt: skip
     for round_ in range(REPEATS):
@@ -443,8 +447,20 @@ def logins_and_pages(
             bench.figure(table, f"{name}: logins/s").samples.append(rate)
             bench.figure(table, f"{name}: index requests/s").samples.append(rps)
             bench.figure(table, f"{name}: index p99 ms").samples.append(p99)
-    for site in servers.values():
-        site.stop()
+    return cookies
+
+
+def paired_pages(ours: tuple[Served, str], theirs: tuple[Served, str]) -> list[float]:
+    """Index requests/s of one server over another's, each pair of runs back to back (half
+    the usual length) in an order that alternates, after every login: a ratio of two moments
+    seconds apart, which the machine's drift moves least."""
+    ratios = []
+    for round_ in range(PAIRED_ROUNDS):
+        pair = [ours, theirs] if round_ % 2 == 0 else [theirs, ours]
+        rates = {id(site): wrk(f"{site.url}/index", cookie, PAGE_SECONDS / 2)[0]
+                 for site, cookie in pair}  # fmt: skip
+        ratios.append(rates[id(ours[0])] / rates[id(theirs[0])])
+    return ratios
 
 
 SERVING = {
@@ -469,6 +485,8 @@ def serving_options(bench: Bench) -> None:
             command, bench.app_env(database_url, port), port, "serve-granian"
         )
     logins_and_pages(bench, table, servers)
+    for site in servers.values():
+        site.stop()
 
 
 def session_stores(bench: Bench) -> None:
@@ -483,12 +501,15 @@ def session_stores(bench: Bench) -> None:
             setups["Redis (users on PostgreSQL)"] = ("postgresql", redis)
     servers = {name: bench.serve_app(bench.database(kind), f"store-{n}", **settings)
                for n, (name, (kind, settings)) in enumerate(setups.items())}  # fmt: skip
-    logins_and_pages(bench, table, servers, SIGN_INS)
-    if "Redis (users on PostgreSQL)" in setups:
-        redis = bench.figure(table, "Redis (users on PostgreSQL): index requests/s").samples
-        sql = bench.figure(table, "SQL on PostgreSQL: index requests/s").samples
-        for ours, theirs in zip(redis, sql, strict=True):
-            bench.figure(RATIOS, REDIS_ROW).samples.append(ours / theirs)
+    cookies = logins_and_pages(bench, table, servers, SIGN_INS)
+    in_redis, on_postgres = "Redis (users on PostgreSQL)", "SQL on PostgreSQL"
+    if in_redis in setups:
+        ratios = paired_pages(
+            (servers[in_redis], cookies[in_redis]), (servers[on_postgres], cookies[on_postgres])
+        )
+        bench.figure(RATIOS, REDIS_ROW).samples.extend(ratios)
+    for site in servers.values():
+        site.stop()
 
 
 def instances_behind_nginx(bench: Bench) -> None:
