@@ -80,7 +80,7 @@ class Posts(Protocol):
 
 
 class Timelines(Protocol):
-    """Reading posts outside any unit of work: each call is one statement."""
+    """Reading posts outside any unit of work."""
 
     def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
         """Newest first."""

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.redis.stores import (
+    ACCOUNT_TRUSTED_MS,
     ACCOUNT_VERSION_KEPT_MS,
     PARKED_ANSWERS,
     SESSION_STORE_DOWN,
@@ -241,3 +242,37 @@ def test_posts_written_while_a_timeline_was_read_are_not_missed(client):
     assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
     assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
     assert posts.reads == 2
+
+
+def test_a_change_redis_cannot_hear_of_is_not_committed(engine):
+    from adapters.sql.stores import SqlUserDirectory
+    from adapters.sql.unit_of_work import SqlAlchemyUnitOfWork
+    from domain.model import NewUser
+
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        user = uow.users.add(NewUser("alice", None, NOW))
+        uow.commit()
+    away = redis_client(f"redis://127.0.0.1:{free_port()}/0", timeout_seconds=0.2)
+    sessions = RedisSessions(away, SqlUserDirectory(engine).get)
+    with (
+        pytest.raises(StoreUnavailable),
+        SqlAlchemyUnitOfWork(engine, accounts_changed=sessions.accounts_changed) as uow,
+    ):
+        uow.users.set_active(user.id, False)
+        uow.commit()
+    assert SqlUserDirectory(engine).get(user.id).active  # nothing half-written
+
+
+def test_a_kept_account_is_trusted_five_minutes_or_not_at_all_when_older(client):
+    accounts = Accounts(replace(ALICE, language="de"))
+    sessions = RedisSessions(client, accounts.get)
+    sessions.add(a_session("a" * 64))
+    sessions.get_with_user("a" * 64)
+    key = "microblog:session:" + "a" * 64
+    until = int(client.hget(key, "account_until")) - datetime.now(UTC).timestamp() * 1000
+    assert ACCOUNT_TRUSTED_MS - 60_000 < until <= ACCOUNT_TRUSTED_MS
+    client.hset(key, "account_until", "0")  # five minutes later
+    assert sessions.get_with_user("a" * 64)[1].language == "de"
+    client.hdel(key, "account_until", "account_language")  # as an older release kept it
+    assert sessions.get_with_user("a" * 64)[1].language == "de"
+    assert accounts.reads == 3

@@ -8,7 +8,8 @@ Keys, under `prefix` (default "microblog:"):
   session:<token hash>      a hash of the session's fields, and what a page needs of its
                             account (account_*: nickname, email, status, creation, language,
                             version),
-                            kept there on the first page and dropped when the account changes
+                            kept there on the first page, trusted 5 minutes, and dropped when
+                            the account changes
   account-version:<user id> how many times the account changed lately (a day): what an
                             account is kept under only while it has not moved
   timeline:<user id>        the account's newest posts, as JSON, kept after the first read from
@@ -154,8 +155,8 @@ redis.call('DEL', KEYS[1])
 return ended
 """
 )
-# KEYS: per changed account, its version, its sessions' index and its timeline. ARGV: how
-# long a version is kept (ms), then the account fields to drop from each of its sessions.
+# KEYS: per changed account, its version, its sessions' index and its timeline. ARGV: the key
+# prefix, how long a version is kept (ms), then the account fields to drop from each session.
 _ACCOUNTS_CHANGED = """
 local prefix = ARGV[1]
 for i = 1, #KEYS, 3 do
@@ -231,13 +232,17 @@ def _text(value: Any) -> str:
 
 # An account's version outlives by far any page that read the account before it changed.
 ACCOUNT_VERSION_KEPT_MS = 24 * 3600 * 1000
-_ACCOUNT_FIELDS = ("account_version", "account_nickname", "account_email", "account_active",
-                   "account_created_at", "account_language")  # fmt: skip
+# How long a session trusts the account it keeps: the bound on a change it never heard of
+# (Redis away right after a commit), and on sessions kept by an older release.
+ACCOUNT_TRUSTED_MS = 5 * 60 * 1000
+_ACCOUNT_FIELDS = ("account_version", "account_until", "account_nickname", "account_email",
+                   "account_active", "account_created_at", "account_language")  # fmt: skip
 
 
 def _account_fields(user: User, version: str) -> list[str]:
     fields = {
         "account_version": version,
+        "account_until": str(_milliseconds(datetime.now(UTC)) + ACCOUNT_TRUSTED_MS),
         "account_nickname": user.nickname,
         "account_active": _text(user.active),
         "account_created_at": _text(user.created_at),
@@ -250,8 +255,9 @@ def _account_fields(user: User, version: str) -> list[str]:
 
 
 def _account_of(user_id: int, fields: Mapping[str, str]) -> User | None:
-    """The account kept in a session's fields, if it is kept there."""
-    if "account_version" not in fields:
+    """The account kept in a session's fields, if it is kept there and still trusted."""
+    until = fields.get("account_until")
+    if until is None or int(until) < _milliseconds(datetime.now(UTC)):
         return None
     return User(
         user_id,

@@ -216,9 +216,9 @@ class SqlAlchemyUnitOfWork:
     """One database transaction; rolled back on exit unless `commit` was called.
 
     `writing=True` (provisioning, account changes) takes SQLite's write lock at the start.
-    After a commit that changed accounts (a rename, a status, a language, an identity
-    connected or removed, a post added), `accounts_changed` is told their ids: what other
-    stores keep of them goes.
+    Around a commit that changed accounts (a rename, a status, a language, an identity
+    connected or disconnected, a post added), `accounts_changed` is told their ids: what
+    other stores keep of them goes.
     """
 
     users: SqlUsers
@@ -260,12 +260,18 @@ class SqlAlchemyUnitOfWork:
             connection.close()  # rolls back whatever was not committed
 
     def commit(self) -> None:
+        """Before the commit the other stores drop what they keep of the changed accounts,
+        so one that cannot be reached stops the commit; after it they drop it again, with
+        whatever was read in between."""
         assert self._connection is not None and self._database, "commit outside `with uow:`"
+        changed = self._database.take_changed()
+        tell = self._accounts_changed if changed else None
+        if tell is not None:
+            tell(changed)
         with domain_errors():
             self._connection.commit()
-        changed = self._database.take_changed()
-        if changed and self._accounts_changed is not None:
-            self._accounts_changed(changed)
+        if tell is not None:
+            tell(changed)
 
     def rollback(self) -> None:
         assert self._connection is not None and self._database, "rollback outside `with uow:`"
