@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 from hypothesis import given
 from hypothesis import strategies as st
 
-from entrypoints.web.i18n import ENGLISH, LANGUAGES, best_match, when
+from entrypoints.web.i18n import ENGLISH, LANGUAGES, best_match, page_texts, when
 from tests.entrypoints.conftest import csrf_token, log_in
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "src/entrypoints/web/translations"
@@ -276,3 +276,13 @@ def test_wtforms_own_refusals_are_in_the_readers_language(client, language, refu
         "/login", data={"identifier": "x" * 5000, "provider": "openid", "csrf_token": token}
     )
     assert page.status_code == 400 and refusal in page.get_data(as_text=True)
+
+
+def test_a_templates_texts_take_any_variable_name_and_count_in_the_readers_language(app):
+    template = app.jinja_env.from_string(
+        "{{ _('Hi, %(nickname)s!', nickname=text, text=text) }} "
+        "{{ ngettext('%(num)d session', '%(num)d sessions', count, plural=text) }}"
+    )
+    with app.test_request_context(headers={"Accept-Language": "de"}):
+        rendered = template.render(text="<b>", count=2, **page_texts())
+    assert rendered == "Hallo, &lt;b&gt;! 2 sessions"

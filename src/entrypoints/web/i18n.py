@@ -168,12 +168,12 @@ def page_texts() -> dict[str, Any]:
     catalog = get_translations()
 
     @pass_context
-    def page_gettext(context: Context, text: str, **variables: Any) -> str:
+    def page_gettext(context: Context, text: str, /, **variables: Any) -> str:
         return _formatted(context, catalog.ugettext(text), variables)
 
     @pass_context
     def page_ngettext(
-        context: Context, singular: str, plural: str, num: int, **variables: Any
+        context: Context, singular: str, plural: str, num: int, /, **variables: Any
     ) -> str:
         variables.setdefault("num", num)
         return _formatted(context, catalog.ungettext(singular, plural, num), variables)
