@@ -246,3 +246,23 @@ def test_a_connection_lost_during_a_statement_is_unavailable_then_replaced(
     assert single.first(USER, id=1) is None
     assert engine.pool.checkedout() == 0
     engine.dispose()
+
+
+def test_a_connection_that_cannot_leave_autocommit_is_not_lent_again(one_connection, monkeypatch):
+    if one_connection.dialect.name == "sqlite":
+        pytest.skip("SQLite's connections commit each statement by themselves")
+    dialect = one_connection.dialect
+
+    def cannot(connection):
+        raise dialect.loaded_dbapi.OperationalError("the server went away meanwhile")
+
+    single = CompiledStatements(one_connection)
+    with monkeypatch.context() as patched:
+        patched.setattr(dialect, "reset_isolation_level", cannot)
+        single.count(ADD_USER, **a_user(1))  # ran, in autocommit, and stays done
+    with SqlAlchemyUnitOfWork(one_connection, writing=True) as uow:
+        uow.users.add(NewUser("Bob", "bob@example.com", WHEN))
+        # no commit
+    with SqlAlchemyUnitOfWork(one_connection) as uow:
+        assert uow.users.by_nickname("Bob") is None
+    assert single.first(USER, id=1001) is not None

@@ -102,6 +102,7 @@ def _plan(statement: Executable, keys: Sequence[str], dialect: Dialect) -> _Plan
     returned: Sequence[ColumnElement[Any]] = ()
     if isinstance(statement, ReturnsRows):
         returned = list(statement.exported_columns)
+    # Core also passes the driver's type code; no column type of these tables reads it.
     columns = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned
     )
@@ -110,18 +111,17 @@ def _plan(statement: Executable, keys: Sequence[str], dialect: Dialect) -> _Plan
 
 def _wrapped(
     error: Exception, plan: _Plan, arguments: Any, dialect: Dialect, lost: bool
-) -> exc.DBAPIError:
-    """The driver's error as the SQLAlchemy error `Connection.execute` raises for it (the
-    class of its PEP 249 name), so that `domain_errors` reads it the same way."""
-    names = dialect.dbapi_exception_translation_map
-    for kind in type(error).__mro__:
-        wrapper = getattr(exc, names.get(kind.__name__, kind.__name__), None)
-        if isinstance(wrapper, type) and issubclass(wrapper, exc.DBAPIError):
-            made: exc.DBAPIError = wrapper(
-                plan.compiled.string, arguments, error, connection_invalidated=lost
-            )
-            return made
-    return exc.DBAPIError(plan.compiled.string, arguments, error, connection_invalidated=lost)
+) -> BaseException:
+    """The driver's error as the SQLAlchemy error `Connection.execute` raises for it, made
+    the way Core makes it, so that `domain_errors` reads it the same way."""
+    return exc.DBAPIError.instance(
+        plan.compiled.string,
+        arguments,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )
 
 
 class CompiledStatements(CoreStatements):
@@ -183,7 +183,16 @@ class CompiledStatements(CoreStatements):
                 lent.invalidate(error)
             raise _wrapped(error, plan, arguments, self._dialect, lost) from error
         finally:
+            self._give_back(lent, cursor)
+
+    def _give_back(self, lent: PoolProxiedConnection, cursor: Any) -> None:
+        """The connection goes back to the pool as it came (not in autocommit), or is
+        thrown away."""
+        try:
             if cursor is not None:
                 cursor.close()
-            if self._sets_autocommit and lent.is_valid:
+            connection = lent.dbapi_connection
+            if self._sets_autocommit and lent.is_valid and connection is not None:
                 self._dialect.reset_isolation_level(connection)
+        except self._dialect.loaded_dbapi.Error as error:
+            lent.invalidate(error)
