@@ -154,7 +154,7 @@ def test_a_value_too_long_for_its_column_is_a_clear_refusal_on_postgresql(migrat
 
 
 def test_a_commit_tells_which_existing_accounts_changed_and_nothing_else(engine):
-    told: list[set[int]] = []
+    told: list[set[int]] = []  # each change twice: just before its commit, and just after
     uow = SqlAlchemyUnitOfWork(engine, accounts_changed=told.append)
     alice, bob, carol = (add_user(uow, name) for name in ("alice", "bob", "carol"))
     with uow:  # a new account and its first identity are no change to anything kept
@@ -171,7 +171,21 @@ def test_a_commit_tells_which_existing_accounts_changed_and_nothing_else(engine)
         uow.commit()
         uow.users.rename(carol.id, "caroline")
         uow.rollback()
-    assert told == [{alice.id, bob.id, carol.id}, {dave.id}]
+    assert told == [{alice.id, bob.id, carol.id}] * 2 + [{dave.id}] * 2
     with uow:
         uow.users.set_active(bob.id, True)
-    assert len(told) == 2, "work left uncommitted told nothing"
+    assert len(told) == 4, "work left uncommitted told nothing"
+
+
+def test_a_change_is_told_before_it_is_committed_and_after(engine):
+    seen: list[str] = []
+    alice = add_user(SqlAlchemyUnitOfWork(engine), "alice")
+
+    def nickname_then(_changed: set[int]) -> None:
+        with SqlAlchemyUnitOfWork(engine) as reader:
+            seen.append(reader.users.get(alice.id).nickname)
+
+    with SqlAlchemyUnitOfWork(engine, accounts_changed=nickname_then) as uow:
+        uow.users.rename(alice.id, "alicia")
+        uow.commit()
+    assert seen == ["alice", "alicia"]
