@@ -61,6 +61,27 @@ def test_each_domain_error_is_a_flashed_message_with_its_status(
     assert "<h1>Sign In</h1>" in body and "Traceback" not in body
 
 
+def test_a_login_the_provider_refuses_shows_what_was_typed_again(
+    client, fake_provider, monkeypatch
+):
+    def fail(*args, **kwargs):
+        raise SignInFailed()
+
+    monkeypatch.setattr(fake_provider, "begin", fail)
+    page = start_login(client, "/account", identifier="https://id.example/al&ce", remember_me="y")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert 'name="identifier"' in body and 'value="https://id.example/al&amp;ce"' in body
+    assert 'name="next" type="hidden" value="/account"' in body
+    assert 'value="y" checked' in body
+
+
+def test_the_login_page_keeps_the_page_asked_for_and_starts_empty(client):
+    body = client.get("/login?next=/account%3Fx%3D%22").get_data(as_text=True)
+    assert 'name="next" type="hidden" value="/account?x=&#34;"' in body
+    assert 'type="text" value=""' in body and "checked" not in body
+
+
 def test_an_unknown_provider_is_bad_input(client):
     page = start_login(client, provider="nobody")
     assert page.status_code == 400

@@ -1,4 +1,6 @@
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from babel.support import NullTranslations
@@ -72,15 +74,43 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     next = HiddenField(validators=[Length(max=MAX_NEXT_LENGTH)])
 
 
+@dataclass(frozen=True)
+class LoginFields:
+    """What the login page's form shows: the values sent with it, and what was wrong with them.
+    A page asked for by GET shows an empty form, so it builds no WTForms form at all."""
+
+    next: str = ""
+    identifier: str = ""
+    remember_me: bool = False
+    identifier_errors: Sequence[str] = ()
+    provider_errors: Sequence[str] = ()
+
+    @classmethod
+    def of(cls, form: LoginForm) -> "LoginFields":
+        return cls(
+            next=form.next.data or "",
+            identifier=form.identifier.data or "",
+            remember_me=bool(form.remember_me.data),
+            identifier_errors=[str(error) for error in form.identifier.errors],
+            provider_errors=[str(error) for error in form.provider.errors],
+        )
+
+    @classmethod
+    def sent(cls) -> "LoginFields":
+        """The fields as this request sent them (a login that failed shows its identifier
+        again), or empty ones for a page asked for by GET."""
+        return cls.of(LoginForm()) if request.method == "POST" else cls()
+
+
 def login_page(
-    form: LoginForm,
+    fields: LoginFields | None = None,
     status: int = 200,
     notices: list[tuple[str, str]] | None = None,
 ) -> ResponseReturnValue:
     page = render_template(
         "login.html",
         title=_("Sign In"),
-        form=form,
+        fields=fields or LoginFields(),
         buttons=container().round_trips().choices(),
         max_identifier_length=MAX_IDENTIFIER_LENGTH,
         notices=notices,
@@ -100,10 +130,12 @@ def login() -> ResponseReturnValue:
     # A signed-in person comes here only when asked to prove it again ("again").
     if current_user.is_authenticated and not request.values.get("again"):
         return redirect(url_for("pages.index"))
-    form = LoginForm(next=request.args.get("next", ""))
-    if not form.validate_on_submit():
+    if request.method != "POST":
         notices = [("info", str(LOG_IN_TO_SEE_IT))] if _sent_here_from_a_page() else None
-        return login_page(form, 400 if form.errors else 200, notices=notices)
+        return login_page(LoginFields(next=request.args.get("next", "")), notices=notices)
+    form = LoginForm(next=request.args.get("next", ""))
+    if not form.validate():
+        return login_page(LoginFields.of(form), 400)
     started = (
         container()
         .round_trips()
@@ -151,7 +183,7 @@ def provider_return(key: str) -> ResponseReturnValue:
     if isinstance(result, IdentityWaits):
         session[WAITING_IDENTITY_KEY] = result.waiting_identity_id
         flash(str(PENDING_LINK_MESSAGE), "info")
-        return login_page(LoginForm())
+        return login_page()
     session.clear()  # nothing from before the login carries over into the signed-in session
     login_user(
         SessionUser(result.user, result.token),
@@ -199,7 +231,7 @@ def logout_return(key: str) -> ResponseReturnValue:
     state = request.args.get("state")
     came_back = container().sign_out_service().came_back(key, kept, state)
     notices = [("info", SIGNED_OUT_AT_PROVIDER)] if came_back else None
-    return login_page(LoginForm(), notices=notices)
+    return login_page(notices=notices)
 
 
 def _kept_sign_out(kept: Any) -> KeptSignOut | None:

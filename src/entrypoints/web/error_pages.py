@@ -18,7 +18,7 @@ from domain.errors import (
     SignInRefused,
     StoreUnavailable,
 )
-from entrypoints.web.auth import LoginForm, login_page, logout_notice_answer
+from entrypoints.web.auth import LoginFields, login_page, logout_notice_answer
 from entrypoints.web.browser import BACKCHANNEL_PATH
 from entrypoints.web.error_messages import error_message
 from entrypoints.web.i18n import _
@@ -78,7 +78,7 @@ def domain_error_page(error: DomainError) -> ResponseReturnValue:
     status = status_of(error)
     log.log(logging.WARNING if status >= 500 else logging.INFO, "%s: %r", status, error)
     flash(error_message(error), "error")
-    return login_page(LoginForm(), status)
+    return login_page(LoginFields.sent(), status)
 
 
 def sign_in_again(error: RecentSignInRequired) -> ResponseReturnValue:
