@@ -135,7 +135,7 @@ def _plain_csrf(app: Any) -> None:
 
 
 def _limiter_everywhere() -> AbstractContextManager[Any]:
-    return _patched(rate_limits, "counted_only_on", lambda limiter, endpoints: None)
+    return _patched(rate_limits, "counted_only_on", lambda limiter, counted: None)
 
 
 def _texts_found_per_text(app: Any) -> None:
@@ -173,6 +173,7 @@ class Variant:
     name: str
     app: Any
     reader: Any = None
+    kind: str = "microblog"  # or "tutorial": how bench.steps signs people in
     logins: list[float] = field(default_factory=list)  # per round: median CPU us per sign-in
     pages: list[float] = field(default_factory=list)  # per round: median CPU us per page
 
@@ -189,7 +190,7 @@ def sign_ins(variant: Variant, op: str, prefix: str, count: int) -> list[float]:
     for n in range(count):
         spent: list[float] = []
         log_in_and_out(
-            variant.app, "microblog", op, f"{prefix}{n}", lambda _, r, s=spent: _cpu_of(r, s)
+            variant.app, variant.kind, op, f"{prefix}{n}", lambda _, r, s=spent: _cpu_of(r, s)
         )
         totals.append(sum(spent))
     return totals

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from adapters.sql.migrate import upgrade_database
 from devtools.servers import free_port
-from entrypoints.web.rate_limits import client_key
+from entrypoints.web.rate_limits import LIMITED, Limited, client_key, counted_methods
 from tests.entrypoints.conftest import FAKE_ENTRY, log_in, make_app, start_login
 from tests.strategies import client_addresses, ipv6_addresses
 from tests.unit.test_openid_identifiers import SPELLINGS_OF_ALICE
@@ -192,6 +192,35 @@ def test_account_actions_are_limited_per_user(limited_app):
         == 429
     )
     assert client.get("/account").status_code == 200, "the page itself is not limited"
+
+
+def test_the_login_page_itself_is_neither_counted_nor_refused(limited_app):
+    client = limited_app(rate_limit_login="2/minute").test_client()
+    for _ in range(3):
+        page = client.get("/login")
+        assert page.status_code == 200 and "X-RateLimit-Limit" not in page.headers
+    assert [start_login(client).status_code for _ in range(3)] == [303, 303, 429]
+    assert client.get("/login").status_code == 200
+
+
+def test_the_site_counts_posts_to_the_login_and_any_return_from_a_provider():
+    counted = counted_methods(LIMITED)
+    assert counted["auth.login"] == {"POST"} and counted["auth.provider_return"] is None
+    assert "pages.index" not in counted and "account.page" not in counted
+
+
+methods = st.one_of(st.none(), st.lists(st.sampled_from(["GET", "POST", "PUT"]), min_size=1))
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), methods), max_size=6))
+def test_an_endpoint_counts_the_methods_of_all_its_limits_and_any_if_one_counts_any(limits):
+    active = [Limited("rate_limit_x", [endpoint], "client", m) for endpoint, m in limits]
+    counted = counted_methods(active)
+    assert set(counted) == {endpoint for endpoint, _ in limits}
+    for endpoint in counted:
+        mine = [m for e, m in limits if e == endpoint]
+        expected = None if None in mine else {method for m in mine for method in m}
+        assert counted[endpoint] == expected
 
 
 def test_limits_can_be_switched_off(limited_app):

@@ -153,9 +153,8 @@ def set_up_rate_limits(app: Flask, settings: Mapping[str, Any]) -> Limiter:
         swallow_errors=True,
     )
     active = [limited for limited in LIMITED if _is_on(limited, settings)]
-    limited_endpoints = {endpoint for limited in active for endpoint in limited.endpoints}
     limiter.init_app(app)
-    counted_only_on(limiter, limited_endpoints)
+    counted_only_on(limiter, counted_methods(active))
     for limited in active:
         for endpoint in limited.endpoints:
             app.view_functions[endpoint] = limiter.limit(  # type: ignore[assignment]
@@ -169,7 +168,26 @@ def set_up_rate_limits(app: Flask, settings: Mapping[str, Any]) -> Limiter:
     return limiter
 
 
-def counted_only_on(limiter: Limiter, endpoints: Collection[str]) -> None:
-    """Requests for pages without a limit (most of them) skip Flask-Limiter's work: its
-    request filter exempts them from limits, of which they have none."""
-    limiter.request_filter(lambda: request.endpoint not in endpoints)
+def counted_methods(active: Collection[Limited]) -> dict[str, frozenset[str] | None]:
+    """Per limited endpoint, the methods some limit counts (None: any method)."""
+    counted: dict[str, frozenset[str] | None] = {}
+    for limited in active:
+        methods = None if limited.methods is None else frozenset(limited.methods)
+        for endpoint in limited.endpoints:
+            known = counted.get(endpoint, frozenset())
+            counted[endpoint] = None if known is None or methods is None else known | methods
+    return counted
+
+
+def counted_only_on(limiter: Limiter, counted: Mapping[str, frozenset[str] | None]) -> None:
+    """Requests no limit counts skip Flask-Limiter's work: pages without a limit (most of
+    them), and a limited page asked for by a method its limits leave alone (the login page's
+    GET). Its request filter exempts them from limits, of which they have none."""
+
+    def counts_none() -> bool:
+        if request.endpoint not in counted:
+            return True
+        methods = counted[request.endpoint]
+        return methods is not None and request.method.upper() not in methods
+
+    limiter.request_filter(counts_none)
