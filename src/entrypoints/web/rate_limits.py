@@ -185,9 +185,10 @@ def counted_only_on(limiter: Limiter, counted: Mapping[str, frozenset[str] | Non
     GET). Its request filter exempts them from limits, of which they have none."""
 
     def counts_none() -> bool:
-        if request.endpoint not in counted:
+        endpoint = request.endpoint
+        if endpoint is None or endpoint not in counted:
             return True
-        methods = counted[request.endpoint]
+        methods = counted[endpoint]
         return methods is not None and request.method.upper() not in methods
 
     limiter.request_filter(counts_none)
