@@ -125,17 +125,18 @@ class Container(containers.DeclarativeContainer):
     redis = providers.Resource(redis_connection, config.redis_url)
     # Reading posts is one statement on the pool's connection: no BEGIN and ROLLBACK around it.
     sql_timelines = providers.Singleton(SqlTimelines, engine)
+    redis_sessions = providers.Singleton(
+        RedisSessions, redis, providers.Singleton(SqlUserDirectory, engine).provided.get
+    )
     timelines = providers.Selector(
         config.session_store,
         sql=sql_timelines,
-        redis=providers.Singleton(RedisTimelines, redis, sql_timelines.provided.recent_by),
+        redis=providers.Singleton(RedisTimelines, redis_sessions, sql_timelines.provided.recent_by),
     )
     sessions = providers.Selector(
         config.session_store,
         sql=providers.Singleton(SqlSessions, engine),
-        redis=providers.Singleton(
-            RedisSessions, redis, providers.Singleton(SqlUserDirectory, engine).provided.get
-        ),
+        redis=redis_sessions,
     )
     # Sessions in Redis keep their account, and timelines its posts: a committed change to an
     # account drops both there.

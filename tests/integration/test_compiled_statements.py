@@ -2,6 +2,8 @@
 statement the stores run, the same rows and counts, on SQLite and on PostgreSQL, without Core
 executing any of them; and any value of the columns' types comes back as Core gives it."""
 
+import functools
+import inspect
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -23,17 +25,47 @@ from tests.integration.conftest import empty_engine
 WHEN = datetime(2026, 12, 2, 7, 30, 15, 123456, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 
-Call = tuple[str, dict[str, Any], list[dict[str, Any]], int]
+# The store method that sent it, the statement, its parameters, its rows, the rows changed.
+Call = tuple[str, str, dict[str, Any], list[dict[str, Any]], int]
+STORES = (stores.SqlSessions, stores.SqlUserDirectory, stores.SqlTimelines, stores.SqlSingleUse)
 
 
-def recording(runner: type[CoreStatements], calls: list[Call]) -> type[CoreStatements]:
+def store_methods() -> dict[str, tuple[type, str]]:
+    """Every public method of the SQL stores, by `Class.method`."""
+    return {
+        f"{kind.__name__}.{name}": (kind, name)
+        for kind in STORES
+        for name, _ in inspect.getmembers(kind, inspect.isfunction)
+        if not name.startswith("_")
+    }
+
+
+def recording(
+    runner: type[CoreStatements], calls: list[Call], running: list[str]
+) -> type[CoreStatements]:
     class Recording(runner):  # type: ignore[valid-type, misc]
         def _run(self, statement: Any, parameters: Any) -> tuple[list[dict[str, Any]], int]:
             rows, changed = super()._run(statement, parameters)
-            calls.append((str(statement), dict(parameters), rows, changed))
+            method = running[0] if running else "no store method"
+            calls.append((method, str(statement), dict(parameters), rows, changed))
             return rows, changed
 
     return Recording
+
+
+def tracked(method: Callable[..., Any], name: str, running: list[str]) -> Callable[..., Any]:
+    """`method`, named in `running` while it runs (the first of those running is the one
+    called from outside the stores)."""
+
+    @functools.wraps(method)
+    def running_method(*args: Any, **kwargs: Any) -> Any:
+        running.append(name)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            running.pop()
+
+    return running_method
 
 
 @pytest.fixture
@@ -144,21 +176,27 @@ def every_store_call(engine: Engine) -> None:
     single_use_calls(engine, ann)
 
 
-def calls_through(runner: type[CoreStatements], engine: Engine, monkeypatch) -> list[Call]:
+def calls_through(runner: type[CoreStatements], engine: Engine) -> list[Call]:
     calls: list[Call] = []
-    monkeypatch.setattr(stores, "CompiledStatements", recording(runner, calls))
-    every_store_call(engine)
+    running: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stores, "CompiledStatements", recording(runner, calls, running))
+        for named, (kind, name) in store_methods().items():
+            patch.setattr(kind, name, tracked(getattr(kind, name), named, running))
+        every_store_call(engine)
     return calls
 
 
-def test_every_store_statement_gives_the_rows_core_gives(
-    empty_databases, core_executions, monkeypatch
-):
-    through_core = calls_through(CoreStatements, empty_databases(), monkeypatch)
+def test_every_store_statement_gives_the_rows_core_gives(empty_databases, core_executions):
+    through_core = calls_through(CoreStatements, empty_databases())
     executed_by_core = len(core_executions)
-    compiled = calls_through(CompiledStatements, empty_databases(), monkeypatch)
+    compiled = calls_through(CompiledStatements, empty_databases())
     assert compiled == through_core
-    assert len(compiled) == 58 and sum(bool(rows) for _, _, rows, _ in compiled) == 14
+    # Compared on something: every store method sent statements, and each statement sent
+    # found or changed a row at least once.
+    assert {method for method, *_ in compiled} == set(store_methods())
+    sent = {statement for _, statement, *_ in compiled}
+    assert sent == {statement for _, statement, _, _, changed in compiled if changed}
     # Core ran only the units of work that made the accounts, as it did before.
     assert len(core_executions) - executed_by_core == executed_by_core - len(through_core)
 

@@ -20,7 +20,9 @@ from adapters.redis.stores import (
 )
 from devtools.servers import free_port
 from domain.errors import StoreUnavailable
-from domain.model import ParkedAnswer, Post, Session, SignIn, User
+from domain.model import NewUser, ParkedAnswer, Post, Session, SignIn, User
+from entrypoints.container import Container
+from entrypoints.settings import load_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ALICE = User(1, "alice", None, True, NOW)
@@ -219,7 +221,7 @@ class Posts:
 
 def test_a_timeline_is_read_from_the_database_once_and_kept_an_hour_at_most(client):
     posts = Posts(Post(1, ALICE.id, "Hello", NOW))
-    timelines = RedisTimelines(client, posts.recent_by)
+    timelines = RedisTimelines(RedisSessions(client, Accounts(ALICE).get), posts.recent_by)
     for _ in range(3):
         assert timelines.recent_by(ALICE.id, 20) == posts.posts
     assert posts.reads == 1
@@ -229,7 +231,7 @@ def test_a_timeline_is_read_from_the_database_once_and_kept_an_hour_at_most(clie
 def test_posts_written_while_a_timeline_was_read_are_not_missed(client):
     sessions = RedisSessions(client, Accounts(ALICE).get)
     posts = Posts(Post(1, ALICE.id, "Hello", NOW))
-    timelines = RedisTimelines(client, posts.recent_by)
+    timelines = RedisTimelines(sessions, posts.recent_by)
     later = Post(2, ALICE.id, "Again", NOW + timedelta(minutes=1))
 
     def written_elsewhere() -> None:  # the old posts were read; the new one commits now
@@ -242,6 +244,35 @@ def test_posts_written_while_a_timeline_was_read_are_not_missed(client):
     assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
     assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
     assert posts.reads == 2
+
+
+def test_a_timeline_sees_the_changes_its_sessions_hear_of_under_any_prefix(client):
+    sessions = RedisSessions(client, Accounts(ALICE).get, prefix="site-a:")
+    posts = Posts(Post(1, ALICE.id, "Hello", NOW))
+    timelines = RedisTimelines(sessions, posts.recent_by)  # no prefix of its own to differ
+    assert timelines.recent_by(ALICE.id, 20) == posts.posts
+    later = Post(2, ALICE.id, "Again", NOW + timedelta(minutes=1))
+    posts.posts.append(later)
+    sessions.accounts_changed({ALICE.id})
+    assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
+
+
+def test_the_containers_timelines_see_the_changes_its_sessions_hear_of(
+    engine, database_url, redis_server, client, tmp_path
+):
+    container = Container()
+    settings = {"instance_path": str(tmp_path), "database_url": database_url}
+    settings |= {"session_store": "redis", "redis_url": redis_server.url}
+    container.config.from_dict(load_settings(settings, {}))
+    with container.writing_unit_of_work() as uow:
+        alice = uow.users.add(NewUser("alice", None, NOW))
+        uow.commit()
+    assert container.timelines().recent_by(alice.id, 20) == []
+    with container.writing_unit_of_work() as uow:
+        post = uow.posts.add(alice.id, "Hello", NOW)
+        uow.commit()
+    assert container.timelines().recent_by(alice.id, 20) == [post]
+    container.shutdown_resources()
 
 
 def test_a_change_redis_cannot_hear_of_is_not_committed(engine):

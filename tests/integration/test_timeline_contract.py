@@ -44,7 +44,7 @@ def site(request, engine):
     client = redis_client(request.getfixturevalue("redis_server").url)
     client.flushdb()
     sessions = RedisSessions(client, SqlUserDirectory(engine).get)
-    timelines = RedisTimelines(client, SqlTimelines(engine).recent_by)
+    timelines = RedisTimelines(sessions, SqlTimelines(engine).recent_by)
     yield Site(engine, timelines, sessions.accounts_changed)
     client.close()
 

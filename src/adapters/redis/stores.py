@@ -319,6 +319,15 @@ class RedisSessions:
         self._accounts_changed = client.register_script(_ACCOUNTS_CHANGED)
         self._keep_account = client.register_script(_KEEP_ACCOUNT)
 
+    @property
+    def client(self) -> redis.Redis:
+        return self._redis
+
+    @property
+    def prefix(self) -> str:
+        """Where every key of these sessions, and of what they keep, is named."""
+        return self._prefix
+
     def _key(self, token_hash: str) -> str:
         return f"{self._prefix}session:{token_hash}"
 
@@ -465,19 +474,17 @@ TIMELINE_KEPT_MS = 3600 * 1000
 
 class RedisTimelines:
     """A user's newest posts: from the database through `recent_by` on the first read, then
-    kept in Redis until the account changes (`RedisSessions.accounts_changed` drops them), so
-    a signed-in page reads no database."""
+    kept in Redis until the account changes, so a signed-in page reads no database. Built
+    from the `sessions` whose `accounts_changed` drops them: in their Redis, under their
+    prefix, so no change to the account can be missed."""
 
     def __init__(
-        self,
-        client: redis.Redis,
-        recent_by: Callable[[int, int], Sequence[Post]],
-        prefix: str = DEFAULT_PREFIX,
+        self, sessions: RedisSessions, recent_by: Callable[[int, int], Sequence[Post]]
     ) -> None:
-        self._redis = client
+        self._redis = sessions.client
+        self._prefix = sessions.prefix
         self._recent_by = recent_by
-        self._prefix = prefix
-        self._keep = client.register_script(_KEEP_TIMELINE)
+        self._keep = self._redis.register_script(_KEEP_TIMELINE)
 
     def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
         key, version_key = _timeline_key(self._prefix, user_id), _version_key(self._prefix, user_id)
