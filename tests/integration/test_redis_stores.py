@@ -1,6 +1,7 @@
 """What only the Redis stores must show: every key expires, the per-user index stays bounded,
 and a Redis that does not answer is a clear refusal."""
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,7 @@ import pytest
 from adapters.redis.stores import (
     ACCOUNT_TRUSTED_MS,
     ACCOUNT_VERSION_KEPT_MS,
+    BROUGHT_ALONG_SECONDS,
     PARKED_ANSWERS,
     SESSION_STORE_DOWN,
     SIGN_INS,
@@ -244,6 +246,64 @@ def test_posts_written_while_a_timeline_was_read_are_not_missed(client):
     assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
     assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
     assert posts.reads == 2
+
+
+def counting_commands(client):
+    """How many commands `client` sends from now on (a script is one)."""
+    sent = [0]
+    send = client.execute_command
+
+    def counted(*args, **options):
+        sent[0] += 1
+        return send(*args, **options)
+
+    client.execute_command = counted
+    return sent
+
+
+def test_a_signed_in_page_with_kept_posts_is_one_round_trip_to_redis(client):
+    sessions = RedisSessions(client, Accounts(ALICE).get)
+    posts = Posts(Post(1, ALICE.id, "Hello", NOW))
+    timelines = RedisTimelines(sessions, posts.recent_by)
+    sessions.add(a_session("a" * 64))
+    sessions.get_with_user("a" * 64)
+    timelines.recent_by(ALICE.id, 20)  # the first page keeps the account and the posts
+    sent = counting_commands(client)
+    for _ in range(3):
+        assert sessions.get_with_user("a" * 64)[1] == ALICE
+        assert timelines.recent_by(ALICE.id, 20) == posts.posts
+    assert sent[0] == 3 and posts.reads == 1
+
+
+def test_a_post_added_between_two_pages_shows_on_the_second(client):
+    sessions = RedisSessions(client, Accounts(ALICE).get)
+    posts = Posts(Post(1, ALICE.id, "Hello", NOW))
+    timelines = RedisTimelines(sessions, posts.recent_by)
+    sessions.add(a_session("a" * 64))
+    for _ in range(2):  # the second page's session read brings the posts along
+        sessions.get_with_user("a" * 64)
+        assert timelines.recent_by(ALICE.id, 20) == posts.posts
+    sessions.get_with_user("a" * 64)
+    later = Post(2, ALICE.id, "Again", NOW + timedelta(minutes=1))
+    posts.posts.append(later)
+    sessions.accounts_changed({ALICE.id})
+    sessions.get_with_user("a" * 64)  # the next page: its session read brings nothing now
+    assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
+
+
+def test_posts_brought_along_are_used_once_and_within_a_second_only(client, monkeypatch):
+    sessions = RedisSessions(client, Accounts(ALICE).get)
+    timelines = RedisTimelines(sessions, Posts(Post(1, ALICE.id, "Hello", NOW)).recent_by)
+    sessions.add(a_session("a" * 64))
+    sessions.get_with_user("a" * 64)
+    timelines.recent_by(ALICE.id, 20)
+    sessions.get_with_user("a" * 64)
+    assert sessions.timeline_brought_along(ALICE.id) is not None
+    assert sessions.timeline_brought_along(ALICE.id) is None, "handed out once"
+    sessions.get_with_user("a" * 64)
+    clock = time.monotonic() + BROUGHT_ALONG_SECONDS + 0.1
+    monkeypatch.setattr(time, "monotonic", lambda: clock)
+    assert sessions.timeline_brought_along(ALICE.id) is None, "a second later it is not used"
 
 
 def test_a_timeline_sees_the_changes_its_sessions_hear_of_under_any_prefix(client):

@@ -31,6 +31,7 @@ Keys, under `prefix` (default "microblog:"):
 """
 
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -184,6 +185,14 @@ if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
+# KEYS: the session. ARGV: the key prefix. The session's fields, and the newest posts its
+# account keeps (false when none are kept): what a signed-in page reads, in one round trip.
+_READ_SESSION = """
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields == 0 then return {fields, false} end
+local user_id = redis.call('HGET', KEYS[1], 'user_id')
+return {fields, redis.call('GET', ARGV[1] .. 'timeline:' .. user_id)}
+"""
 _REMOVE_EXPIRED_SESSIONS = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
@@ -295,9 +304,15 @@ def _timeline_key(prefix: str, user_id: int) -> str:
     return f"{prefix}timeline:{user_id}"
 
 
+# How long the posts a session read brought along wait for their page to ask for them.
+BROUGHT_ALONG_SECONDS = 1.0
+BROUGHT_ALONG_KEPT = 1024
+
+
 class RedisSessions:
     """Sessions in Redis. A session's account comes from the database through `user_by_id`
-    on its first page, and is then kept in the session until `accounts_changed` drops it:
+    on its first page, and is then kept in the session until `accounts_changed` drops it.
+    Reading a session brings along the newest posts its account keeps (`RedisTimelines`), so
     a signed-in page is one round trip to Redis."""
 
     def __init__(
@@ -318,6 +333,9 @@ class RedisSessions:
         self._remove_expired = client.register_script(_REMOVE_EXPIRED_SESSIONS)
         self._accounts_changed = client.register_script(_ACCOUNTS_CHANGED)
         self._keep_account = client.register_script(_KEEP_ACCOUNT)
+        self._read = client.register_script(_READ_SESSION)
+        # Per user id, the posts the last read of one of its sessions brought along, and when.
+        self._brought_along: dict[int, tuple[float, str]] = {}
 
     @property
     def client(self) -> redis.Redis:
@@ -378,12 +396,32 @@ class RedisSessions:
     def get_with_user(self, token_hash: str) -> tuple[Session, User] | None:
         key = self._key(token_hash)
         with _store_errors():
-            fields = cast(dict[str, str], self._redis.hgetall(key))
-        if not fields:
+            flat, timeline = cast(list[Any], self._read(keys=[key], args=[self._prefix]))
+        if not flat:
             return None
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
         session = _session_of(token_hash, fields)
+        self._bring_along(session.user_id, timeline)
         user = _account_of(session.user_id, fields) or self._read_account(key, session.user_id)
         return None if user is None else (session, user)
+
+    def _bring_along(self, user_id: int, timeline: str | None) -> None:
+        """Every read of a session replaces what the last one brought along for its user."""
+        if timeline is None:
+            self._brought_along.pop(user_id, None)
+            return
+        if len(self._brought_along) >= BROUGHT_ALONG_KEPT:
+            self._brought_along.clear()
+        self._brought_along[user_id] = (time.monotonic(), timeline)
+
+    def timeline_brought_along(self, user_id: int) -> str | None:
+        """The posts (as kept, JSON) that the last read of a session of this user brought
+        along, if it came within the last second: the read of this very page, which reads its
+        session first. Each is handed out once."""
+        brought = self._brought_along.pop(user_id, None)
+        if brought is None or time.monotonic() - brought[0] > BROUGHT_ALONG_SECONDS:
+            return None
+        return brought[1]
 
     def _read_account(self, key: str, user_id: int) -> User | None:
         """The account from the database, kept in the session unless it changed meanwhile
@@ -481,25 +519,38 @@ class RedisTimelines:
     def __init__(
         self, sessions: RedisSessions, recent_by: Callable[[int, int], Sequence[Post]]
     ) -> None:
+        self._sessions = sessions
         self._redis = sessions.client
         self._prefix = sessions.prefix
         self._recent_by = recent_by
         self._keep = self._redis.register_script(_KEEP_TIMELINE)
 
     def recent_by(self, user_id: int, limit: int) -> Sequence[Post]:
+        brought_along = _posts_kept(self._sessions.timeline_brought_along(user_id), limit)
+        if brought_along is not None:
+            return brought_along
         key, version_key = _timeline_key(self._prefix, user_id), _version_key(self._prefix, user_id)
         with _store_errors():
             kept, version = cast(list[str | None], self._redis.mget(key, version_key))
-        if kept is not None:
-            timeline = json.loads(kept)
-            if timeline["limit"] >= limit:
-                return [_post_of(fields) for fields in timeline["posts"][:limit]]
+        found = _posts_kept(kept, limit)
+        if found is not None:
+            return found
         posts = self._recent_by(user_id, limit)
         fresh = {"limit": limit, "posts": [vars(post) for post in posts]}
         args: list[str | int] = [version or "0", json.dumps(fresh, default=_text), TIMELINE_KEPT_MS]
         with _store_errors():
             self._keep(keys=[key, version_key], args=args)
         return posts
+
+
+def _posts_kept(kept: str | None, limit: int) -> list[Post] | None:
+    """The newest `limit` posts of a kept timeline, if it holds that many."""
+    if kept is None:
+        return None
+    timeline = json.loads(kept)
+    if timeline["limit"] < limit:
+        return None
+    return [_post_of(fields) for fields in timeline["posts"][:limit]]
 
 
 def _post_of(fields: dict[str, Any]) -> Post:
