@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,11 +148,16 @@ def _plain_url_for(app: Any) -> None:
     app.jinja_env.globals["url_for"] = app.url_for
 
 
-def _core_statements() -> AbstractContextManager[Any]:
-    from adapters.sql import stores
+@contextmanager
+def _core_statements() -> Iterator[None]:
+    from adapters.openid import store as openid_store
+    from adapters.sql import audit, stores
     from adapters.sql.statements import CoreStatements
 
-    return _patched(stores, "CompiledStatements", CoreStatements)
+    with ExitStack() as patched:
+        for module in (stores, audit, openid_store):
+            patched.enter_context(_patched(module, "CompiledStatements", CoreStatements))
+        yield
 
 
 SWITCHES: dict[str, Switch] = {
@@ -161,7 +166,10 @@ SWITCHES: dict[str, Switch] = {
     "limiter only on limited pages (rate_limits.counted_only_on)": (_limiter_everywhere, _nothing),
     "url_for memo (templates' links)": (nullcontext, _plain_url_for),
     "page texts bound once (i18n.page_texts)": (nullcontext, _texts_found_per_text),
-    "compiled statements (the stores on CoreStatements)": (_core_statements, _nothing),
+    "compiled statements (the stores, audit trail and OpenID store on CoreStatements)": (
+        _core_statements,
+        _nothing,
+    ),
 }
 
 

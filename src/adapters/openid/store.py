@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
-from adapters.sql.statements import CoreStatements
+from adapters.sql.statements import CompiledStatements
 from adapters.sql.tables import openid_associations, openid_nonces
 
 # python3-openid's own stores allow 5 hours; an hour is plenty for honest clocks and keeps
@@ -69,7 +69,7 @@ class SqlOpenIdStore(OpenIDStore):  # type: ignore[misc]
     ) -> None:
         self._engine = engine
         self._statements = autocommitting(engine)
-        self._single = CoreStatements(engine)
+        self._single = CompiledStatements(engine)
         self._skew = nonce_skew_seconds
         self._now = now
         self._memory_seconds = association_memory_seconds

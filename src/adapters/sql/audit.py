@@ -6,7 +6,7 @@ from sqlalchemy import Engine, bindparam, insert, select
 from adapters.audit import LoggingAuditTrail
 from adapters.sql.engine import autocommitting
 from adapters.sql.errors import domain_errors
-from adapters.sql.statements import CoreStatements
+from adapters.sql.statements import CompiledStatements
 from adapters.sql.tables import audit_events, row_of
 from domain.model import AuditEvent
 
@@ -19,7 +19,7 @@ class SqlAuditTrail:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = autocommitting(engine)
-        self._single = CoreStatements(engine)
+        self._single = CompiledStatements(engine)
         self._log = LoggingAuditTrail()
 
     def record(self, event: AuditEvent) -> None:
