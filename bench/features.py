@@ -122,14 +122,23 @@ def compare(rounds: int, logins: int) -> list[Variant]:
     return variants
 
 
-def report(variants: list[Variant]) -> None:
+def samples(variants: list[Variant]) -> dict[str, list[float]]:
+    """Per row, one figure a round: the CPU per sign-in of the tutorial's app and of the app
+    as shipped, then each variant's over the tutorial's and over the shipped app's."""
     theirs, shipped = variants[0].logins, variants[1].logins
-    print(f"CPU per sign-in, us, {TUTORIAL}: {spread(theirs)}; {SHIPPED}: {spread(shipped)}")
-    print("variant: / the tutorial's, / as shipped")
+    out = {
+        f"{TUTORIAL}: CPU per sign-in, us": theirs,
+        f"{SHIPPED}: CPU per sign-in, us": shipped,
+    }
     for v in variants[1:]:
-        to_tutorial = [m / t for m, t in zip(v.logins, theirs, strict=True)]
-        to_shipped = [m / s for m, s in zip(v.logins, shipped, strict=True)]
-        print(f"  {v.name}: {spread(to_tutorial)}, {spread(to_shipped)}")
+        out[f"{v.name}: sign-in / the tutorial's"] = [
+            m / t for m, t in zip(v.logins, theirs, strict=True)
+        ]
+    for v in variants[2:]:
+        out[f"{v.name}: sign-in / as shipped"] = [
+            m / s for m, s in zip(v.logins, shipped, strict=True)
+        ]
+    return out
 
 
 def main() -> None:
@@ -139,7 +148,8 @@ def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS
     logins = int(sys.argv[2]) if len(sys.argv) > 2 else LOGINS
     print(f"Features, {rounds} rounds of {logins} sign-ins a variant, in process:")
-    report(compare(rounds, logins))
+    for row, figures in samples(compare(rounds, logins)).items():
+        print(f"  {row}: {spread(figures)}")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ stores, one and two instances behind nginx, sign-ups under a crowded nickname, g
 user count, provisioning. Prints figures (median and min-max of several runs); asserts none.
 
 BENCH_SECTIONS picks sections (comma-separated; default tutorial, stores, providers,
-speedups; `all` for every one): tutorial, providers, serving, stores, instances, nicknames,
-growth, provisioning, speedups (each speed-up with and without, in process,
-bench/speedups.py, and profiles of signed-in pages, sessions in SQLite and in Redis).
+speedups, features; `all` for every one): tutorial, providers, serving, stores, instances,
+nicknames, growth, provisioning, speedups (each speed-up with and without, in process,
+bench/speedups.py, and profiles of signed-in pages, sessions in SQLite and in Redis),
+features (what the site's own features cost a sign-in, in process, bench/features.py).
 """
 
 import os
@@ -32,6 +33,8 @@ import requests
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
 from bench.clients import run_logins, session_cookies
+from bench.features import compare as compare_features
+from bench.features import samples as feature_samples
 from bench.load import pages_under_load
 from bench.nicknames import crowded_sign_up_costs
 from bench.providers import measure_providers
@@ -61,12 +64,15 @@ PAIRED_ROUNDS = int(os.environ.get("BENCH_PAIRED_ROUNDS", "6"))
 START_SECONDS = float(os.environ.get("BENCH_START_SECONDS", "120"))
 SPEEDUP_LOGINS = int(os.environ.get("BENCH_SPEEDUP_LOGINS", "10"))
 SPEEDUP_PAGES = int(os.environ.get("BENCH_SPEEDUP_PAGES", "400"))
+FEATURE_LOGINS = int(os.environ.get("BENCH_FEATURE_LOGINS", "20"))
 PROFILED_PAGES = int(os.environ.get("BENCH_PROFILED_PAGES", "2000"))
 # What loads the pages: wrk (Debian's, `make bench` installs it as root), else bench/load.py.
 LOAD = "wrk" if shutil.which("wrk") else "bench/load.py"
-ALL_SECTIONS = "tutorial,providers,speedups,serving,stores,instances,nicknames,growth,provisioning"
+ALL_SECTIONS = (
+    "tutorial,providers,speedups,features,serving,stores,instances,nicknames,growth,provisioning"
+)
 # What `make bench` runs unless told: the issues' targets, within 10 minutes on 2 CPUs.
-DEFAULT_SECTIONS = "tutorial,stores,providers,speedups"
+DEFAULT_SECTIONS = "tutorial,stores,providers,speedups,features"
 _ASKED = os.environ.get("BENCH_SECTIONS", DEFAULT_SECTIONS)
 SECTIONS = (ALL_SECTIONS if _ASKED == "all" else _ASKED).split(",")
 RATE_LIMITS = ("LOGIN", "IDENTIFIER", "CALLBACK", "ACCOUNT")
@@ -630,6 +636,14 @@ def speed_ups(bench: Bench) -> None:
         )
 
 
+def features_cost(bench: Bench) -> None:
+    """Each of the site's own features switched off, all of them, and the tutorial's app,
+    signing people in in turn (bench/features.py)."""
+    table = "What the site's own features cost a sign-in (in process, per round)"
+    for row, figures in feature_samples(compare_features(REPEATS, FEATURE_LOGINS)).items():
+        bench.figure(table, row).samples.extend(figures)
+
+
 # -- running and reporting --------------------------------------------------------------------
 
 
@@ -710,6 +724,7 @@ def main() -> None:
             "growth": lambda: [growth(bench, kind) for kind in kinds] and None,
             "provisioning": lambda: provisioning(bench, kinds),
             "speedups": lambda: speed_ups(bench),
+            "features": lambda: features_cost(bench),
         }
         for section in SECTIONS:
             print(f"bench: {section}...", flush=True)
