@@ -1,6 +1,7 @@
 """What only the Redis stores must show: every key expires, the per-user index stays bounded,
 and a Redis that does not answer is a clear refusal."""
 
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -304,6 +305,53 @@ def test_posts_brought_along_are_used_once_and_within_a_second_only(client, monk
     clock = time.monotonic() + BROUGHT_ALONG_SECONDS + 0.1
     monkeypatch.setattr(time, "monotonic", lambda: clock)
     assert sessions.timeline_brought_along(ALICE.id) is None, "a second later it is not used"
+
+
+def test_a_page_is_not_served_posts_another_thread_brought_along(client):
+    sessions = RedisSessions(client, Accounts(ALICE).get)
+    posts = Posts(Post(1, ALICE.id, "Hello", NOW))
+    timelines = RedisTimelines(sessions, posts.recent_by)
+    for token_hash in ("a" * 64, "b" * 64):  # one person, two tabs
+        sessions.add(a_session(token_hash))
+    sessions.get_with_user("a" * 64)
+    timelines.recent_by(ALICE.id, 20)  # the posts are kept in Redis
+    # Thread A (the account page, say) has its session read's answer and waits there...
+    answered, resume = threading.Event(), threading.Event()
+    read = sessions._read
+
+    def read_then_wait(*args, **options):
+        result = read(*args, **options)
+        if threading.current_thread().name == "A":
+            answered.set()
+            resume.wait()
+        return result
+
+    sessions._read = read_then_wait
+    a = threading.Thread(target=sessions.get_with_user, args=("a" * 64,), name="A")
+    a.start()
+    answered.wait()
+    later = Post(2, ALICE.id, "Again", NOW + timedelta(minutes=1))
+    posts.posts.append(later)
+    sessions.accounts_changed({ALICE.id})  # a post written, on any instance
+    # ...while thread B reads the other tab's index page, its session bringing nothing along.
+    assert sessions.get_with_user("b" * 64) is not None
+    resume.set()
+    a.join()  # thread A notes the posts its earlier read brought along
+    assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
+
+
+def test_posts_brought_along_are_dropped_when_their_account_changes(client):
+    sessions = RedisSessions(client, Accounts(ALICE).get)
+    posts = Posts(Post(1, ALICE.id, "Hello", NOW))
+    timelines = RedisTimelines(sessions, posts.recent_by)
+    sessions.add(a_session("a" * 64))
+    sessions.get_with_user("a" * 64)
+    timelines.recent_by(ALICE.id, 20)
+    sessions.get_with_user("a" * 64)  # brings the posts along
+    later = Post(2, ALICE.id, "Again", NOW + timedelta(minutes=1))
+    posts.posts.append(later)
+    sessions.accounts_changed({ALICE.id})  # a post written by this same request
+    assert timelines.recent_by(ALICE.id, 20) == [later, posts.posts[0]]
 
 
 def test_a_timeline_sees_the_changes_its_sessions_hear_of_under_any_prefix(client):

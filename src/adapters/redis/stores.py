@@ -34,6 +34,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, cast
@@ -306,7 +307,6 @@ def _timeline_key(prefix: str, user_id: int) -> str:
 
 # How long the posts a session read brought along wait for their page to ask for them.
 BROUGHT_ALONG_SECONDS = 1.0
-BROUGHT_ALONG_KEPT = 1024
 
 
 class RedisSessions:
@@ -334,8 +334,11 @@ class RedisSessions:
         self._accounts_changed = client.register_script(_ACCOUNTS_CHANGED)
         self._keep_account = client.register_script(_KEEP_ACCOUNT)
         self._read = client.register_script(_READ_SESSION)
-        # Per user id, the posts the last read of one of its sessions brought along, and when.
-        self._brought_along: dict[int, tuple[float, str]] = {}
+        # What this thread's last session read brought along: its user id, when, the posts.
+        # A context variable: a request served by another thread never sees it.
+        self._brought_along: ContextVar[tuple[int, float, str] | None] = ContextVar(
+            f"brought_along_{id(self)}", default=None
+        )
 
     @property
     def client(self) -> redis.Redis:
@@ -406,22 +409,20 @@ class RedisSessions:
         return None if user is None else (session, user)
 
     def _bring_along(self, user_id: int, timeline: str | None) -> None:
-        """Every read of a session replaces what the last one brought along for its user."""
-        if timeline is None:
-            self._brought_along.pop(user_id, None)
-            return
-        if len(self._brought_along) >= BROUGHT_ALONG_KEPT:
-            self._brought_along.clear()
-        self._brought_along[user_id] = (time.monotonic(), timeline)
+        """Every read of a session replaces what this thread's last one brought along."""
+        self._brought_along.set(None if timeline is None else (user_id, time.monotonic(), timeline))
 
     def timeline_brought_along(self, user_id: int) -> str | None:
-        """The posts (as kept, JSON) that the last read of a session of this user brought
-        along, if it came within the last second: the read of this very page, which reads its
-        session first. Each is handed out once."""
-        brought = self._brought_along.pop(user_id, None)
-        if brought is None or time.monotonic() - brought[0] > BROUGHT_ALONG_SECONDS:
+        """The posts (as kept, JSON) that this thread's last session read brought along, if
+        that session is this user's and was read at most BROUGHT_ALONG_SECONDS ago: the read
+        of this very page, which reads its session first. Each is handed out once."""
+        brought = self._brought_along.get()
+        if brought is None or brought[0] != user_id:
             return None
-        return brought[1]
+        self._brought_along.set(None)
+        if time.monotonic() - brought[1] > BROUGHT_ALONG_SECONDS:
+            return None
+        return brought[2]
 
     def _read_account(self, key: str, user_id: int) -> User | None:
         """The account from the database, kept in the session unless it changed meanwhile
@@ -440,9 +441,13 @@ class RedisSessions:
     def accounts_changed(self, user_ids: Iterable[int]) -> None:
         """Drops what the sessions of these accounts keep of them: the next page reads
         each account again."""
+        changed = set(user_ids)
+        brought = self._brought_along.get()
+        if brought is not None and brought[0] in changed:
+            self._brought_along.set(None)
         keys = [
             key
-            for i in sorted(user_ids)
+            for i in sorted(changed)
             for key in (self._version(i), self._index(i), _timeline_key(self._prefix, i))
         ]
         with _store_errors():
