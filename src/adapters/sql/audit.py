@@ -10,7 +10,8 @@ from adapters.sql.statements import CompiledStatements
 from adapters.sql.tables import audit_events, row_of
 from domain.model import AuditEvent
 
-_ADD = insert(audit_events)
+# inline(): no RETURNING of the new id (PostgreSQL's implicit one), which nothing reads.
+_ADD = insert(audit_events).inline()
 _EVENT_FIELDS = [column for column in audit_events.c if column.name != "id"]
 
 
