@@ -3,6 +3,7 @@ import logging
 import time
 
 import pytest
+from flask_limiter import Limiter
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -201,6 +202,35 @@ def test_the_login_page_itself_is_neither_counted_nor_refused(limited_app):
         assert page.status_code == 200 and "X-RateLimit-Limit" not in page.headers
     assert [start_login(client).status_code for _ in range(3)] == [303, 303, 429]
     assert client.get("/login").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "skipped"),
+    [
+        ("GET", "/login", True),
+        ("POST", "/login", False),
+        ("GET", "/login/return/fake", False),
+        ("POST", "/login/return/fake", False),
+        ("GET", "/index", True),
+    ],
+)
+def test_flask_limiter_is_skipped_for_a_request_no_limit_counts(
+    limited_app, monkeypatch, method, path, skipped
+):
+    filters = []
+    registered = Limiter.request_filter
+    monkeypatch.setattr(
+        Limiter, "request_filter", lambda limiter, f: filters.append(f) or registered(limiter, f)
+    )
+    app = limited_app(rate_limit_login="5/minute", rate_limit_callback="5/minute")
+    [skips] = filters
+    with app.test_request_context(path, method=method):
+        assert skips() is skipped
+
+
+def test_a_limit_on_a_method_written_in_lower_case_is_counted():
+    counted = counted_methods([Limited("rate_limit_x", ["e"], "client", ["post"])])
+    assert counted == {"e": {"POST"}}
 
 
 def test_the_site_counts_posts_to_the_login_and_any_return_from_a_provider():

@@ -82,6 +82,17 @@ def test_the_login_page_keeps_the_page_asked_for_and_starts_empty(client):
     assert 'type="text" value=""' in body and "checked" not in body
 
 
+def test_the_login_page_asked_for_by_get_builds_no_form(client, monkeypatch):
+    from entrypoints.web import auth
+
+    class NoForm:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("a GET built a LoginForm")
+
+    monkeypatch.setattr(auth, "LoginForm", NoForm)
+    assert client.get("/login?next=/account").status_code == 200
+
+
 def test_an_unknown_provider_is_bad_input(client):
     page = start_login(client, provider="nobody")
     assert page.status_code == 400

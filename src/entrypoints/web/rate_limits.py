@@ -172,7 +172,8 @@ def counted_methods(active: Collection[Limited]) -> dict[str, frozenset[str] | N
     """Per limited endpoint, the methods some limit counts (None: any method)."""
     counted: dict[str, frozenset[str] | None] = {}
     for limited in active:
-        methods = None if limited.methods is None else frozenset(limited.methods)
+        # Flask-Limiter reads methods in any case: so must the filter that skips it.
+        methods = None if limited.methods is None else frozenset(m.upper() for m in limited.methods)
         for endpoint in limited.endpoints:
             known = counted.get(endpoint, frozenset())
             counted[endpoint] = None if known is None or methods is None else known | methods
