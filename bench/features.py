@@ -22,7 +22,7 @@ from typing import Any
 from dependency_injector import providers
 
 import entrypoints.app
-from bench.speedups import SHIPPED, Switch, Variant, _nothing, _patched, build, sign_ins, spread
+from bench.speedups import SHIPPED, Switch, Variant, build, patched, sign_ins, spread, unchanged
 from bench.steps import make_app
 from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.servers import free_port
@@ -59,21 +59,21 @@ def _no_headers(https: bool) -> Callable[[Any], Any]:
 
 FEATURES: dict[str, Switch] = {
     "rate limits (Flask-Limiter)": (
-        lambda: _patched(entrypoints.app, "set_up_rate_limits", _set_up_nothing),
-        _nothing,
+        lambda: patched(entrypoints.app, "set_up_rate_limits", _set_up_nothing),
+        unchanged,
     ),
     "the audit trail (a row and a log line per event)": (nullcontext, _without_audit_trail),
     "request ids (logs.set_up_request_ids)": (
-        lambda: _patched(entrypoints.app, "set_up_request_ids", _set_up_nothing),
-        _nothing,
+        lambda: patched(entrypoints.app, "set_up_request_ids", _set_up_nothing),
+        unchanged,
     ),
     "security headers": (
-        lambda: _patched(entrypoints.app, "_security_headers", _no_headers),
-        _nothing,
+        lambda: patched(entrypoints.app, "_security_headers", _no_headers),
+        unchanged,
     ),
     "the sign-in duration metric (metrics.measure)": (
-        lambda: _patched(metrics, "measure", _set_up_nothing),
-        _nothing,
+        lambda: patched(metrics, "measure", _set_up_nothing),
+        unchanged,
     ),
 }
 

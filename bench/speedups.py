@@ -105,7 +105,7 @@ Switch = tuple[Callable[[], AbstractContextManager[Any]], Callable[[Any], None]]
 
 
 @contextmanager
-def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
+def patched(module: Any, name: str, value: Any) -> Iterator[None]:
     saved = getattr(module, name)
     setattr(module, name, value)
     try:
@@ -114,7 +114,7 @@ def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
         setattr(module, name, saved)
 
 
-def _nothing(app: Any) -> None:
+def unchanged(app: Any) -> None:
     pass
 
 
@@ -135,7 +135,7 @@ def _plain_csrf(app: Any) -> None:
 
 
 def _limiter_everywhere() -> AbstractContextManager[Any]:
-    return _patched(rate_limits, "counted_only_on", lambda limiter, counted: None)
+    return patched(rate_limits, "counted_only_on", lambda limiter, counted: None)
 
 
 def _texts_found_per_text(app: Any) -> None:
@@ -156,19 +156,19 @@ def _core_statements() -> Iterator[None]:
 
     with ExitStack() as patched:
         for module in (stores, audit, openid_store):
-            patched.enter_context(_patched(module, "CompiledStatements", CoreStatements))
+            patched.enter_context(patched(module, "CompiledStatements", CoreStatements))
         yield
 
 
 SWITCHES: dict[str, Switch] = {
     "session cookie memo (session_cookies.py)": (nullcontext, _plain_cookies),
     "CSRF token memo (csrf_tokens.py)": (nullcontext, _plain_csrf),
-    "limiter only on limited pages (rate_limits.counted_only_on)": (_limiter_everywhere, _nothing),
+    "limiter only on limited pages (rate_limits.counted_only_on)": (_limiter_everywhere, unchanged),
     "url_for memo (templates' links)": (nullcontext, _plain_url_for),
     "page texts bound once (i18n.page_texts)": (nullcontext, _texts_found_per_text),
     "compiled statements (the stores, audit trail and OpenID store on CoreStatements)": (
         _core_statements,
-        _nothing,
+        unchanged,
     ),
 }
 
@@ -213,7 +213,7 @@ def pages(variant: Variant, count: int) -> list[float]:
 
 
 def build(name: str, switch: Switch | None, op: str, **settings: str) -> Variant:
-    building, change = switch or (nullcontext, _nothing)
+    building, change = switch or (nullcontext, unchanged)
     with building():
         folder = tempfile.mkdtemp(prefix="microblog-speedups-")
         variant = Variant(name, bench_app(folder, **settings))
