@@ -19,6 +19,7 @@ from sqlalchemy import select
 from adapters.sql.engine import create_database_engine
 from adapters.sql.tables import posts, users
 from entrypoints.web.i18n import set_up_languages
+from entrypoints.web.page_templates import PageTemplates
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "entrypoints" / "web"
 
@@ -62,6 +63,7 @@ def _template_app(
     load_user: Callable[[str], BaselineUser | None], recent_posts: Callable[[int], list[Any]]
 ) -> Flask:
     app = Flask(__name__, template_folder=str(WEB / "templates"), static_folder=str(WEB / "static"))
+    app.jinja_environment = PageTemplates  # compiled once per language, as the app's are
     app.config["SECRET_KEY"] = os.environ.get("MICROBLOG_SECRET_KEY", "baseline")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(WEB / "translations")
     CSRFProtect(app)

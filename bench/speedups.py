@@ -160,12 +160,24 @@ def _core_statements() -> Iterator[None]:
         yield
 
 
+def _translated_at_every_render() -> AbstractContextManager[Any]:
+    from flask.templating import Environment
+
+    import entrypoints.app
+
+    return patched(entrypoints.app, "PageTemplates", Environment)
+
+
 SWITCHES: dict[str, Switch] = {
     "session cookie memo (session_cookies.py)": (nullcontext, _plain_cookies),
     "CSRF token memo (csrf_tokens.py)": (nullcontext, _plain_csrf),
     "limiter only on limited pages (rate_limits.counted_only_on)": (_limiter_everywhere, unchanged),
     "url_for memo (templates' links)": (nullcontext, _plain_url_for),
     "page texts bound once (i18n.page_texts)": (nullcontext, _texts_found_per_text),
+    "constant texts translated once per language (page_templates.PageTemplates)": (
+        _translated_at_every_render,
+        unchanged,
+    ),
     "compiled statements (the stores, audit trail and OpenID store on CoreStatements)": (
         _core_statements,
         unchanged,

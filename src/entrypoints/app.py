@@ -20,6 +20,7 @@ from entrypoints.web.error_pages import register_error_pages
 from entrypoints.web.i18n import set_up_languages
 from entrypoints.web.login_user import SessionUser
 from entrypoints.web.logs import set_up_request_ids
+from entrypoints.web.page_templates import PageTemplates
 from entrypoints.web.rate_limits import set_up_rate_limits
 from entrypoints.web.session_cookies import SessionCookies
 
@@ -58,6 +59,8 @@ def create_app(
         template_folder="web/templates",
         static_folder="web/static",
     )
+    # Before anything reads app.jinja_env: templates are compiled once per language.
+    app.jinja_environment = PageTemplates
     app.extensions["container"] = services
     app.session_interface = SessionCookies()
     app.config.update(_flask_config(settings, services))
