@@ -154,9 +154,9 @@ def _core_statements() -> Iterator[None]:
     from adapters.sql import audit, stores
     from adapters.sql.statements import CoreStatements
 
-    with ExitStack() as patched:
+    with ExitStack() as undone:
         for module in (stores, audit, openid_store):
-            patched.enter_context(patched(module, "CompiledStatements", CoreStatements))
+            undone.enter_context(patched(module, "CompiledStatements", CoreStatements))
         yield
 
 

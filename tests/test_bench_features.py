@@ -1,5 +1,6 @@
 """bench.features switches each feature off for real: what it measures as "without" is an app
-that lacks just that, so its figures say what the feature costs."""
+that lacks just that, so its figures say what the feature costs; and every switch of
+bench.speedups builds an app that works."""
 
 from datetime import UTC, datetime
 
@@ -7,6 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from bench.features import EVERYTHING, FEATURES, SWITCHES
+from bench.speedups import SWITCHES as SPEEDUP_SWITCHES
 from bench.speedups import bench_app
 from domain.model import AuditEvent
 
@@ -54,3 +56,12 @@ def test_each_switch_takes_away_its_feature_and_nothing_else(tmp_path, name):
 
 def test_the_last_switch_takes_away_every_feature(tmp_path):
     assert what_it_has(app_without(EVERYTHING, tmp_path)) == dict.fromkeys(FEATURES, False)
+
+
+@pytest.mark.parametrize("name", list(SPEEDUP_SWITCHES))
+def test_each_speedup_switch_builds_an_app_that_serves_its_pages(tmp_path, name):
+    building, change = SPEEDUP_SWITCHES[name]
+    with building():
+        app = bench_app(str(tmp_path))
+    change(app)
+    assert app.test_client().get("/login").status_code == 200
