@@ -262,13 +262,21 @@ def counting_commands(client):
     return sent
 
 
-def test_a_signed_in_page_with_kept_posts_is_one_round_trip_to_redis(client):
+def first_page_read(client, *token_hashes):
+    """Alice's sessions and posts in Redis after a first page of her first session, which
+    kept her account and her posts there."""
     sessions = RedisSessions(client, Accounts(ALICE).get)
     posts = Posts(Post(1, ALICE.id, "Hello", NOW))
     timelines = RedisTimelines(sessions, posts.recent_by)
-    sessions.add(a_session("a" * 64))
-    sessions.get_with_user("a" * 64)
-    timelines.recent_by(ALICE.id, 20)  # the first page keeps the account and the posts
+    for token_hash in token_hashes:
+        sessions.add(a_session(token_hash))
+    sessions.get_with_user(token_hashes[0])
+    timelines.recent_by(ALICE.id, 20)
+    return sessions, posts, timelines
+
+
+def test_a_signed_in_page_with_kept_posts_is_one_round_trip_to_redis(client):
+    sessions, posts, timelines = first_page_read(client, "a" * 64)
     sent = counting_commands(client)
     for _ in range(3):
         assert sessions.get_with_user("a" * 64)[1] == ALICE
@@ -277,13 +285,9 @@ def test_a_signed_in_page_with_kept_posts_is_one_round_trip_to_redis(client):
 
 
 def test_a_post_added_between_two_pages_shows_on_the_second(client):
-    sessions = RedisSessions(client, Accounts(ALICE).get)
-    posts = Posts(Post(1, ALICE.id, "Hello", NOW))
-    timelines = RedisTimelines(sessions, posts.recent_by)
-    sessions.add(a_session("a" * 64))
-    for _ in range(2):  # the second page's session read brings the posts along
-        sessions.get_with_user("a" * 64)
-        assert timelines.recent_by(ALICE.id, 20) == posts.posts
+    sessions, posts, timelines = first_page_read(client, "a" * 64)
+    sessions.get_with_user("a" * 64)  # the second page's session read brings the posts along
+    assert timelines.recent_by(ALICE.id, 20) == posts.posts
     sessions.get_with_user("a" * 64)
     later = Post(2, ALICE.id, "Again", NOW + timedelta(minutes=1))
     posts.posts.append(later)
@@ -293,11 +297,7 @@ def test_a_post_added_between_two_pages_shows_on_the_second(client):
 
 
 def test_posts_brought_along_are_used_once_and_within_a_second_only(client, monkeypatch):
-    sessions = RedisSessions(client, Accounts(ALICE).get)
-    timelines = RedisTimelines(sessions, Posts(Post(1, ALICE.id, "Hello", NOW)).recent_by)
-    sessions.add(a_session("a" * 64))
-    sessions.get_with_user("a" * 64)
-    timelines.recent_by(ALICE.id, 20)
+    sessions, _, _ = first_page_read(client, "a" * 64)
     sessions.get_with_user("a" * 64)
     assert sessions.timeline_brought_along(ALICE.id) is not None
     assert sessions.timeline_brought_along(ALICE.id) is None, "handed out once"
@@ -308,13 +308,7 @@ def test_posts_brought_along_are_used_once_and_within_a_second_only(client, monk
 
 
 def test_a_page_is_not_served_posts_another_thread_brought_along(client):
-    sessions = RedisSessions(client, Accounts(ALICE).get)
-    posts = Posts(Post(1, ALICE.id, "Hello", NOW))
-    timelines = RedisTimelines(sessions, posts.recent_by)
-    for token_hash in ("a" * 64, "b" * 64):  # one person, two tabs
-        sessions.add(a_session(token_hash))
-    sessions.get_with_user("a" * 64)
-    timelines.recent_by(ALICE.id, 20)  # the posts are kept in Redis
+    sessions, posts, timelines = first_page_read(client, "a" * 64, "b" * 64)  # two tabs
     # Thread A (the account page, say) has its session read's answer and waits there...
     answered, resume = threading.Event(), threading.Event()
     read = sessions._read
@@ -341,12 +335,7 @@ def test_a_page_is_not_served_posts_another_thread_brought_along(client):
 
 
 def test_posts_brought_along_are_dropped_when_their_account_changes(client):
-    sessions = RedisSessions(client, Accounts(ALICE).get)
-    posts = Posts(Post(1, ALICE.id, "Hello", NOW))
-    timelines = RedisTimelines(sessions, posts.recent_by)
-    sessions.add(a_session("a" * 64))
-    sessions.get_with_user("a" * 64)
-    timelines.recent_by(ALICE.id, 20)
+    sessions, posts, timelines = first_page_read(client, "a" * 64)
     sessions.get_with_user("a" * 64)  # brings the posts along
     later = Post(2, ALICE.id, "Again", NOW + timedelta(minutes=1))
     posts.posts.append(later)
