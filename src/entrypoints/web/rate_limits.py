@@ -2,7 +2,8 @@
 returns and parked answers per client, account-page actions per user, logout notices per
 provider. A client is its
 address; an IPv6 one its network of MICROBLOG_RATE_LIMIT_IPV6_PREFIX bits. Each app has its
-own limiter; counters live in memory, or in Redis when MICROBLOG_REDIS_URL is set."""
+own limiter; counters live in the worker's memory (web/rate_limit_counters.py), or in Redis
+when MICROBLOG_REDIS_URL is set."""
 
 import hashlib
 import ipaddress
@@ -15,6 +16,7 @@ from flask_limiter import Limiter
 from flask_login import current_user
 
 from entrypoints.web.deps import container
+from entrypoints.web.rate_limit_counters import SCHEME as WORKER_MEMORY
 
 OFF = "off"
 ANY_METHOD = None
@@ -146,7 +148,7 @@ def set_up_rate_limits(app: Flask, settings: Mapping[str, Any]) -> Limiter:
     keys = key_functions(settings)
     limiter = Limiter(
         key_func=keys["client"],
-        storage_uri=settings.get("redis_url") or "memory://",
+        storage_uri=settings.get("redis_url") or f"{WORKER_MEMORY}://",
         strategy="moving-window",
         headers_enabled=True,
         # A storage that is down is logged by Flask-Limiter and lets requests through.
