@@ -1,13 +1,20 @@
 """The load generator's login clients: separate processes, each one a browser (requests keeps
 the cookies) doing whole logins as a person does them, so that the server's CPU can be divided
 by logins. A login: open /index, be sent to the login page, submit it (begin, the provider
-approving at once, the return), land on /index, log out and follow where that leads."""
+approving at once, the return), land on /index, log out and follow where that leads.
 
+With `own_addresses`, each person signs in from a browser of their own at an address of their
+own on the loopback network (127.0.0.0/8 is all this machine's), as people do: the site's rate
+limits, which count per address, then stay on as `make serve` has them."""
+
+import hashlib
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 TIMEOUT = 30
@@ -18,9 +25,19 @@ class Browser:
     project: a provider button plus a typed identifier, logout by POST with a CSRF token) or
     "tutorial" (the tutorial's app: an `openid` field, logout by a GET link)."""
 
-    def __init__(self, site: str, op: str, provider: str, site_kind: str = "microblog") -> None:
+    def __init__(
+        self,
+        site: str,
+        op: str,
+        provider: str,
+        site_kind: str = "microblog",
+        address: str | None = None,
+    ) -> None:
         self._site, self._op, self._provider, self._kind = site, op, provider, site_kind
         self.http = requests.Session()
+        if address is not None:
+            for scheme in ("http://", "https://"):
+                self.http.mount(scheme, _FromAddress(address))
 
     def log_in(self, name: str) -> requests.Response:
         """From /index to the index page of a signed-in `name`."""
@@ -48,22 +65,50 @@ class Browser:
         page.raise_for_status()
 
 
-def _log_in_many(site: str, op: str, names: list[str], provider: str, site_kind: str) -> int:
+class _FromAddress(HTTPAdapter):
+    """requests' adapter whose connections leave from `address`."""
+
+    def __init__(self, address: str) -> None:
+        self._address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, source_address=(self._address, 0), **kwargs)
+
+
+def person_address(name: str) -> str:
+    """A loopback address of `name`'s own (two names share one by a chance of one in 16 million)."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return f"127.{digest[0]}.{digest[1]}.{digest[2] % 254 + 1}"
+
+
+def _log_in_many(
+    site: str, op: str, names: list[str], provider: str, site_kind: str, own_addresses: bool
+) -> int:
     browser = Browser(site, op, provider, site_kind)
     for name in names:
+        if own_addresses:
+            browser = Browser(site, op, provider, site_kind, person_address(name))
         browser.log_out(browser.log_in(name))
     return len(names)
 
 
 def run_logins(
-    site: str, op: str, names: list[str], provider: str, processes: int, site_kind="microblog"
+    site: str,
+    op: str,
+    names: list[str],
+    provider: str,
+    processes: int,
+    site_kind: str = "microblog",
+    own_addresses: bool = False,
 ) -> float:
     """Logs every name in and out, `processes` at a time; returns the wall time."""
     chunks = [names[i::processes] for i in range(processes)]
     with ProcessPoolExecutor(processes) as pool:
         started = time.perf_counter()
         batches = [
-            pool.submit(_log_in_many, site, op, chunk, provider, site_kind) for chunk in chunks
+            pool.submit(_log_in_many, site, op, chunk, provider, site_kind, own_addresses)
+            for chunk in chunks
         ]
         done = sum(batch.result() for batch in batches)
         wall = time.perf_counter() - started

@@ -4,10 +4,11 @@ stores, one and two instances behind nginx, sign-ups under a crowded nickname, g
 user count, provisioning. Prints figures (median and min-max of several runs); asserts none.
 
 BENCH_SECTIONS picks sections (comma-separated; default tutorial, stores, providers,
-speedups, features; `all` for every one): tutorial, providers, serving, stores, instances,
-nicknames, growth, provisioning, speedups (each speed-up with and without, in process,
-bench/speedups.py, and profiles of signed-in pages, sessions in SQLite and in Redis),
-features (what the site's own features cost a sign-in, in process, bench/features.py).
+speedups, features, counters; `all` for every one): tutorial, providers, serving, stores,
+instances, nicknames, growth, provisioning, speedups (each speed-up with and without, in
+process, bench/speedups.py, and profiles of signed-in pages, sessions in SQLite and in Redis),
+features (what the site's own features cost a sign-in, in process, bench/features.py),
+counters (a rate-limit hit's CPU as more clients are counted, bench/counters.py).
 """
 
 import os
@@ -33,6 +34,7 @@ import requests
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
 from bench.clients import run_logins, session_cookies
+from bench.counters import samples as counter_samples
 from bench.features import compare as compare_features
 from bench.features import samples as feature_samples
 from bench.load import pages_under_load
@@ -69,10 +71,11 @@ PROFILED_PAGES = int(os.environ.get("BENCH_PROFILED_PAGES", "2000"))
 # What loads the pages: wrk (Debian's, `make bench` installs it as root), else bench/load.py.
 LOAD = "wrk" if shutil.which("wrk") else "bench/load.py"
 ALL_SECTIONS = (
-    "tutorial,providers,speedups,features,serving,stores,instances,nicknames,growth,provisioning"
+    "tutorial,providers,speedups,features,counters,serving,stores,instances,nicknames,growth,"
+    "provisioning"
 )
 # What `make bench` runs unless told: the issues' targets, within 10 minutes on 2 CPUs.
-DEFAULT_SECTIONS = "tutorial,stores,providers,speedups,features"
+DEFAULT_SECTIONS = "tutorial,stores,providers,speedups,features,counters"
 _ASKED = os.environ.get("BENCH_SECTIONS", DEFAULT_SECTIONS)
 SECTIONS = (ALL_SECTIONS if _ASKED == "all" else _ASKED).split(",")
 RATE_LIMITS = ("LOGIN", "IDENTIFIER", "CALLBACK", "ACCOUNT")
@@ -238,7 +241,10 @@ class Bench:
         engine.dispose()
         return url
 
-    def app_env(self, database_url: str, port: int, **settings: str) -> dict[str, str]:
+    def app_env(
+        self, database_url: str, port: int, rate_limits: bool = False, **settings: str
+    ) -> dict[str, str]:
+        """This app's environment; without `rate_limits`, its rate limits are off."""
         config = self.workdir / "providers.toml"
         config.write_text(PROVIDERS_TOML)
         metrics = Path(tempfile.mkdtemp(dir=self.workdir, prefix="metrics-"))
@@ -249,8 +255,8 @@ class Bench:
             "MICROBLOG_INSTANCE_PATH": str(self.workdir / "instance"),
             "MICROBLOG_SECRET_KEY": "bench-secret-key",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics),
-            # A few client processes sign hundreds of people in a minute from one address.
-            **{f"MICROBLOG_RATE_LIMIT_{name}": "off" for name in RATE_LIMITS},
+            # Pages are read by one person, and some sections sign many in from one address.
+            **({} if rate_limits else {f"MICROBLOG_RATE_LIMIT_{n}": "off" for n in RATE_LIMITS}),
             **{f"MICROBLOG_{name.upper()}": value for name, value in settings.items()},
         }
 
@@ -291,11 +297,12 @@ class Bench:
 
     def make_serve(self, database_url: str, name: str, workers: int = 1) -> Served:
         """This app as `make serve` runs it (make, gunicorn's master and its workers, one
-        process group)."""
+        process group), its rate limits on: people sign in to it from addresses of their own."""
         port = free_port()
         command = ["make", "--no-print-directory", "-C", str(ROOT), "serve"]
         command += [f"WORKERS={workers}", f"BIND=127.0.0.1:{port}"]
-        return self.serve(command, self.app_env(database_url, port), port, name)
+        env = self.app_env(database_url, port, rate_limits=True)
+        return self.serve(command, env, port, name)
 
     def serve_floor(self, spec: str, workers: int = WORKERS) -> Served:
         return self.serve_module(spec, spec.split(":")[-1], workers=workers)
@@ -319,9 +326,10 @@ class Bench:
         kind: str = "microblog",
         clients: int = CLIENTS,
     ) -> tuple[float, float]:
-        """Server CPU ms per login and logins per second for one batch."""
+        """Server CPU ms per login and logins per second for one batch, each person signing
+        in from an address of their own."""
         before = cpu()
-        wall = run_logins(site, self.op, names, "openid", clients, kind)
+        wall = run_logins(site, self.op, names, "openid", clients, kind, own_addresses=True)
         return (cpu() - before) * 1000 / len(names), len(names) / wall
 
 
@@ -644,6 +652,14 @@ def features_cost(bench: Bench) -> None:
         bench.figure(table, row).samples.extend(figures)
 
 
+def rate_limit_counters(bench: Bench) -> None:
+    """A rate-limit hit's CPU in the worker's counters and in limits' MemoryStorage, with
+    more and more clients counted (bench/counters.py)."""
+    table = "Rate-limit counters in a worker's memory (CPU per hit, in process)"
+    for row, figures in counter_samples(REPEATS).items():
+        bench.figure(table, row).samples.extend(figures)
+
+
 # -- running and reporting --------------------------------------------------------------------
 
 
@@ -725,6 +741,7 @@ def main() -> None:
             "provisioning": lambda: provisioning(bench, kinds),
             "speedups": lambda: speed_ups(bench),
             "features": lambda: features_cost(bench),
+            "counters": lambda: rate_limit_counters(bench),
         }
         for section in SECTIONS:
             print(f"bench: {section}...", flush=True)
