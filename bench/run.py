@@ -679,7 +679,8 @@ def report(bench: Bench, started: datetime, elapsed: float) -> str:
         "identifier (the provider approves at once), land on /index, log out and follow "
         "where that leads. Server CPU: the utime+stime of the server's process group over a "
         f"batch, per login; per sign-in against the tutorial's: {SIGN_INS} new people a "
-        "round, this app run by `make serve` with 1 worker, the tutorial's app and the "
+        "round, each from a loopback address of their own, this app run by `make serve` with "
+        "1 worker (its rate limits on, as `make serve` has them), the tutorial's app and the "
         "login floor by the same gunicorn command with 1 worker.",
         "",
     ]
