@@ -4,24 +4,37 @@
   from a signed cookie, its posts read. No revocable sessions, no OpenID.
 - `create_page_floor_app()`: the floor under this page: Flask, Flask-Login (a fixed user from
   the signed cookie), Flask-Babel and Flask-WTF's CSRF rendering the same template, with no
-  database at all. No app serving this page on these packages can cost less."""
+  database at all. No app serving this page on these packages can cost less.
+- `create_template_floor_app()`: the page's template alone, on Flask and Flask-Babel, for a
+  fixed reader in the language of their browser: no session, no sign-in, no CSRF token made.
+  What the page costs before anything tells who reads it."""
 
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, redirect, render_template, session
+from flask import Flask, redirect, render_template, request, session
 from flask_login import LoginManager, current_user, login_required, login_user
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from sqlalchemy import select
 
 from adapters.sql.engine import create_database_engine
 from adapters.sql.tables import posts, users
-from entrypoints.web.i18n import set_up_languages
+from entrypoints.web.i18n import ENGLISH, best_match, set_up_languages
 from entrypoints.web.page_templates import PageTemplates
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "entrypoints" / "web"
+INDEX = "index.html"
+# The pages the layout and the index page link to, besides the index itself, as the app has them.
+LINKED = {
+    "account.page": "/account",
+    "languages.choose": "/language",
+    "auth.logout": "/logout",
+    "auth.logout_everywhere": "/logout/everywhere",
+}
+FIRST_READER_ID = 1
+FIXED_TOKEN = "t" * 91  # as long as Flask-WTF's
 
 
 class BaselineUser:
@@ -59,15 +72,26 @@ def create_page_floor_app() -> Flask:
     return _template_app(lambda user_id: BaselineUser(int(user_id), "reader"), lambda _: [])
 
 
+def create_template_floor_app() -> Flask:
+    reader = BaselineUser(FIRST_READER_ID, "reader")
+    app = _page_app(lambda: best_match(request.headers.get("Accept-Language")) or ENGLISH)
+
+    @app.context_processor
+    def a_fixed_reader() -> dict[str, Any]:
+        token = lambda: FIXED_TOKEN  # noqa: E731
+        return {"signed_in": True, "current_user": reader, "csrf_token": token,
+                "menu_csrf_token": token}  # fmt: skip
+
+    app.add_url_rule("/index", "pages.index", lambda: render_template(INDEX, **_page([])))
+    return app
+
+
 def _template_app(
     load_user: Callable[[str], BaselineUser | None], recent_posts: Callable[[int], list[Any]]
 ) -> Flask:
-    app = Flask(__name__, template_folder=str(WEB / "templates"), static_folder=str(WEB / "static"))
-    app.jinja_environment = PageTemplates  # compiled once per language, as the app's are
+    app = _page_app()
     app.config["SECRET_KEY"] = os.environ.get("MICROBLOG_SECRET_KEY", "baseline")
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(WEB / "translations")
     CSRFProtect(app)
-    set_up_languages(app)  # the template is in the reader's language, as the app's is
     LoginManager(app).user_loader(load_user)
 
     @app.context_processor
@@ -76,26 +100,30 @@ def _template_app(
         menu_token = generate_csrf if "csrf_token" in session else lambda: None
         return {"signed_in": current_user.is_authenticated, "menu_csrf_token": menu_token}
 
-    pages, auth = Blueprint("pages", __name__), Blueprint("auth", __name__)
-    # The layout links these; the yardsticks only need them to exist.
-    account, languages = Blueprint("account", __name__), Blueprint("languages", __name__)
-    account.add_url_rule("/account", "page", lambda: redirect("/index"))
-    languages.add_url_rule("/language", "choose", lambda: redirect("/index"), methods=["POST"])
-    auth.add_url_rule("/logout", "logout", lambda: redirect("/index"), methods=["POST"])
-    auth.add_url_rule(
-        "/logout/everywhere", "logout_everywhere", lambda: redirect("/index"), methods=["POST"]
-    )
-
-    @pages.get("/index")
     @login_required
     def index() -> str:
-        return render_template("index.html", title="Home", posts=recent_posts(current_user.id))
+        return render_template(INDEX, **_page(recent_posts(current_user.id)))
 
-    @auth.get("/bench-login/<int:user_id>")
     def bench_login(user_id: int) -> Any:
         login_user(load_user(str(user_id)))
         return redirect("/index")
 
-    for blueprint in (pages, auth, account, languages):
-        app.register_blueprint(blueprint)
+    app.add_url_rule("/index", "pages.index", index)
+    app.add_url_rule("/bench-login/<int:user_id>", "auth.bench_login", bench_login)
     return app
+
+
+def _page_app(*choose: Callable[[], Any]) -> Flask:
+    """Flask rendering the app's templates in the reader's language (`choose`, if given, picks
+    it), with the endpoints the layout links to."""
+    app = Flask(__name__, template_folder=str(WEB / "templates"), static_folder=str(WEB / "static"))
+    app.jinja_environment = PageTemplates  # compiled once per language, as the app's are
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(WEB / "translations")
+    set_up_languages(app, *choose)
+    for endpoint, path in LINKED.items():  # the yardsticks only need them to exist
+        app.add_url_rule(path, endpoint, lambda: redirect("/index"), methods=["GET", "POST"])
+    return app
+
+
+def _page(posts: list[Any]) -> dict[str, Any]:
+    return {"title": "Home", "posts": posts}

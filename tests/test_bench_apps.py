@@ -8,7 +8,11 @@ from sqlalchemy import insert
 from adapters.sql.engine import create_database_engine
 from adapters.sql.migrate import upgrade_database
 from adapters.sql.tables import posts, users
-from bench.baseline_app import create_baseline_app, create_page_floor_app
+from bench.baseline_app import (
+    create_baseline_app,
+    create_page_floor_app,
+    create_template_floor_app,
+)
 
 
 def test_the_baseline_serves_a_signed_in_index_with_its_posts(tmp_path, monkeypatch):
@@ -37,3 +41,11 @@ def test_the_page_floor_serves_the_same_page_without_a_database():
     client.get("/bench-login/1")
     page = client.get("/index", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert "Hallo, reader!" in page and 'name="csrf_token"' in page
+
+
+def test_the_template_floor_serves_the_same_page_to_nobody_in_particular():
+    client = create_template_floor_app().test_client()
+    page = client.get("/index", headers={"Accept-Language": "de"})
+    text = page.get_data(as_text=True)
+    assert "Hallo, reader!" in text and 'name="csrf_token"' in text
+    assert "Set-Cookie" not in page.headers, "no session"

@@ -2,7 +2,7 @@
 the account of a signed-in person), else the best match of the browser's Accept-Language,
 else English. Texts are marked for Flask-Babel; catalogs live in web/translations."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -196,8 +196,9 @@ def _wtforms_catalog(locale: str) -> support.NullTranslations:
     return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
-def set_up_languages(app: Flask) -> None:
-    Babel(app, locale_selector=chosen_language)
+def set_up_languages(app: Flask, choose: Callable[[], Locale | str] = chosen_language) -> None:
+    """Flask-Babel with the page's language chosen by `choose`, and what templates use."""
+    Babel(app, locale_selector=choose)
     app.jinja_env.filters["when"] = when
 
     @app.context_processor
