@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.clients import run_logins
-from bench.run import Bench, start_services
+from bench.harness import Bench, start_services
 
 LOGINS = int(os.environ.get("BENCH_LOGINS", "300"))
 TOP = int(os.environ.get("BENCH_TOP", "25"))

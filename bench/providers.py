@@ -16,18 +16,15 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bench.clients import run_logins
+from bench.harness import Bench, Served
 from devtools.dev_github import create_dev_github, dev_github_profile
 from devtools.dev_oidc import DevOidcUnavailable, served_dev_oidc
 from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.relay import Relay, relaying
 from devtools.servers import free_port
 from devtools.serving import served
-
-if TYPE_CHECKING:
-    from bench.run import Bench, Served
 
 DELAY = float(os.environ.get("BENCH_PROVIDER_DELAY", "0.05"))
 SIGN_INS = int(os.environ.get("BENCH_PROVIDER_SIGN_INS", "10"))
@@ -127,8 +124,8 @@ def sign_ins(
     return wall / count, relay.total / count, relay.connections / count
 
 
-def serve_ours(bench: "Bench", entries: str) -> "Served":
-    """This app under bench/run.py's gunicorn command, with these `[[providers]]`."""
+def serve_ours(bench: Bench, entries: str) -> Served:
+    """This app under bench/harness.py's gunicorn command, with these `[[providers]]`."""
     config = bench.workdir / "relayed-providers.toml"
     config.write_text(entries)
     database_url = bench.database("sqlite")
@@ -139,7 +136,7 @@ def serve_ours(bench: "Bench", entries: str) -> "Served":
     )
 
 
-def measure_providers(bench: "Bench", ratios: str, repeats: int) -> None:
+def measure_providers(bench: Bench, ratios: str, repeats: int) -> None:
     """Figures into `bench.figure(TABLE, row)`, the ratios into `bench.figure(ratios, row)`."""
     with relayed_providers() as relayed:
         openid, github, oidc = relayed.openid, relayed.github, relayed.oidc
