@@ -13,7 +13,6 @@ counters (a rate-limit hit's CPU as more clients are counted, bench/counters.py)
 
 import os
 import platform
-import resource
 import shutil
 import tempfile
 import time
@@ -88,14 +87,15 @@ PAGE_FLOOR_ROW = (
     "index requests/s: the page's floor (its template on Flask, Flask-Login, Flask-Babel and"
     " Flask-WTF, no database) / the tutorial's index"
 )
+# The page's template alone on Flask and Flask-Babel: no session, no sign-in, no CSRF token.
+TEMPLATE_FLOOR = "floor, this page's template alone"
+TEMPLATE_FLOOR_ROW = (
+    "index requests/s: the template's floor (the page's template on Flask and Flask-Babel, no"
+    " session, sign-in or CSRF token) / the tutorial's index"
+)
 REDIS_ROW = (
     "index requests/s, sessions in Redis / all on PostgreSQL, runs back to back (target >= 1.3)"
 )
-
-
-def children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 # -- sections -------------------------------------------------------------------------------
@@ -123,6 +123,7 @@ def against_the_tutorial(bench: Bench) -> None:
         "floor, bare WSGI": bench.serve_floor("bench.floor_apps:wsgi"),
         "floor, Flask hello page": bench.serve_floor("bench.floor_apps:flask_hello"),
         PAGE_FLOOR: bench.serve_floor("bench.baseline_app:create_page_floor_app()"),
+        TEMPLATE_FLOOR: bench.serve_floor("bench.baseline_app:create_template_floor_app()"),
     }
     sites = {"tutorial": tutorial, "microblog": ours}
     clients = {"tutorial": "tutorial", "microblog": "microblog", FLOOR_LOGIN: "tutorial"}
@@ -174,6 +175,8 @@ def against_the_tutorial(bench: Bench) -> None:
             RATIOS, "index requests/s: the ceiling, Flask's hello page / the tutorial's index"
         ).samples.append(pages["floor, Flask hello page"][0] / pages["tutorial"][0])
         ratio(RATIOS, PAGE_FLOOR_ROW).samples.append(pages[PAGE_FLOOR][0] / pages["tutorial"][0])
+        template_floor = pages[TEMPLATE_FLOOR][0] / pages["tutorial"][0]
+        ratio(RATIOS, TEMPLATE_FLOOR_ROW).samples.append(template_floor)
     for served in (*signing.values(), ours, tutorial, baseline, *floors.values()):
         served.stop()
 
