@@ -6,6 +6,7 @@ import threading
 import time
 from unittest import mock
 
+from flask_limiter.commands import cli as limiter_commands
 from hypothesis import given
 from hypothesis import strategies as st
 from limits import parse
@@ -35,21 +36,62 @@ class Clock:
         return self.now
 
 
+class MovingWindows:
+    """limits' MemoryStorage's rules, without its sweeping thread: a new hit is let through
+    when it and the hits at most a window old fit the limit; the window's figures are the
+    hits less than a window old."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock, self.hits = clock, {}
+
+    def acquire_entry(self, key, limit, expiry, amount):
+        now = self.clock.now
+        counted = [hit for hit in self.hits.get(key, []) if hit >= now - expiry]
+        if amount > limit or len(counted) + amount > limit:
+            return False
+        self.hits.setdefault(key, []).extend([now] * amount)
+        return True
+
+    def get_moving_window(self, key, limit, expiry):
+        now = self.clock.now
+        inside = [hit for hit in self.hits.get(key, []) if hit > now - expiry]
+        return (min(inside), len(inside)) if inside else (now, 0)
+
+
 @given(hits)
 def test_hits_count_as_limits_own_memory_storage_counts_them(sequence):
     clock = Clock()
     with mock.patch.object(time, "time", clock):
-        ours, theirs = WorkerMemoryCounters(), MemoryStorage()
+        ours, model = WorkerMemoryCounters(), MovingWindows(clock)
         for key, cost, wait in sequence:
             clock.now += wait
             limit, window = LIMITS[key]
-            let_through = ours.acquire_entry(key, limit, window, cost)
-            assert let_through == theirs.acquire_entry(key, limit, window, cost)
-            start, count = ours.get_moving_window(key, limit, window)
-            their_start, their_count = theirs.get_moving_window(key, limit, window)
-            assert count == their_count
-            if count:  # with no hit counted, MemoryStorage names an expired one
-                assert start == their_start
+            assert ours.acquire_entry(key, limit, window, cost) == model.acquire_entry(
+                key, limit, window, cost
+            )
+            assert ours.get_moving_window(key, limit, window) == model.get_moving_window(
+                key, limit, window
+            )
+
+
+def test_a_hit_exactly_a_window_old_counts_whatever_other_clients_do():
+    clock = Clock()
+    with mock.patch.object(time, "time", clock):
+        counters = WorkerMemoryCounters()
+        assert counters.acquire_entry("a", 1, 1)
+        clock.now += 1
+        assert counters.acquire_entry("b", 1, 1)  # a's counter goes idle only after now
+        assert not counters.acquire_entry("a", 1, 1)
+
+
+def test_the_model_is_limits_own_memory_storage_on_hits_off_the_window_edges():
+    clock = Clock()
+    with mock.patch.object(time, "time", clock):
+        theirs, model = MemoryStorage(), MovingWindows(clock)
+        for _ in range(12):
+            clock.now += 0.3
+            assert theirs.acquire_entry("k", 3, 1) == model.acquire_entry("k", 3, 1, 1)
+            assert theirs.get_moving_window("k", 3, 1)[1] == model.get_moving_window("k", 3, 1)[1]
 
 
 @given(st.lists(st.sampled_from([0, 0.5, 1, 2, 5]), max_size=20), st.integers(1, 5))
@@ -76,6 +118,19 @@ def test_counters_nobody_used_for_their_window_are_dropped_by_later_hits():
         assert counters.reset() == 100 // DROPPED_PER_HIT, "only today's are held"
 
 
+def test_idle_counters_behind_a_longer_window_in_use_are_dropped_too():
+    clock = Clock()
+    with mock.patch.object(time, "time", clock):
+        counters = WorkerMemoryCounters()
+        assert counters.acquire_entry("an hour's", 5, 3600)
+        for n in range(100):
+            counters.acquire_entry(f"yesterday-{n}", 10, 60)
+        clock.now += 61
+        for n in range(100 // DROPPED_PER_HIT):
+            counters.acquire_entry(f"today-{n}", 10, 60)
+        assert counters.reset() == 1 + 100 // DROPPED_PER_HIT
+
+
 def test_a_counter_in_use_is_kept_with_its_hits():
     clock = Clock()
     with mock.patch.object(time, "time", clock):
@@ -91,6 +146,45 @@ def test_a_counter_in_use_is_kept_with_its_hits():
         assert not counters.acquire_entry("busy", 2, 60), "both earlier hits still count"
 
 
+class SlowToAdd(list):
+    """A counter's hits, added after a pause: another thread may look at them meanwhile."""
+
+    def extend(self, hits):
+        time.sleep(0.001)
+        super().extend(hits)
+
+
+class HitsAddedSlowly(dict):
+    def setdefault(self, key, default=None):
+        return super().setdefault(key, SlowToAdd())
+
+
+def test_threads_hitting_one_counter_let_through_exactly_its_limit():
+    counters, let_through = WorkerMemoryCounters(), []
+    counters._hits = HitsAddedSlowly()  # widens the moment between a look and an add
+
+    def hit_many() -> None:
+        let_through.extend(counters.acquire_entry("shared", 10, 60) for _ in range(10))
+
+    threads = [threading.Thread(target=hit_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert let_through.count(True) == 10
+
+
+def test_a_cleared_or_reset_counter_starts_again():
+    counters = WorkerMemoryCounters()
+    assert counters.acquire_entry("k", 1, 60)
+    counters.clear("k")
+    assert counters.get_moving_window("k", 1, 60)[1] == 0
+    assert counters.acquire_entry("k", 1, 60)
+    counters.reset()
+    assert counters.acquire_entry("k", 1, 60)
+    assert not counters.acquire_entry("k", 1, 60)
+
+
 def test_a_hit_starts_no_thread():
     limiter = MovingWindowRateLimiter(WorkerMemoryCounters())
     for n in range(3):
@@ -102,6 +196,14 @@ def test_a_hit_starts_no_thread():
 
 def test_the_scheme_names_these_counters():
     assert isinstance(storage_from_string(f"{SCHEME}://"), WorkerMemoryCounters)
+
+
+def test_flask_limiters_config_command_shows_them(tmp_path):
+    app = make_app(tmp_path)
+    app.cli.add_command(limiter_commands, "limiter")
+    shown = app.test_cli_runner().invoke(args=["limiter", "config"])
+    assert shown.exit_code == 0, shown.exception  # it reads the storage's `storage`
+    assert "OK" in shown.output  # and its health
 
 
 def test_without_redis_the_app_counts_in_the_workers_memory(tmp_path):
