@@ -85,6 +85,7 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	bash scripts/install-system-deps bench
+	$(MAKE) --no-print-directory node-deps
 	$(BIN)/python -m bench.run
 
 test: install

@@ -11,9 +11,11 @@
 
 import os
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from flask import Flask, redirect, render_template, request, session
 from flask_login import LoginManager, current_user, login_required, login_user
 from flask_wtf.csrf import CSRFProtect, generate_csrf
@@ -74,7 +76,7 @@ def create_page_floor_app() -> Flask:
 
 def create_template_floor_app() -> Flask:
     reader = BaselineUser(FIRST_READER_ID, "reader")
-    app = _page_app(lambda: best_match(request.headers.get("Accept-Language")) or ENGLISH)
+    app = _page_app(lambda: _locale(best_match(request.headers.get("Accept-Language")) or ENGLISH))
 
     @app.context_processor
     def a_fixed_reader() -> dict[str, Any]:
@@ -113,16 +115,24 @@ def _template_app(
     return app
 
 
-def _page_app(*choose: Callable[[], Any]) -> Flask:
+def _page_app(choose: Callable[[], Locale] | None = None) -> Flask:
     """Flask rendering the app's templates in the reader's language (`choose`, if given, picks
     it), with the endpoints the layout links to."""
     app = Flask(__name__, template_folder=str(WEB / "templates"), static_folder=str(WEB / "static"))
     app.jinja_environment = PageTemplates  # compiled once per language, as the app's are
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(WEB / "translations")
-    set_up_languages(app, *choose)
+    if choose is None:
+        set_up_languages(app)
+    else:
+        set_up_languages(app, choose)
     for endpoint, path in LINKED.items():  # the yardsticks only need them to exist
         app.add_url_rule(path, endpoint, lambda: redirect("/index"), methods=["GET", "POST"])
     return app
+
+
+@lru_cache(maxsize=8)  # a Locale made once per language, as the app's are
+def _locale(key: str) -> Locale:
+    return Locale.parse(key)
 
 
 def _page(posts: list[Any]) -> dict[str, Any]:

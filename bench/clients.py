@@ -1,11 +1,11 @@
-"""The load generator's login clients: separate processes, each one a browser (requests keeps
-the cookies) doing whole logins as a person does them, so that the server's CPU can be divided
+"""The load generator's login clients: separate processes driving browsers (requests keeps
+the cookies) through whole logins as people do them, so that the server's CPU can be divided
 by logins. A login: open /index, be sent to the login page, submit it (begin, the provider
 approving at once, the return), land on /index, log out and follow where that leads.
 
 With `own_addresses`, each person signs in from a browser of their own at an address of their
-own on the loopback network (127.0.0.0/8 is all this machine's), as people do: the site's rate
-limits, which count per address, then stay on as `make serve` has them."""
+own on the loopback network (on Linux all of 127.0.0.0/8 is this machine's), as people do:
+the site's rate limits, which count per address, then stay on as `make serve` has them."""
 
 import hashlib
 import re
@@ -21,9 +21,10 @@ TIMEOUT = 30
 
 
 class Browser:
-    """A browser that people sign in and out of in turn. `site_kind`: "microblog" (this
-    project: a provider button plus a typed identifier, logout by POST with a CSRF token) or
-    "tutorial" (the tutorial's app: an `openid` field, logout by a GET link)."""
+    """A browser that people sign in and out of: one person's own, or shared in turn.
+    `site_kind`: "microblog" (this project: a provider button plus a typed identifier, logout
+    by POST with a CSRF token) or "tutorial" (the tutorial's app: an `openid` field, logout by
+    a GET link)."""
 
     def __init__(
         self,
@@ -85,10 +86,9 @@ def person_address(name: str) -> str:
 def _log_in_many(
     site: str, op: str, names: list[str], provider: str, site_kind: str, own_addresses: bool
 ) -> int:
-    browser = Browser(site, op, provider, site_kind)
+    shared = None if own_addresses else Browser(site, op, provider, site_kind)
     for name in names:
-        if own_addresses:
-            browser = Browser(site, op, provider, site_kind, person_address(name))
+        browser = shared or Browser(site, op, provider, site_kind, person_address(name))
         browser.log_out(browser.log_in(name))
     return len(names)
 
