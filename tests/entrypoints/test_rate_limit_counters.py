@@ -6,6 +6,7 @@ import threading
 import time
 from unittest import mock
 
+import pytest
 from flask_limiter.commands import cli as limiter_commands
 from hypothesis import given
 from hypothesis import strategies as st
@@ -34,6 +35,14 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.fixture
+def clock():
+    """time.time, which both storages read, as the test sets it."""
+    at = Clock()
+    with mock.patch.object(time, "time", at):
+        yield at
 
 
 class MovingWindows:
@@ -74,24 +83,20 @@ def test_hits_count_as_limits_own_memory_storage_counts_them(sequence):
             )
 
 
-def test_a_hit_exactly_a_window_old_counts_whatever_other_clients_do():
-    clock = Clock()
-    with mock.patch.object(time, "time", clock):
-        counters = WorkerMemoryCounters()
-        assert counters.acquire_entry("a", 1, 1)
-        clock.now += 1
-        assert counters.acquire_entry("b", 1, 1)  # a's counter goes idle only after now
-        assert not counters.acquire_entry("a", 1, 1)
+def test_a_hit_exactly_a_window_old_counts_whatever_other_clients_do(clock):
+    counters = WorkerMemoryCounters()
+    assert counters.acquire_entry("a", 1, 1)
+    clock.now += 1
+    assert counters.acquire_entry("b", 1, 1)  # a's counter goes idle only after now
+    assert not counters.acquire_entry("a", 1, 1)
 
 
-def test_the_model_is_limits_own_memory_storage_on_hits_off_the_window_edges():
-    clock = Clock()
-    with mock.patch.object(time, "time", clock):
-        theirs, model = MemoryStorage(), MovingWindows(clock)
-        for _ in range(12):
-            clock.now += 0.3
-            assert theirs.acquire_entry("k", 3, 1) == model.acquire_entry("k", 3, 1, 1)
-            assert theirs.get_moving_window("k", 3, 1)[1] == model.get_moving_window("k", 3, 1)[1]
+def test_the_model_is_limits_own_memory_storage_on_hits_off_the_window_edges(clock):
+    theirs, model = MemoryStorage(), MovingWindows(clock)
+    for _ in range(12):
+        clock.now += 0.3
+        assert theirs.acquire_entry("k", 3, 1) == model.acquire_entry("k", 3, 1, 1)
+        assert theirs.get_moving_window("k", 3, 1)[1] == model.get_moving_window("k", 3, 1)[1]
 
 
 @given(st.lists(st.sampled_from([0, 0.5, 1, 2, 5]), max_size=20), st.integers(1, 5))
@@ -106,44 +111,38 @@ def test_fixed_window_counts_restart_when_their_window_ends(waits, window):
             assert ours.get_expiry("k") == theirs.get_expiry("k")
 
 
-def test_counters_nobody_used_for_their_window_are_dropped_by_later_hits():
-    clock = Clock()
-    with mock.patch.object(time, "time", clock):
-        counters = WorkerMemoryCounters()
-        for n in range(100):
-            counters.acquire_entry(f"yesterday-{n}", 10, 60)
-        clock.now += 61
-        for n in range(100 // DROPPED_PER_HIT):
-            counters.acquire_entry(f"today-{n}", 10, 60)
-        assert counters.reset() == 100 // DROPPED_PER_HIT, "only today's are held"
+def test_counters_nobody_used_for_their_window_are_dropped_by_later_hits(clock):
+    counters = WorkerMemoryCounters()
+    for n in range(100):
+        counters.acquire_entry(f"yesterday-{n}", 10, 60)
+    clock.now += 61
+    for n in range(100 // DROPPED_PER_HIT):
+        counters.acquire_entry(f"today-{n}", 10, 60)
+    assert counters.reset() == 100 // DROPPED_PER_HIT, "only today's are held"
 
 
-def test_idle_counters_behind_a_longer_window_in_use_are_dropped_too():
-    clock = Clock()
-    with mock.patch.object(time, "time", clock):
-        counters = WorkerMemoryCounters()
-        assert counters.acquire_entry("an hour's", 5, 3600)
-        for n in range(100):
-            counters.acquire_entry(f"yesterday-{n}", 10, 60)
-        clock.now += 61
-        for n in range(100 // DROPPED_PER_HIT):
-            counters.acquire_entry(f"today-{n}", 10, 60)
-        assert counters.reset() == 1 + 100 // DROPPED_PER_HIT
+def test_idle_counters_behind_a_longer_window_in_use_are_dropped_too(clock):
+    counters = WorkerMemoryCounters()
+    assert counters.acquire_entry("an hour's", 5, 3600)
+    for n in range(100):
+        counters.acquire_entry(f"yesterday-{n}", 10, 60)
+    clock.now += 61
+    for n in range(100 // DROPPED_PER_HIT):
+        counters.acquire_entry(f"today-{n}", 10, 60)
+    assert counters.reset() == 1 + 100 // DROPPED_PER_HIT
 
 
-def test_a_counter_in_use_is_kept_with_its_hits():
-    clock = Clock()
-    with mock.patch.object(time, "time", clock):
-        counters = WorkerMemoryCounters()
-        assert counters.acquire_entry("busy", 2, 60)
-        clock.now += 30
-        for n in range(10):
-            counters.acquire_entry(f"other-{n}", 10, 1)
-        clock.now += 20
-        for n in range(10):
-            counters.acquire_entry(f"later-{n}", 10, 1)
-        assert counters.acquire_entry("busy", 2, 60)
-        assert not counters.acquire_entry("busy", 2, 60), "both earlier hits still count"
+def test_a_counter_in_use_is_kept_with_its_hits(clock):
+    counters = WorkerMemoryCounters()
+    assert counters.acquire_entry("busy", 2, 60)
+    clock.now += 30
+    for n in range(10):
+        counters.acquire_entry(f"other-{n}", 10, 1)
+    clock.now += 20
+    for n in range(10):
+        counters.acquire_entry(f"later-{n}", 10, 1)
+    assert counters.acquire_entry("busy", 2, 60)
+    assert not counters.acquire_entry("busy", 2, 60), "both earlier hits still count"
 
 
 class SlowToAdd(list):
