@@ -309,6 +309,16 @@ class FakeTimelines:
         return self.posts[:limit]
 
 
+class FakeSeconds:
+    """Seconds as time.time or time.monotonic give them, moving only when a test sets `now`."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         self.current = start or datetime(2026, 1, 1, tzinfo=UTC)

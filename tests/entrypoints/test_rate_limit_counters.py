@@ -16,6 +16,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from entrypoints.web.rate_limit_counters import DROPPED_PER_HIT, SCHEME, WorkerMemoryCounters
 from tests.entrypoints.conftest import make_app
+from tests.fakes import FakeSeconds
 
 # A limits key names its limit (amount and window): one key, one limit.
 LIMITS = {"a": (1, 1), "b": (3, 2), "c": (4, 5)}  # key: (hits allowed, window in seconds)
@@ -29,18 +30,10 @@ hits = st.lists(
 )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock():
     """time.time, which both storages read, as the test sets it."""
-    at = Clock()
+    at = FakeSeconds()
     with mock.patch.object(time, "time", at):
         yield at
 
@@ -50,7 +43,7 @@ class MovingWindows:
     when it and the hits at most a window old fit the limit; the window's figures are the
     hits less than a window old."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: FakeSeconds) -> None:
         self.clock, self.hits = clock, {}
 
     def acquire_entry(self, key, limit, expiry, amount):
@@ -69,7 +62,7 @@ class MovingWindows:
 
 @given(hits)
 def test_hits_count_as_limits_own_memory_storage_counts_them(sequence):
-    clock = Clock()
+    clock = FakeSeconds()
     with mock.patch.object(time, "time", clock):
         ours, model = WorkerMemoryCounters(), MovingWindows(clock)
         for key, cost, wait in sequence:
@@ -101,7 +94,7 @@ def test_the_model_is_limits_own_memory_storage_on_hits_off_the_window_edges(clo
 
 @given(st.lists(st.sampled_from([0, 0.5, 1, 2, 5]), max_size=20), st.integers(1, 5))
 def test_fixed_window_counts_restart_when_their_window_ends(waits, window):
-    clock = Clock()
+    clock = FakeSeconds()
     with mock.patch.object(time, "time", clock):
         ours, theirs = WorkerMemoryCounters(), MemoryStorage()
         for wait in waits:

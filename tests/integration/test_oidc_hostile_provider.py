@@ -18,6 +18,7 @@ from entrypoints.web.error_pages import status_of
 from tests.fakes import (
     FakeAuditTrail,
     FakeClock,
+    FakeSeconds,
     FakeSessions,
     FakeSingleUse,
     FakeTokenSource,
@@ -43,17 +44,9 @@ def op(hostile):
     return hostile
 
 
-class Monotonic:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def monotonic():
-    return Monotonic()
+    return FakeSeconds(1000.0)
 
 
 @pytest.fixture

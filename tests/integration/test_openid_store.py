@@ -5,23 +5,16 @@ from openid.association import Association
 
 from adapters.openid.store import SqlOpenIdStore
 from adapters.sql.engine import create_database_engine
+from tests.fakes import FakeSeconds
 
 SERVER = "https://op.example/server"
 # The shape python3-openid gives its handles: it embeds a bytes repr.
 HANDLE = "{HMAC-SHA1}{6612f2c4}{b'OeJrXw=='}"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeSeconds(1_800_000_000.0)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from hypothesis import given
 
 from adapters.http.caching import ResponseCache, freshness_seconds
 from adapters.http.client import HttpResponse
+from tests.fakes import FakeSeconds
 from tests.strategies import caching_headers
 
 NOW = datetime(2015, 10, 21, 7, 28, tzinfo=UTC)
@@ -63,25 +64,17 @@ def test_the_lifetime_is_what_the_provider_says(headers, seconds):
     assert fresh_for(**headers) == seconds
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def answer(body: bytes = b"<xrds/>", status: int = 200, **headers: str) -> HttpResponse:
     named = {name.replace("_", "-"): value for name, value in headers.items()}
     return HttpResponse("https://op.example/", status, named, body)
 
 
-def cache(clock: Clock, capacity: int = 1000) -> ResponseCache:
+def cache(clock: FakeSeconds, capacity: int = 1000) -> ResponseCache:
     return ResponseCache(capacity_bytes=capacity, now=lambda: NOW, monotonic=clock)
 
 
 def test_an_answer_is_reused_until_its_lifetime_ends():
-    clock = Clock()
+    clock = FakeSeconds(100.0)
     kept = cache(clock)
     kept.keep("k", answer(cache_control="max-age=60"))
     clock.now += 59
@@ -92,26 +85,26 @@ def test_an_answer_is_reused_until_its_lifetime_ends():
 
 @pytest.mark.parametrize("status", [201, 301, 304, 400, 404, 500, 503])
 def test_an_error_or_any_answer_but_200_is_never_kept(status):
-    kept = cache(Clock())
+    kept = cache(FakeSeconds(100.0))
     kept.keep("k", answer(status=status, cache_control="max-age=60"))
     assert kept.get("k") is None
 
 
 def test_an_answer_the_provider_forbids_keeping_is_not_kept():
-    kept = cache(Clock())
+    kept = cache(FakeSeconds(100.0))
     kept.keep("k", answer(cache_control="no-store"))
     assert kept.get("k") is None
 
 
 def test_each_key_keeps_its_own_answer():
-    kept = cache(Clock())
+    kept = cache(FakeSeconds(100.0))
     kept.keep("https://op.example/id/alice", answer(b"alice"))
     assert kept.get("https://op.example/id/alice/") is None
     assert kept.get("https://op.example/id/alice").body == b"alice"
 
 
 def test_the_least_recently_used_answers_go_first_when_the_bodies_outgrow_the_capacity():
-    kept = cache(Clock(), capacity=10)
+    kept = cache(FakeSeconds(100.0), capacity=10)
     kept.keep("a", answer(b"aaaa"))
     kept.keep("b", answer(b"bbbb"))
     kept.get("a")
