@@ -2,12 +2,14 @@
 
 - `create_baseline_app()`: plain Flask-Login and SQLAlchemy, the user loaded by its primary key
   from a signed cookie, its posts read. No revocable sessions, no OpenID.
-- `create_page_floor_app()`: the floor under this page: Flask, Flask-Login (a fixed user from
-  the signed cookie), Flask-Babel and Flask-WTF's CSRF rendering the same template, with no
-  database at all. No app serving this page on these packages can cost less.
 - `create_template_floor_app()`: the page's template alone, on Flask and Flask-Babel, for a
   fixed reader in the language of their browser: no session, no sign-in, no CSRF token made.
-  What the page costs before anything tells who reads it."""
+  What the page costs before anything tells who reads it.
+- `create_signed_in_floor_app()`: the template floor, and what a page for someone signed in
+  with a revocable session cannot skip, as this app does it: the token from its session
+  cookie, then one read of the session and account and one of the posts (the domain's
+  `current_user` on the SQL stores). No Flask-Login, CSRF, rate limits, security headers,
+  request ids or metrics."""
 
 import os
 from collections.abc import Callable
@@ -22,9 +24,15 @@ from flask_wtf.csrf import CSRFProtect, generate_csrf
 from sqlalchemy import select
 
 from adapters.sql.engine import create_database_engine
+from adapters.sql.stores import SqlSessions, SqlTimelines
 from adapters.sql.tables import posts, users
+from adapters.system import SystemClock
+from domain.model import SessionPolicy
+from domain.sessions import current_user as signed_in_user
 from entrypoints.web.i18n import ENGLISH, best_match, set_up_languages
 from entrypoints.web.page_templates import PageTemplates
+from entrypoints.web.pages import INDEX_POSTS
+from entrypoints.web.session_cookies import SessionCookies
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "entrypoints" / "web"
 INDEX = "index.html"
@@ -37,6 +45,7 @@ LINKED = {
 }
 FIRST_READER_ID = 1
 FIXED_TOKEN = "t" * 91  # as long as Flask-WTF's
+USER_ID_KEY = "_user_id"  # where Flask-Login keeps the id it is given: this app's token
 
 
 class BaselineUser:
@@ -70,13 +79,9 @@ def create_baseline_app() -> Flask:
     return _template_app(load_user, recent_posts)
 
 
-def create_page_floor_app() -> Flask:
-    return _template_app(lambda user_id: BaselineUser(int(user_id), "reader"), lambda _: [])
-
-
 def create_template_floor_app() -> Flask:
     reader = BaselineUser(FIRST_READER_ID, "reader")
-    app = _page_app(lambda: _locale(best_match(request.headers.get("Accept-Language")) or ENGLISH))
+    app = _page_app(_browsers_language)
 
     @app.context_processor
     def a_fixed_reader() -> dict[str, Any]:
@@ -85,6 +90,28 @@ def create_template_floor_app() -> Flask:
                 "menu_csrf_token": token}  # fmt: skip
 
     app.add_url_rule("/index", "pages.index", lambda: render_template(INDEX, **_page([])))
+    return app
+
+
+def create_signed_in_floor_app() -> Flask:
+    engine = create_database_engine(os.environ["MICROBLOG_DATABASE_URL"])
+    sessions, timelines, clock = SqlSessions(engine), SqlTimelines(engine), SystemClock()
+    app = _page_app(_browsers_language)
+    app.config["SECRET_KEY"] = os.environ["MICROBLOG_SECRET_KEY"]  # the app's: its cookies
+    app.session_interface = SessionCookies()
+
+    def index() -> Any:
+        user = signed_in_user(
+            session.get(USER_ID_KEY), sessions=sessions, clock=clock, policy=SessionPolicy()
+        )
+        if user is None:
+            return redirect("/login")
+        posts = timelines.recent_by(user.id, INDEX_POSTS)
+        token = lambda: FIXED_TOKEN  # noqa: E731
+        return render_template(INDEX, **_page(posts), signed_in=True, current_user=user,
+                               csrf_token=token, menu_csrf_token=token)  # fmt: skip
+
+    app.add_url_rule("/index", "pages.index", index)
     return app
 
 
@@ -128,6 +155,10 @@ def _page_app(choose: Callable[[], Locale] | None = None) -> Flask:
     for endpoint, path in LINKED.items():  # the yardsticks only need them to exist
         app.add_url_rule(path, endpoint, lambda: redirect("/index"), methods=["GET", "POST"])
     return app
+
+
+def _browsers_language() -> Locale:
+    return _locale(best_match(request.headers.get("Accept-Language")) or ENGLISH)
 
 
 @lru_cache(maxsize=8)  # a Locale made once per language, as the app's are

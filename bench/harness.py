@@ -245,11 +245,12 @@ class Bench:
         return self.serve_module(spec, spec.split(":")[-1], workers=workers)
 
     def serve_baseline(self, database_url: str) -> Served:
-        return self.serve_module(
-            "bench.baseline_app:create_baseline_app()",
-            "baseline",
-            lambda port: self.app_env(database_url, port),
-        )
+        return self.serve_on(database_url, "bench.baseline_app:create_baseline_app()", "baseline")
+
+    def serve_on(self, database_url: str, spec: str, name: str) -> Served:
+        """A yardstick app of this repository with this app's environment (its database, its
+        secret key) under the production gunicorn command."""
+        return self.serve_module(spec, name, lambda port: self.app_env(database_url, port))
 
     def names(self, prefix: str, count: int = LOGINS) -> list[str]:
         self.counter += 1
