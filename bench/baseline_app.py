@@ -93,11 +93,14 @@ def create_template_floor_app() -> Flask:
     return app
 
 
-def create_signed_in_floor_app() -> Flask:
-    engine = create_database_engine(os.environ["MICROBLOG_DATABASE_URL"])
+def create_signed_in_floor_app(
+    database_url: str | None = None, secret_key: str | None = None
+) -> Flask:
+    """On this app's database and secret key (its cookies): the environment's unless given."""
+    engine = create_database_engine(database_url or os.environ["MICROBLOG_DATABASE_URL"])
     sessions, timelines, clock = SqlSessions(engine), SqlTimelines(engine), SystemClock()
     app = _page_app(_browsers_language)
-    app.config["SECRET_KEY"] = os.environ["MICROBLOG_SECRET_KEY"]  # the app's: its cookies
+    app.config["SECRET_KEY"] = secret_key or os.environ["MICROBLOG_SECRET_KEY"]
     app.session_interface = SessionCookies()
 
     def index() -> Any:

@@ -45,6 +45,7 @@ from bench.harness import (
     wrk,
 )
 from bench.nicknames import crowded_sign_up_costs
+from bench.page_floors import compare as compare_page_floors
 from bench.providers import measure_providers
 from bench.provisioning import provisioning_rate
 from bench.seeding import FIRST_SEED_ID, seed_users
@@ -93,6 +94,9 @@ TEMPLATE_FLOOR_ROW = (
     "index requests/s: the template's floor (the page's template on Flask and Flask-Babel, no"
     " session, sign-in or CSRF token) / the tutorial's index"
 )
+# bench/page_floors.py: the same pages in this process, without what serving adds to each.
+PAGE_CPU_ROW = "signed-in index page CPU in process / the tutorial's"
+FLOOR_PAGES = int(os.environ.get("BENCH_FLOOR_PAGES", "300"))
 REDIS_ROW = (
     "index requests/s, sessions in Redis / all on PostgreSQL, runs back to back (target >= 1.3)"
 )
@@ -107,7 +111,8 @@ def against_the_tutorial(bench: Bench) -> None:
     gunicorn command and config with one worker; the utime+stime of each one's process group
     over SIGN_INS new people signing in by a typed OpenID identifier. Then the index page,
     served with WORKERS workers (and the floors and the bare Flask-Login app beside). All on
-    SQLite, the same provider and clients; the order alternates every round."""
+    SQLite, the same provider and clients; the order alternates every round. Last, the same
+    signed-in pages in this process (bench/page_floors.py)."""
     database_url = bench.database("sqlite")
     seed_users(create_database_engine(database_url), 1000)
     signing = {
@@ -183,6 +188,8 @@ def against_the_tutorial(bench: Bench) -> None:
         ratio(RATIOS, TEMPLATE_FLOOR_ROW).samples.append(template_floor)
     for served in (*signing.values(), ours, tutorial, baseline, *floors.values()):
         served.stop()
+    for name, ratios in compare_page_floors(REPEATS, FLOOR_PAGES).items():
+        bench.figure(RATIOS, f"{PAGE_CPU_ROW}: {name}").samples.extend(ratios)
 
 
 def logins_and_pages(
