@@ -1,12 +1,14 @@
 """`python -m bench.page_floors [rounds] [pages]`: the CPU of a signed-in index page in this
-process (no server, thread CPU) for this app as shipped, the tutorial's app, the signed-in
+process (no server, thread CPU) for this app as shipped (its rate limits on, of which the
+index page has none), the tutorial's app, the signed-in
 floor and the template floor (bench/baseline_app.py), PAGES_IN_TURN pages each in turn (a
 worker serving one app: its caches warm), in an order drawn again each time; each round's
 medians over the tutorial's.
 
-Served, every request also costs what gunicorn and the load generator spend on it, the same
-for all, which pulls served ratios towards 1: a floor's page rate over the tutorial's is at
-most the tutorial's CPU per page over the floor's, as measured here."""
+Served, every request also costs what gunicorn and the load generator spend on it; here, what
+Flask's test client spends. Both are the same for every app and pull the ratios towards 1,
+each in its own measure: these ratios are a second reading of the served ones, made without
+the served noise."""
 
 import gc
 import logging
@@ -42,7 +44,8 @@ def variants(op: str) -> list[Variant]:
     database_url = ours.app.extensions["container"].engine().url.render_as_string(False)
     floor = Variant(SIGNED_IN_FLOOR, create_signed_in_floor_app(database_url, ours.app.secret_key))
     floor.reader = floor.app.test_client()
-    floor.reader.set_cookie("session", ours.reader.get_cookie("session").value)
+    cookie = ours.reader.get_cookie(ours.app.config["SESSION_COOKIE_NAME"])
+    floor.reader.set_cookie(floor.app.config["SESSION_COOKIE_NAME"], cookie.value)
     template = Variant(TEMPLATE_FLOOR, create_template_floor_app())
     template.reader = template.app.test_client()
     for variant in (tutorial, floor, template):

@@ -57,9 +57,10 @@ def test_the_signed_in_floor_reads_the_session_on_every_page(engine):
     sessions = SqlSessions(engine)
     sessions.add(Session.open(TOKEN, 1, False, datetime.now(UTC), SessionPolicy()))
     app = create_signed_in_floor_app()
+    assert app.secret_key == SECRET_KEY, "the app's key, from the environment: its cookies"
     client = app.test_client()
     cookie = SessionCookies().get_signing_serializer(app).dumps({USER_ID_KEY: TOKEN})
-    client.set_cookie("session", cookie)
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
     page = client.get("/index", headers={"Accept-Language": "de"})
     text = page.get_data(as_text=True)
     assert "Hallo, ann!" in text and "Hello there" in text and 'name="csrf_token"' in text
