@@ -5,8 +5,8 @@
 - `create_template_floor_app()`: the page's template alone, on Flask and Flask-Babel, for a
   fixed reader in the language of their browser: no session, no sign-in, no CSRF token made.
   What the page costs before anything tells who reads it.
-- `create_signed_in_floor_app()`: the template floor, and what a page for someone signed in
-  with a revocable session cannot skip, as this app does it: the token from its session
+- `create_signed_in_floor_app()`: the template floor, after the reads a page for someone
+  signed in with a revocable session makes, as this app makes them: the token from its session
   cookie, then one read of the session and account and one of the posts (the domain's
   `current_user`, under the default session policy, on the SQL stores). No Flask-Login,
   CSRF token signing, rate limits, security headers, request ids or metrics."""

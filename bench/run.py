@@ -96,7 +96,7 @@ TEMPLATE_FLOOR_ROW = (
     "index requests/s: the template's floor (the page's template on Flask and Flask-Babel, no"
     " session, sign-in or CSRF token) / the tutorial's index"
 )
-# bench/page_floors.py: the same pages in this process, without what serving adds to each.
+# bench/page_floors.py: the same pages in this process, a second reading without the served noise.
 PAGE_CPU_ROW = "signed-in index page CPU in process / the tutorial's"
 FLOOR_PAGES = int(os.environ.get("BENCH_FLOOR_PAGES", str(FLOOR_PAGES_DEFAULT)))
 REDIS_ROW = (
