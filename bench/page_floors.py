@@ -1,9 +1,8 @@
 """`python -m bench.page_floors [rounds] [pages]`: the CPU of a signed-in index page in this
 process (no server, thread CPU) for this app as shipped (its rate limits on, of which the
-index page has none), the tutorial's app, the signed-in
-floor and the template floor (bench/baseline_app.py), PAGES_IN_TURN pages each in turn (a
-worker serving one app: its caches warm), in an order drawn again each time; each round's
-medians over the tutorial's.
+index page has none), the tutorial's app, the signed-in floor and the template floor
+(bench/baseline_app.py), PAGES_IN_TURN pages each in turn (a worker serving one app: its
+caches warm), in an order drawn again each time; each round's medians over the tutorial's.
 
 Served, every request also costs what gunicorn and the load generator spend on it; here, what
 Flask's test client spends. Both are the same for every app and pull the ratios towards 1,
@@ -13,12 +12,11 @@ the served noise."""
 import gc
 import logging
 import random
-import statistics
 import sys
 import tempfile
 
 from bench.baseline_app import create_signed_in_floor_app, create_template_floor_app
-from bench.speedups import SHIPPED, Variant, build, pages, spread
+from bench.speedups import SHIPPED, Variant, build, page_medians_in_turn, pages, spread
 from bench.steps import make_app, signed_in_reader
 from devtools.dev_provider import DevProviderSettings, create_dev_provider
 from devtools.servers import free_port
@@ -70,13 +68,9 @@ def compare(rounds: int, page_count: int) -> dict[str, list[float]]:
     order = random.Random(0)
     ratios: dict[str, list[float]] = {v.name: [] for v in built if v.name != TUTORIAL}
     for _ in range(rounds):
-        spent: dict[str, list[float]] = {v.name: [] for v in built}
-        for _ in range(page_count // PAGES_IN_TURN):
-            for v in order.sample(built, len(built)):
-                spent[v.name].extend(pages(v, PAGES_IN_TURN))
-        theirs = statistics.median(spent[TUTORIAL])
+        medians = page_medians_in_turn(built, page_count, PAGES_IN_TURN, order)
         for name in ratios:
-            ratios[name].append(statistics.median(spent[name]) / theirs)
+            ratios[name].append(medians[name] / medians[TUTORIAL])
     return ratios
 
 
